@@ -1,0 +1,41 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv in the checkout first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# torch is installed on its own first, pinned, so pip takes the CPU build on this machine's disk
+# rather than resolving a CUDA build of several GB for the `torch>=` range in pyproject.toml.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed-stamp
+
+DEMO_CONTENT := examples/images/tubingen.jpg
+DEMO_STYLE := examples/images/starry_night.jpg
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	mkdir -p out
+	$(VENV)/bin/stylegram transfer $(DEMO_CONTENT) $(DEMO_STYLE) -o out/tubingen_starry_night.png \
+		--size 256 --iterations 200
+	$(VENV)/bin/stylegram eval --content $(DEMO_CONTENT) --style $(DEMO_STYLE) out/tubingen_starry_night.png
+	@echo "demo picture: out/tubingen_starry_night.png"
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
+
+bench: setup
+	$(PY) bench/gatys_speed.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache src/*.egg-info

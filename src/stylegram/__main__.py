@@ -1,0 +1,5 @@
+import sys
+
+from stylegram.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,229 @@
+"""``stylegram`` on the command line: each subcommand is a small function over the Python API.
+
+Errors the user can fix are printed as one line and exit with status 2; Ctrl-C during a transfer writes the
+best picture so far and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from stylegram import __version__
+from stylegram.api import stylize
+from stylegram.engines import ProgressEvent, StyleSpec, engine_names
+from stylegram.engines.gatys import INITS, OPTIMIZERS, GatysOptions
+from stylegram.errors import InputError, StylegramError
+from stylegram.evaluation import evaluate
+from stylegram.features.vgg import PREPROCESSINGS
+from stylegram.io.image import check_output_path, save_image
+
+EXIT_INTERRUPTED = 130
+
+
+def parse_weighted(text: str, what: str) -> tuple[str, float]:
+    """Split ``name[:weight]`` (weight 1 when absent); the name may itself contain colons.
+
+    Example:
+        >>> parse_weighted("starry.jpg:0.7", "style")
+        ('starry.jpg', 0.7)
+        >>> parse_weighted("relu4_2", "layer")
+        ('relu4_2', 1.0)
+    """
+    name, separator, weight = text.rpartition(":")
+    if not separator:
+        return text, 1.0
+    try:
+        value = float(weight)
+    except ValueError:
+        return text, 1.0
+    if not math.isfinite(value):
+        raise InputError(f"{what} weight must be a finite number, got {weight!r} in {text!r}")
+    return name, value
+
+
+def parse_layers(text: str, what: str) -> dict[str, float]:
+    """``relu1_1,relu2_1:0.5`` → ``{"relu1_1": 1.0, "relu2_1": 0.5}``."""
+    return dict(parse_weighted(item.strip(), f"{what} layer") for item in text.split(",") if item.strip())
+
+
+def _format_losses(losses: dict[str, float]) -> dict[str, str]:
+    return {name: f"{value:.3g}" for name, value in losses.items()}
+
+
+def _iterate_path(output: Path, step: int) -> Path:
+    return output.with_name(f"{output.stem}_{step:05d}{output.suffix}")
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    output = check_output_path(args.output)
+    styles = [StyleSpec(*parse_weighted(text, "style")) for text in args.styles]
+    options = {
+        "iterations": args.iterations,
+        "optimizer": args.optimizer,
+        "learning_rate": args.learning_rate,
+        "content_weight": args.content_weight,
+        "style_weight": args.style_weight,
+        "tv_weight": args.tv_weight,
+        "content_layers": parse_layers(args.content_layers, "content"),
+        "style_layers": parse_layers(args.style_layers, "style"),
+        "init": args.init,
+        "style_size": args.style_size,
+        "pooling": args.pooling,
+        "weights": args.weights,
+        "weights_preprocessing": args.weights_preprocessing,
+        "preview_every": args.save_every,
+    }
+    bar = tqdm(total=args.iterations, unit="it", desc="stylize", disable=args.quiet, dynamic_ncols=True)
+
+    def on_progress(event: ProgressEvent) -> None:
+        bar.update(event.step - bar.n)
+        bar.set_postfix(_format_losses(event.losses), refresh=False)
+        if event.preview is not None:
+            save_image(event.preview, _iterate_path(output, event.step))
+
+    try:
+        result = stylize(
+            args.content,
+            styles,
+            size=args.size,
+            seed=args.seed,
+            device=args.device,
+            on_progress=on_progress,
+            **options,
+        )
+    finally:
+        bar.close()
+    save_image(result.image, output, metadata=result.options)
+    if result.interrupted:
+        print(
+            f"stylegram: interrupted after {len(result.losses)} steps; wrote the best image so far "
+            f"(step {result.best_step}) to {output}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if "diverged_at_step" in result.options:
+        print(
+            f"stylegram: the loss stopped being finite at step {result.options['diverged_at_step']}; "
+            f"wrote the best image (step {result.best_step}); try smaller weights",
+            file=sys.stderr,
+        )
+    if not args.quiet:
+        timings = result.timings
+        print(
+            f"wrote {output} ({result.image.width}x{result.image.height}, best step {result.best_step}, "
+            f"{timings['total_s']:.1f} s, {timings['per_step_s']:.3f} s/step)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.content is None and args.style is None:
+        raise InputError("give --content and/or --style to compare the outputs with")
+    report = evaluate(args.outputs, args.content, args.style, size=args.size, weights=args.weights)
+    for figures in report.outputs:
+        print(json.dumps(figures))
+    if report.diversity is not None:
+        print(json.dumps({"outputs": len(report.outputs), "diversity": report.diversity}))
+    return 0
+
+
+def cmd_engines(args: argparse.Namespace) -> int:
+    for name in engine_names():
+        print(name)
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative whole number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = GatysOptions()
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="stylegram", description="Repaint photos in the style of paintings.")
+    parser.add_argument("--version", action="version", version=f"stylegram {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    transfer = commands.add_parser(
+        "transfer", help="stylize a photo by optimisation (Gatys et al.)", formatter_class=formatter
+    )
+    transfer.add_argument("content", help="the photo")
+    transfer.add_argument("styles", nargs="+", metavar="STYLE", help="painting(s), each optionally PATH:WEIGHT")
+    transfer.add_argument("-o", "--output", required=True, help="output image (.png keeps the options as metadata)")
+    transfer.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
+    transfer.add_argument("--style-size", type=_positive_int, help="long side of the style image (default: --size)")
+    transfer.add_argument("--iterations", type=_positive_int, default=defaults.iterations, help="optimiser steps")
+    transfer.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    transfer.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam's step size")
+    transfer.add_argument("--content-weight", type=float, default=defaults.content_weight, help="α")
+    transfer.add_argument("--style-weight", type=float, default=defaults.style_weight, help="β")
+    transfer.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help="total-variation weight")
+    transfer.add_argument(
+        "--content-layers",
+        default=",".join(defaults.content_layers),
+        help="comma-separated layers, each optionally LAYER:WEIGHT",
+    )
+    transfer.add_argument(
+        "--style-layers",
+        default=",".join(defaults.style_layers),
+        help="comma-separated layers, each optionally LAYER:WEIGHT",
+    )
+    transfer.add_argument("--init", default=defaults.init, help=f"{', '.join(INITS)} or an image path")
+    transfer.add_argument("--seed", type=_positive_int, default=0, help="random seed (same seed, same picture)")
+    transfer.add_argument("--pooling", choices=("max", "avg"), default=defaults.pooling)
+    transfer.add_argument("--weights", help="your own full-precision VGG19 weights (.safetensors or .pth)")
+    transfer.add_argument(
+        "--weights-preprocessing", choices=PREPROCESSINGS, help="input convention of --weights (default: from keys)"
+    )
+    transfer.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    transfer.add_argument(
+        "--save-every", type=_positive_int, default=0, metavar="N", help="also write every N-th iterate (OUT_00010.png)"
+    )
+    transfer.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    transfer.set_defaults(handler=cmd_transfer)
+
+    evaluation = commands.add_parser(
+        "eval", help="print quality figures of outputs as JSON lines", formatter_class=formatter
+    )
+    evaluation.add_argument("outputs", nargs="+", metavar="OUTPUT", help="stylized image(s)")
+    evaluation.add_argument("--content", help="the photo the outputs were made from")
+    evaluation.add_argument("--style", help="the painting")
+    evaluation.add_argument("--size", type=_positive_int, default=512, help="long side all images are compared at")
+    evaluation.add_argument("--weights", help="your own VGG19 weights")
+    evaluation.set_defaults(handler=cmd_eval)
+
+    engines = commands.add_parser("engines", help="list the available engines")
+    engines.set_defaults(handler=cmd_engines)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except StylegramError as error:
+        print(f"stylegram: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("stylegram: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print("stylegram: error: out of memory; try a smaller --size", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

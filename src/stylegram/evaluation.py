@@ -1,0 +1,154 @@
+"""The figures people judge a stylized picture by, behind ``stylegram eval`` and :func:`evaluate`.
+
+All images are compared at one working size (long side ``size``, 512 by default): each output at that size,
+the content photo resized to the output's exact dimensions, the style image at that long side.
+
+* ``pixel_mse``: mean squared difference to the content photo, RGB in 0..1.
+* ``ssim``: structural similarity to the content photo (Gaussian window 11, σ 1.5; mean of R, G, B).
+* ``content_distance``: ``‖F − F_content‖² / ‖F_content‖²`` of VGG19 ``relu4_2`` activations.
+* ``style_distance``: per style layer ``‖G − G_style‖_F / ‖G_style‖_F`` of normalised Gram matrices, and their
+  mean (``style_distance``); 0 means the style statistics match exactly.
+* ``diversity`` (two or more outputs): mean over pairs of ``‖F_a − F_b‖² / ½(‖F_a‖² + ‖F_b‖²)`` at the style
+  layers, averaged over layers; 0 means identical pictures.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn import functional
+
+from stylegram.engines.base import describe_image, resolve_device
+from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
+from stylegram.features.encoder import VGGEncoder
+from stylegram.io.image import ImageInput, fit_long_side, image_to_tensor, load_image, resize
+from stylegram.ops.gram import gram_matrix
+from stylegram.ops.losses import relative_squared_error
+
+CONTENT_LAYER = "relu4_2"
+STYLE_LAYERS = tuple(DEFAULT_STYLE_LAYERS)
+
+
+@dataclass
+class EvaluationReport:
+    """Figures for each output (in order) and, for two or more, their diversity."""
+
+    outputs: list[dict] = field(default_factory=list)
+    diversity: float | None = None
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    kernel = torch.exp(-(coords**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    return (kernel[:, None] * kernel[None, :]).expand(3, 1, size, size).contiguous()
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Structural similarity (Wang et al. 2004) of two ``(1, 3, H, W)`` images in 0..1, averaged over channels.
+
+    Example:
+        >>> image = torch.rand(1, 3, 32, 32)
+        >>> round(ssim(image, image), 6)
+        1.0
+    """
+    window = _gaussian_window().to(a.device)
+    c1, c2 = 0.01**2, 0.03**2
+
+    def blur(x: torch.Tensor) -> torch.Tensor:
+        return functional.conv2d(x, window, groups=3)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    covariance = blur(a * b) - mu_a * mu_b
+    numerator = (2 * mu_a * mu_b + c1) * (2 * covariance + c2)
+    denominator = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    return float((numerator / denominator).mean())
+
+
+def _relative_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).pow(2).sum() / (0.5 * (a.pow(2).sum() + b.pow(2).sum()) + 1e-12))
+
+
+def _load_at(source: ImageInput, size: tuple[int, int], what: str) -> torch.Tensor:
+    return image_to_tensor(resize(load_image(source, what=what), size))
+
+
+@torch.no_grad()
+def evaluate(
+    outputs: Sequence[ImageInput],
+    content: ImageInput | None = None,
+    style: ImageInput | None = None,
+    *,
+    size: int = 512,
+    weights: str | Path | None = None,
+    device: str = "auto",
+) -> EvaluationReport:
+    """Compute the figures of each output against the content photo and the style image.
+
+    Args:
+        outputs: stylized pictures (paths or PIL images).
+        content: the photo they were made from; content figures are left out without it.
+        style: the painting; style figures are left out without it.
+        size: working long side for every comparison.
+        weights: the user's VGG19 weights (default: the shipped ones).
+        device: ``auto``, ``cpu`` or ``cuda``.
+
+    Example:
+        >>> from PIL import Image
+        >>> photo = Image.radial_gradient("L").convert("RGB")
+        >>> report = evaluate([photo], content=photo, size=64)
+        >>> report.outputs[0]["ssim"], report.outputs[0]["pixel_mse"]
+        (1.0, 0.0)
+    """
+    target = resolve_device(device)
+    encoder = VGGEncoder.load([CONTENT_LAYER, *STYLE_LAYERS], weights).to(target)
+    first = load_image(outputs[0], what="output image")
+    working = fit_long_side(first.size, size)
+
+    content_tensor = content_features = None
+    if content is not None:
+        content_tensor = _load_at(content, working, "content image").to(target)
+        content_features = encoder(content_tensor)[CONTENT_LAYER]
+    style_grams = None
+    if style is not None:
+        style_image = load_image(style, what="style image")
+        style_tensor = image_to_tensor(resize(style_image, fit_long_side(style_image.size, size))).to(target)
+        style_grams = {
+            name: gram_matrix(value) for name, value in encoder(style_tensor).items() if name in STYLE_LAYERS
+        }
+
+    report = EvaluationReport()
+    all_features = []
+    for index, source in enumerate(outputs):
+        image = _load_at(source, working, f"output image {index + 1}").to(target)
+        features = encoder(image)
+        all_features.append(features)
+        figures: dict = {"output": describe_image(source), "size": list(working)}
+        if content_tensor is not None:
+            figures["pixel_mse"] = round(float((image - content_tensor).pow(2).mean()), 6)
+            figures["ssim"] = round(ssim(image, content_tensor), 6)
+            figures["content_distance"] = round(
+                float(relative_squared_error(features[CONTENT_LAYER], content_features)), 6
+            )
+        if style_grams is not None:
+            per_layer = {
+                name: round(float(relative_squared_error(gram_matrix(features[name]), style_grams[name]).sqrt()), 6)
+                for name in STYLE_LAYERS
+            }
+            figures["style_distance"] = round(sum(per_layer.values()) / len(per_layer), 6)
+            figures["style_distance_per_layer"] = per_layer
+        report.outputs.append(figures)
+
+    if len(all_features) > 1:
+        pairs = list(itertools.combinations(all_features, 2))
+        distances = [
+            sum(_relative_distance(a[name], b[name]) for name in STYLE_LAYERS) / len(STYLE_LAYERS) for a, b in pairs
+        ]
+        report.diversity = round(sum(distances) / len(distances), 6)
+    return report

@@ -1,0 +1,188 @@
+"""Reading and writing images: every mode to RGB, EXIF rotation, pixel limits, atomic saves with metadata.
+
+Pillow does the decoding; this module decides what stylegram accepts and turns Pillow's many failure modes
+into one-line :class:`~stylegram.errors.InputError` messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from stylegram.errors import InputError
+
+#: Largest image accepted, in pixels (a 64-megapixel photo passes; decompression bombs do not).
+MAX_INPUT_PIXELS = 8192 * 8192
+#: Output formats by file extension.
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+#: PNG text chunk holding the options that made an image.
+METADATA_KEY = "stylegram"
+
+ImageInput = str | os.PathLike | Image.Image
+
+
+def _high_bit_depth_to_8bit(image: Image.Image) -> Image.Image:
+    # Pillow's own conversion of 16-bit and float greyscale to RGB clips instead of scaling.
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        low, high = float(values.min()), float(values.max())
+        values = (values - low) / (high - low or 1.0) * 255.0
+    else:
+        values = values / 257.0
+    return Image.fromarray(np.clip(values.round(), 0, 255).astype(np.uint8), mode="L")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB: transparency composited on white, 16-bit scaled, CMYK converted.
+
+    Example:
+        >>> to_rgb(Image.new("LA", (2, 2), (0, 0))).getpixel((0, 0))
+        (255, 255, 255)
+    """
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        image = _high_bit_depth_to_8bit(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def load_image(source: ImageInput, max_pixels: int = MAX_INPUT_PIXELS, what: str = "image") -> Image.Image:
+    """Open a path (or take a PIL image) and return it as an upright RGB image.
+
+    Args:
+        source: a file path or a :class:`PIL.Image.Image`.
+        max_pixels: refuse larger images (a guard against decompression bombs).
+        what: how error messages name this input, e.g. ``"content image"``.
+
+    Raises:
+        InputError: missing, unreadable, not an image, truncated, or over ``max_pixels``.
+    """
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{what} not found: {path}")
+        if path.is_dir():
+            raise InputError(f"{what} is a directory, not an image file: {path}")
+        try:
+            image = Image.open(path)
+        except UnidentifiedImageError:
+            raise InputError(f"{what} is not an image Pillow can read: {path}") from None
+        except OSError as error:
+            raise InputError(f"cannot read {what} {path}: {error.strerror or error}") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise InputError(f"{what} is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+    if width < 1 or height < 1:
+        raise InputError(f"{what} is empty ({width}x{height})")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return to_rgb(image)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as error:
+        raise InputError(f"{what} is damaged or truncated: {str(error).splitlines()[0]}") from None
+
+
+def fit_long_side(size: tuple[int, int], long_side: int | None) -> tuple[int, int]:
+    """Scale a ``(width, height)`` so its longer side is ``long_side`` pixels, keeping the aspect ratio.
+
+    Example:
+        >>> fit_long_side((1024, 768), 512)
+        (512, 384)
+    """
+    width, height = size
+    if long_side is None:
+        return width, height
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resize with a filter suited to the direction (antialiased when shrinking)."""
+    if image.size == size:
+        return image
+    return image.resize(size, Image.Resampling.LANCZOS if size[0] < image.width else Image.Resampling.BICUBIC)
+
+
+def image_to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image → ``(1, 3, H, W)`` float32 tensor in 0..1."""
+    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+    """``(1, 3, H, W)`` or ``(3, H, W)`` tensor in 0..1 → RGB PIL image (values clamped, rounded)."""
+    array = tensor.detach().float().squeeze(0).clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array, mode="RGB")
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Check, before any work is done, that an image can be saved at ``path``.
+
+    Raises:
+        InputError: unknown extension, missing or unwritable folder, or a directory in the way.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in SAVE_FORMATS:
+        raise InputError(f"cannot tell the image format of output {path}; use one of {', '.join(SAVE_FORMATS)}")
+    folder = path.parent.resolve()
+    if not folder.is_dir():
+        raise InputError(f"output folder does not exist: {folder}")
+    if path.is_dir():
+        raise InputError(f"output is a directory: {path}")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"output folder is not writable: {folder}")
+    return path
+
+
+def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Write ``image`` atomically: to a temporary file beside ``path``, then renamed over it.
+
+    An existing file at ``path`` is either left whole or replaced whole. ``metadata`` is stored as JSON in a
+    PNG text chunk named ``stylegram`` (other formats ignore it).
+    """
+    path = check_output_path(path)
+    image_format = SAVE_FORMATS[path.suffix.lower()]
+    options = {}
+    if image_format == "PNG" and metadata is not None:
+        info = PngImagePlugin.PngInfo()
+        info.add_text(METADATA_KEY, json.dumps(metadata, sort_keys=True, default=str))
+        options["pnginfo"] = info
+    elif image_format == "JPEG":
+        options["quality"] = 95
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            image.save(file, format=image_format, **options)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise InputError(f"cannot write output {path}: {error.strerror or error}") from None
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict | None:
+    """The options stored by :func:`save_image` in a PNG, or None."""
+    with Image.open(path) as image:
+        text = image.info.get(METADATA_KEY)
+    return json.loads(text) if text else None

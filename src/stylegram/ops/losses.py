@@ -1,0 +1,61 @@
+"""Loss terms of neural style transfer, as plain functions of tensors.
+
+:class:`~stylegram.features.encoder.VGGEncoder` computes every activation once per image; these functions only
+compare activations or Gram matrices with their targets.
+
+Content and style terms are *relative* squared errors: the squared error divided by the target's own energy.
+Raw VGG19 activations differ by orders of magnitude between layers (relu4_1's Gram term outweighs relu1_1's
+ten-thousandfold on a typical photo), so raw errors let one layer decide the picture and make a weight that
+suits one image size or layer set wrong for the next. Relative errors make every layer start near 1 and keep
+α and β meaningful across images, sizes and layers.
+"""
+
+import torch
+
+from stylegram.ops.gram import gram_matrix
+
+_EPS = 1e-8
+
+
+def relative_squared_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``‖value − target‖² / ‖target‖²`` in float32, summed over everything but normalised per batch.
+
+    Example:
+        >>> relative_squared_error(torch.tensor([1.0, 1.0]), torch.tensor([2.0, 0.0]))
+        tensor(0.5000)
+    """
+    target = target.float()
+    return (value.float() - target).pow(2).sum() / (target.pow(2).sum() + _EPS)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Relative squared difference between activations and the content image's activations.
+
+    Example:
+        >>> content_loss(torch.zeros(1, 1, 2, 2), torch.full((1, 1, 2, 2), 2.0))
+        tensor(1.)
+    """
+    return relative_squared_error(features, target)
+
+
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """Relative squared difference between the Gram matrix of ``features`` and a target Gram matrix.
+
+    Example:
+        >>> style_loss(torch.ones(1, 2, 2, 2), torch.full((1, 2, 2), 0.25))
+        tensor(1.)
+    """
+    return relative_squared_error(gram_matrix(features), target_gram)
+
+
+def total_variation_loss(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels, across and down, in 0..255 units.
+
+    Example:
+        >>> total_variation_loss(torch.tensor([[[[0.0, 1 / 255], [0.0, 1 / 255]]]]))
+        tensor(1.)
+    """
+    pixels = image.float() * 255.0
+    across = (pixels[..., :, 1:] - pixels[..., :, :-1]).pow(2).mean()
+    down = (pixels[..., 1:, :] - pixels[..., :-1, :]).pow(2).mean()
+    return across + down
