@@ -79,9 +79,12 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         "weights_preprocessing": args.weights_preprocessing,
         "preview_every": args.save_every,
     }
-    bar = tqdm(total=args.iterations, unit="it", desc="stylize", disable=args.quiet, dynamic_ncols=True)
+    bar: tqdm | None = None  # created at the first event, so refused input prints no empty bar
 
     def on_progress(event: ProgressEvent) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=event.total, unit="it", desc="stylize", disable=args.quiet, dynamic_ncols=True)
         bar.update(event.step - bar.n)
         bar.set_postfix(_format_losses(event.losses), refresh=False)
         if event.preview is not None:
@@ -98,7 +101,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             **options,
         )
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     save_image(result.image, output, metadata=result.options)
     if result.interrupted:
         print(

@@ -69,12 +69,12 @@ class GatysOptions:
         preview_every: attach the current image to every N-th progress event (0: never).
     """
 
-    iterations: int = 500
+    iterations: int = 300
     optimizer: str = "lbfgs"
     learning_rate: float = 0.02
-    content_weight: float = 5.0
-    style_weight: float = 100.0
-    tv_weight: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 5e-4
     content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
     style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
     init: Any = "content"
@@ -220,7 +220,7 @@ class GatysEngine:
             if not torch.isfinite(total):
                 raise FloatingPointError("the loss is no longer finite")
             total.backward()
-            values = {key: float(value) for key, value in terms.items()}
+            values = {key: float(value.detach()) for key, value in terms.items()}
             history.append(values)
             step = len(history)
             if values["total"] < best["loss"]:

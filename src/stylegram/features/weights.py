@@ -22,7 +22,6 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from stylegram.errors import WeightsError
@@ -133,7 +132,7 @@ def _read_file(path: Path) -> dict[str, torch.Tensor]:
         if path.suffix == ".safetensors":
             return load_file(path)
         raw = torch.load(path, map_location="cpu", weights_only=True)
-    except (SafetensorError, OSError, RuntimeError, EOFError, ValueError) as error:
+    except Exception as error:  # torch.load on a foreign file fails in many ways (IndexError, UnpicklingError…)
         raise WeightsError(f"cannot read weights file {path}: {str(error).splitlines()[0]}") from None
     for wrapper in ("state_dict", "model"):
         if isinstance(raw, dict) and isinstance(raw.get(wrapper), dict):

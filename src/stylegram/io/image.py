@@ -80,6 +80,10 @@ def load_image(source: ImageInput, max_pixels: int = MAX_INPUT_PIXELS, what: str
             image = Image.open(path)
         except UnidentifiedImageError:
             raise InputError(f"{what} is not an image Pillow can read: {path}") from None
+        except Image.DecompressionBombError:
+            raise InputError(
+                f"{what} {path} is over the limit of {max_pixels} pixels (a decompression bomb?)"
+            ) from None
         except OSError as error:
             raise InputError(f"cannot read {what} {path}: {error.strerror or error}") from None
     width, height = image.size

@@ -1,0 +1,166 @@
+"""The command line, in process (fast) and once as a real console script (no traceback, exit code 2)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from stylegram import __version__
+from stylegram.cli.main import main, parse_layers
+from stylegram.io.image import read_metadata
+
+
+def transfer(content, style, output, *extra):
+    return main(
+        [
+            "transfer",
+            str(content),
+            str(style),
+            "-o",
+            str(output),
+            "--size",
+            "48",
+            "--iterations",
+            "3",
+            "--quiet",
+            *map(str, extra),
+        ]
+    )
+
+
+def test_transfer_writes_image_iterates_and_metadata(tmp_path, content_path, style_path):
+    output = tmp_path / "out.png"
+    assert transfer(content_path, style_path, output, "--save-every", "2", "--seed", "4") == 0
+    with Image.open(output) as image:
+        assert image.size == (48, 36)
+    metadata = read_metadata(output)
+    assert metadata["seed"] == 4 and metadata["iterations"] == 3 and metadata["engine"] == "gatys"
+    assert (tmp_path / "out_00002.png").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png", "out_00002.png"]
+
+
+def test_progress_bar_shows_losses(tmp_path, content_path, style_path, capsys):
+    main(
+        [
+            "transfer",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--size",
+            "48",
+            "--iterations",
+            "2",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert ("stylize" in err and "style=" in err and "it/s" in err) or "s/it" in err
+    assert "wrote" in err
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda p: ["transfer", str(p["tmp"] / "none.jpg"), p["style"], "-o", p["out"]], "content image not found"),
+        (lambda p: ["transfer", p["text"], p["style"], "-o", p["out"]], "not an image"),
+        (lambda p: ["transfer", p["truncated"], p["style"], "-o", p["out"]], "damaged or truncated"),
+        (lambda p: ["transfer", p["bomb"], p["style"], "-o", p["out"]], "over the limit"),
+        (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--style-weight", "-1"], "style weight"),
+        (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--content-weight", "nan"], "content weight"),
+        (lambda p: ["transfer", p["content"], p["style"] + ":-0.5", "-o", p["out"]], "weight of style 1"),
+        (
+            lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--style-layers", "relu1_1,relu7_1"],
+            "unknown VGG19 layer 'relu7_1'",
+        ),
+        (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--iterations", "0"], "iterations must"),
+        (lambda p: ["transfer", p["content"], p["style"], "-o", str(p["tmp"] / "no" / "o.png")], "folder does not"),
+        (lambda p: ["transfer", p["content"], p["style"], "-o", str(p["tmp"] / "o.xyz")], "image format"),
+        (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--weights", p["text"]], "weights file"),
+        (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--device", "tpu"], "device"),
+        (lambda p: ["eval", p["out"]], "give --content"),
+    ],
+    ids=[
+        "missing",
+        "not-image",
+        "truncated",
+        "bomb",
+        "negative-weight",
+        "nan-weight",
+        "style-weight",
+        "unknown-layer",
+        "zero-iterations",
+        "no-folder",
+        "bad-extension",
+        "bad-weights",
+        "bad-device",
+        "eval-alone",
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    tmp_path, content_path, style_path, truncated_path, not_an_image_path, bomb_path, capsys, make_args, message
+):
+    paths = {
+        "tmp": tmp_path,
+        "content": str(content_path),
+        "style": str(style_path),
+        "out": str(tmp_path / "o.png"),
+        "text": str(not_an_image_path),
+        "truncated": str(truncated_path),
+        "bomb": str(bomb_path),
+    }
+    assert main(make_args(paths)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert err.startswith("stylegram: error:") and "\n" not in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_existing_output_survives_a_failed_run(tmp_path, content_path, style_path):
+    output = tmp_path / "o.png"
+    output.write_bytes(b"precious")
+    assert transfer(content_path, style_path, output, "--style-weight", "-1") == 2
+    assert output.read_bytes() == b"precious"
+
+
+def test_eval_prints_a_json_line_per_output_and_diversity(content_path, style_path, capsys):
+    assert (
+        main(
+            [
+                "eval",
+                "--content",
+                str(content_path),
+                "--style",
+                str(style_path),
+                "--size",
+                "64",
+                str(content_path),
+                str(style_path),
+            ]
+        )
+        == 0
+    )
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3
+    assert lines[0]["ssim"] == pytest.approx(1.0)
+    assert lines[1]["style_distance"] < lines[0]["style_distance"]
+    assert lines[2]["diversity"] > 0
+
+
+def test_parse_layers():
+    assert parse_layers("relu1_1, relu2_1:0.5", "style") == {"relu1_1": 1.0, "relu2_1": 0.5}
+
+
+def test_console_script_has_version_and_no_traceback(tmp_path, style_path):
+    command = [sys.executable, "-m", "stylegram"]
+    version = subprocess.run([*command, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == f"stylegram {__version__}"
+    failed = subprocess.run(
+        [*command, "transfer", str(tmp_path / "absent.jpg"), str(style_path), "-o", str(tmp_path / "o.png")],
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 2
+    assert "Traceback" not in failed.stderr
+    assert failed.stderr.strip() == f"stylegram: error: content image not found: {tmp_path / 'absent.jpg'}"

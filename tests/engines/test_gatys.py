@@ -1,0 +1,125 @@
+"""The Gatys engine on 64x48 real images with the real VGG19: each run takes about a second."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylegram.engines import ProgressEvent, Request, StyleSpec, get_engine
+from stylegram.engines.gatys import GatysOptions
+from stylegram.errors import InputError
+from stylegram.evaluation import evaluate
+
+
+def run(content, style, *, on_progress=None, size=64, seed=0, **options):
+    request = Request(content=content, styles=[StyleSpec(style)], size=size, seed=seed, options=GatysOptions(**options))
+    return get_engine("gatys").run(request, on_progress)
+
+
+def test_short_run_lowers_style_loss_and_keeps_content(content_path, style_path):
+    result = run(content_path, style_path, iterations=40)
+    first, best = result.losses[0], result.losses[result.best_step - 1]
+    assert best["style"] < 0.5 * first["style"]
+    assert result.image.size == (64, 48)
+    figures = evaluate([result.image, content_path], content=content_path, style=style_path, size=64).outputs
+    stylized, photo = figures
+    assert stylized["style_distance"] < photo["style_distance"]
+    assert stylized["ssim"] > 0.2  # the photo's structure is still there
+
+
+def test_best_iterate_is_returned_not_the_last(content_path, style_path):
+    previews: dict[int, Image.Image] = {}
+
+    def keep(event: ProgressEvent) -> None:
+        previews[event.step] = event.preview
+
+    # Adam with a step this large overshoots, so the last iterate is not the best one.
+    result = run(
+        content_path, style_path, iterations=12, optimizer="adam", learning_rate=0.5, preview_every=1, on_progress=keep
+    )
+    totals = [losses["total"] for losses in result.losses]
+    assert result.best_step == int(np.argmin(totals)) + 1
+    assert result.best_step != len(totals)
+    assert np.array_equal(np.asarray(result.image), np.asarray(previews[result.best_step]))
+
+
+def test_progress_events_count_every_step(content_path, style_path):
+    events: list[ProgressEvent] = []
+    result = run(content_path, style_path, iterations=5, on_progress=events.append)
+    assert [e.step for e in events] == [1, 2, 3, 4, 5]
+    assert all(e.total == 5 and e.stage == "optimize" and e.preview is None for e in events)
+    assert set(events[0].losses) == {"content", "style", "tv", "total"}
+    assert events[-1].elapsed_s >= events[0].elapsed_s
+    assert len(result.losses) == 5
+
+
+def test_seed_makes_noise_runs_repeatable(content_path, style_path):
+    first = run(content_path, style_path, iterations=4, init="noise", seed=7)
+    again = run(content_path, style_path, iterations=4, init="noise", seed=7)
+    other = run(content_path, style_path, iterations=4, init="noise", seed=8)
+    assert first.image.tobytes() == again.image.tobytes()
+    assert first.image.tobytes() != other.image.tobytes()
+
+
+@pytest.mark.parametrize("init", ["content", "noise", "style", "image"])
+def test_each_init_starts_where_asked(content_path, style_path, init):
+    start = content_path if init == "image" else init
+    result = run(
+        content_path, style_path, iterations=1, init=start, content_weight=0.0, style_weight=0.0, tv_weight=0.0
+    )
+    image = np.asarray(result.image, dtype=np.float64)
+    photo = np.asarray(Image.open(content_path), dtype=np.float64)
+    if init in ("content", "image"):
+        assert np.abs(image - photo).max() <= 1
+    else:
+        assert np.abs(image - photo).mean() > 20
+
+
+def test_interrupt_returns_best_so_far(content_path, style_path):
+    def stop_at_three(event: ProgressEvent) -> None:
+        if event.step == 3:
+            raise KeyboardInterrupt
+
+    result = run(content_path, style_path, iterations=50, on_progress=stop_at_three)
+    assert result.interrupted
+    assert len(result.losses) == 3
+    assert result.image.size == (64, 48)
+
+
+def test_options_are_recorded(content_path, style_path):
+    result = run(content_path, style_path, iterations=2, style_weight=3.0, seed=5)
+    assert result.options["engine"] == "gatys"
+    assert result.options["style_weight"] == 3.0
+    assert result.options["seed"] == 5
+    assert result.options["output_size"] == [64, 48]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"iterations": 0}, "iterations must be"),
+        ({"content_weight": -1.0}, "content weight must be a finite non-negative"),
+        ({"style_weight": float("nan")}, "style weight must be a finite"),
+        ({"tv_weight": float("inf")}, "tv weight must be a finite"),
+        ({"style_layers": {"relu9_1": 1.0}}, "unknown VGG19 layer 'relu9_1'"),
+        ({"content_layers": {}}, "at least one content layer"),
+        ({"style_layers": {"relu1_1": -2.0}}, "weight of style layer relu1_1"),
+        ({"optimizer": "sgd"}, "unknown optimizer"),
+        ({"init": "no/such/file.png"}, "init must be one of"),
+        ({"learning_rate": 0.0}, "learning rate must be a finite positive"),
+    ],
+)
+def test_bad_options_are_refused_before_work(content_path, style_path, options, message):
+    with pytest.raises(InputError, match=message):
+        run(content_path, style_path, **options)
+
+
+def test_bad_request_values(content_path, style_path):
+    engine = get_engine("gatys")
+    with pytest.raises(InputError, match="at least one style"):
+        engine.run(Request(content=content_path, styles=[]))
+    with pytest.raises(InputError, match="weight of style 1 must be a finite positive"):
+        engine.run(Request(content=content_path, styles=[StyleSpec(style_path, 0.0)]))
+    with pytest.raises(InputError, match="size must be"):
+        engine.run(Request(content=content_path, styles=[StyleSpec(style_path)], size=8))
+    with pytest.raises(InputError, match="unknown engine"):
+        get_engine("picasso")

@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylegram.errors import InputError
+from stylegram.io.image import (
+    check_output_path,
+    fit_long_side,
+    image_to_tensor,
+    load_image,
+    read_metadata,
+    save_image,
+    tensor_to_image,
+)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Image.new("CMYK", (8, 6), (0, 255, 255, 0)),
+        lambda: Image.new("L", (8, 6), 128),
+        lambda: Image.new("1", (8, 6), 1),
+        lambda: Image.new("RGBA", (8, 6), (255, 0, 0, 128)),
+        lambda: Image.new("LA", (8, 6), (10, 255)),
+        lambda: Image.new("RGB", (8, 6), (1, 2, 3)).convert("P"),
+        lambda: Image.fromarray(np.full((6, 8), 40000, dtype=np.uint16)),
+        lambda: Image.fromarray(np.linspace(0, 3, 48, dtype=np.float32).reshape(6, 8)),
+    ],
+    ids=["cmyk", "grey", "bilevel", "rgba", "grey-alpha", "palette", "16-bit", "float"],
+)
+def test_every_mode_becomes_rgb(make):
+    image = load_image(make())
+    assert image.mode == "RGB"
+    assert image.size == (8, 6)
+
+
+def test_16_bit_is_scaled_not_clipped():
+    image = load_image(Image.fromarray(np.full((2, 2), 32896, dtype=np.uint16)))
+    assert image.getpixel((0, 0)) == (128, 128, 128)
+
+
+def test_transparency_is_composited_on_white():
+    half_red = load_image(Image.new("RGBA", (2, 2), (255, 0, 0, 128)))
+    assert half_red.getpixel((0, 0)) == (255, 127, 127)
+    palette = Image.new("P", (2, 2), 0)
+    palette.info["transparency"] = 0
+    assert load_image(palette).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_exif_rotation_is_honoured(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    Image.new("RGB", (40, 20), (200, 10, 10)).save(path, exif=exif)
+    assert load_image(path).size == (20, 40)
+
+
+def test_bad_files_give_clear_errors(tmp_path, truncated_path, not_an_image_path, bomb_path):
+    with pytest.raises(InputError, match="content image not found"):
+        load_image(tmp_path / "absent.jpg", what="content image")
+    with pytest.raises(InputError, match="is a directory"):
+        load_image(tmp_path)
+    with pytest.raises(InputError, match="not an image"):
+        load_image(not_an_image_path)
+    with pytest.raises(InputError, match="damaged or truncated"):
+        load_image(truncated_path)
+    with pytest.raises(InputError, match="over the limit"):
+        load_image(bomb_path)
+    with pytest.raises(InputError, match="over the limit of 10"):
+        load_image(Image.new("RGB", (4, 4)), max_pixels=10)
+
+
+def test_fit_long_side_keeps_aspect():
+    assert fit_long_side((400, 300), 200) == (200, 150)
+    assert fit_long_side((300, 400), 200) == (150, 200)
+    assert fit_long_side((300, 400), None) == (300, 400)
+
+
+def test_tensor_round_trip_is_exact():
+    original = Image.fromarray(np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8))
+    tensor = image_to_tensor(original)
+    assert tensor.shape == (1, 3, 5, 7)
+    assert float(tensor.min()) >= 0 and float(tensor.max()) <= 1
+    assert np.array_equal(np.asarray(tensor_to_image(tensor)), np.asarray(original))
+
+
+def test_save_writes_metadata_atomically(tmp_path):
+    path = tmp_path / "out.png"
+    save_image(Image.new("RGB", (4, 4), "red"), path, metadata={"engine": "gatys", "seed": 3})
+    assert read_metadata(path) == {"engine": "gatys", "seed": 3}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_failed_save_leaves_the_existing_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "out.png"
+    save_image(Image.new("RGB", (4, 4), "blue"), path)
+    before = path.read_bytes()
+
+    def broken_save(self, fp, format=None, **params):
+        fp.write(b"half a PNG")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(InputError, match="No space left"):
+        save_image(Image.new("RGB", (4, 4), "red"), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_output_path_checks(tmp_path):
+    with pytest.raises(InputError, match="image format"):
+        check_output_path(tmp_path / "out.gif2")
+    with pytest.raises(InputError, match="folder does not exist"):
+        check_output_path(tmp_path / "missing" / "out.png")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="folder does not exist"):
+        check_output_path(blocker / "out.png")
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(InputError, match="is a directory"):
+        check_output_path(tmp_path / "dir.png")
+    assert check_output_path(tmp_path / "ok.JPG").name == "ok.JPG"
+
+
+def test_jpeg_and_webp_outputs(tmp_path):
+    for name in ("out.jpg", "out.webp"):
+        save_image(Image.new("RGB", (4, 4), "green"), tmp_path / name)
+        with Image.open(tmp_path / name) as saved:
+            assert saved.size == (4, 4)
