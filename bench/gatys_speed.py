@@ -10,6 +10,7 @@ the per-step wall times taken from the engine's own progress events. Results go 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import statistics
@@ -57,7 +58,7 @@ def measure(size: int, iterations: int, optimizer: str, device: str) -> dict:
         device=device,
         on_progress=lambda event: stamps.append(time.perf_counter()),
     )
-    steps = [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+    steps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
     return {
         "size": list(result.image.size),
         "pixels": result.image.width * result.image.height,
