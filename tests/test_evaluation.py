@@ -32,3 +32,10 @@ def test_diversity(content_path, style_path):
     different = evaluate([content_path, style_path, Image.new("RGB", (64, 48), "grey")], size=64)
     assert different.diversity > 0.1
     assert evaluate([content_path], content=content_path, size=64).diversity is None
+
+
+def test_default_working_size_is_the_first_outputs_own(content_path, style_path):
+    small = Image.open(content_path).resize((32, 24))
+    report = evaluate([small, content_path], content=content_path, style=style_path)
+    assert [figures["size"] for figures in report.outputs] == [[32, 24], [32, 24]]
+    assert evaluate([content_path], content=content_path, size=48).outputs[0]["size"] == [48, 36]

@@ -1,7 +1,9 @@
 """The figures people judge a stylized picture by, behind ``stylegram eval`` and :func:`evaluate`.
 
-All images are compared at one working size (long side ``size``, 512 by default): each output at that size,
-the content photo resized to the output's exact dimensions, the style image at that long side.
+All images are compared at one working size: by default the first output's own size, so a picture is judged
+as it was made (an upsampled 256 px picture would lose its fine strokes and score as a worse style match);
+``size`` sets another long side, to compare outputs of different sizes on equal terms. The content photo is
+resized to the working dimensions, the style image to the working long side.
 
 * ``pixel_mse``: mean squared difference to the content photo, RGB in 0..1.
 * ``ssim``: structural similarity to the content photo (Gaussian window 11, σ 1.5; mean of R, G, B).
@@ -85,7 +87,7 @@ def evaluate(
     content: ImageInput | None = None,
     style: ImageInput | None = None,
     *,
-    size: int = 512,
+    size: int | None = None,
     weights: str | Path | None = None,
     device: str = "auto",
 ) -> EvaluationReport:
@@ -95,7 +97,7 @@ def evaluate(
         outputs: stylized pictures (paths or PIL images).
         content: the photo they were made from; content figures are left out without it.
         style: the painting; style figures are left out without it.
-        size: working long side for every comparison.
+        size: working long side for every comparison; None: the first output's own size.
         weights: the user's VGG19 weights (default: the shipped ones).
         device: ``auto``, ``cpu`` or ``cuda``.
 
@@ -118,7 +120,8 @@ def evaluate(
     style_grams = None
     if style is not None:
         style_image = load_image(style, what="style image")
-        style_tensor = image_to_tensor(resize(style_image, fit_long_side(style_image.size, size))).to(target)
+        style_size = fit_long_side(style_image.size, max(working))
+        style_tensor = image_to_tensor(resize(style_image, style_size)).to(target)
         style_grams = {
             name: gram_matrix(value) for name, value in encoder(style_tensor).items() if name in STYLE_LAYERS
         }

@@ -205,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("outputs", nargs="+", metavar="OUTPUT", help="stylized image(s)")
     evaluation.add_argument("--content", help="the photo the outputs were made from")
     evaluation.add_argument("--style", help="the painting")
-    evaluation.add_argument("--size", type=_positive_int, default=512, help="long side all images are compared at")
+    evaluation.add_argument(
+        "--size", type=_positive_int, help="long side all images are compared at (default: the first output's)"
+    )
     evaluation.add_argument("--weights", help="your own VGG19 weights")
     evaluation.set_defaults(handler=cmd_eval)
 
