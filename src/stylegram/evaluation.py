@@ -24,12 +24,13 @@ from pathlib import Path
 import torch
 from torch.nn import functional
 
-from stylegram.engines.base import describe_image, resolve_device
+from stylegram.engines.base import describe_image
 from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.features.encoder import VGGEncoder
 from stylegram.io.image import ImageInput, fit_long_side, image_to_tensor, load_image, resize
 from stylegram.ops.gram import gram_matrix
 from stylegram.ops.losses import relative_squared_error
+from stylegram.runtime import resolve_device
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = tuple(DEFAULT_STYLE_LAYERS)

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from stylegram.engines import ProgressEvent, Request, StyleSpec, get_engine
-from stylegram.engines.gatys import GatysOptions
+from stylegram.engines.gatys import GatysOptions, plan_scales
 from stylegram.errors import InputError
 from stylegram.evaluation import evaluate
 
@@ -46,7 +46,7 @@ def test_progress_events_count_every_step(content_path, style_path):
     events: list[ProgressEvent] = []
     result = run(content_path, style_path, iterations=5, on_progress=events.append)
     assert [e.step for e in events] == [1, 2, 3, 4, 5]
-    assert all(e.total == 5 and e.stage == "optimize" and e.preview is None for e in events)
+    assert all(e.total == 5 and e.stage == "scale 1/1 64x48" and e.preview is None for e in events)
     assert set(events[0].losses) == {"content", "style", "tv", "total"}
     assert events[-1].elapsed_s >= events[0].elapsed_s
     assert len(result.losses) == 5
@@ -97,6 +97,9 @@ def test_options_are_recorded(content_path, style_path):
     ("options", "message"),
     [
         ({"iterations": 0}, "iterations must be"),
+        ({"iterations": [3, 0]}, "iterations must be"),
+        ({"scales": [256, 128]}, "smallest first"),
+        ({"quality": "ultra"}, "unknown quality"),
         ({"content_weight": -1.0}, "content weight must be a finite non-negative"),
         ({"style_weight": float("nan")}, "style weight must be a finite"),
         ({"tv_weight": float("inf")}, "tv weight must be a finite"),
@@ -123,3 +126,48 @@ def test_bad_request_values(content_path, style_path):
         engine.run(Request(content=content_path, styles=[StyleSpec(style_path)], size=8))
     with pytest.raises(InputError, match="unknown engine"):
         get_engine("picasso")
+
+
+def test_pyramid_halves_down_to_the_coarsest_scale():
+    assert plan_scales((1024, 683), GatysOptions(quality="draft")) == [
+        ((128, 85), 60),
+        ((256, 171), 20),
+        ((512, 341), 6),
+        ((1024, 683), 6),
+    ]
+    assert plan_scales((64, 48), GatysOptions()) == [((64, 48), 150)]
+    assert plan_scales((300, 200), GatysOptions(scales=[100, 200], iterations=[5, 4, 3])) == [
+        ((100, 67), 5),
+        ((200, 133), 4),
+        ((300, 200), 3),
+    ]
+    with pytest.raises(InputError, match="2 iteration counts given for 3 scales"):
+        plan_scales((300, 200), GatysOptions(scales=[100, 200], iterations=[5, 4]))
+
+
+def test_coarse_to_fine_refines_the_upsampled_coarse_result(content_path, style_path):
+    events: list[ProgressEvent] = []
+    result = run(content_path, style_path, size=96, scales=[48], iterations=[20, 4], on_progress=events.append)
+    assert [e.stage for e in events] == ["scale 1/2 48x36"] * 20 + ["scale 2/2 96x72"] * 4
+    assert all(e.total == 24 for e in events)
+    assert result.image.size == (96, 72)
+    assert result.best_step > 20  # the best image comes from the last scale
+    assert [scale["size"] for scale in result.timings["scales"]] == [[48, 36], [96, 72]]
+    # The second scale starts from the stylized coarse picture: its first loss is far below a fresh start's.
+    fresh = run(content_path, style_path, size=96, scales=[96], iterations=1)
+    assert events[20].losses["style"] < 0.8 * fresh.losses[0]["style"]
+
+
+def test_interrupt_in_a_coarse_scale_still_returns_the_output_size(content_path, style_path):
+    def stop(event: ProgressEvent) -> None:
+        if event.step == 2:
+            raise KeyboardInterrupt
+
+    result = run(content_path, style_path, size=96, scales=[48], iterations=[10, 10], on_progress=stop)
+    assert result.interrupted and result.image.size == (96, 72)
+
+
+def test_precision_choice_is_recorded(content_path, style_path):
+    assert run(content_path, style_path, iterations=1, precision="fp32").options["precision"] == "fp32"
+    with pytest.raises(InputError, match="unknown precision"):
+        run(content_path, style_path, precision="fp8")

@@ -17,11 +17,12 @@ from tqdm import tqdm
 from stylegram import __version__
 from stylegram.api import stylize
 from stylegram.engines import ProgressEvent, StyleSpec, engine_names
-from stylegram.engines.gatys import INITS, OPTIMIZERS, GatysOptions
+from stylegram.engines.gatys import INITS, OPTIMIZERS, QUALITY_PRESETS, GatysOptions
 from stylegram.errors import InputError, StylegramError
 from stylegram.evaluation import evaluate
 from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.image import check_output_path, save_image
+from stylegram.runtime import PRECISIONS
 
 EXIT_INTERRUPTED = 130
 
@@ -52,6 +53,21 @@ def parse_layers(text: str, what: str) -> dict[str, float]:
     return dict(parse_weighted(item.strip(), f"{what} layer") for item in text.split(",") if item.strip())
 
 
+def parse_numbers(text: str | None, what: str) -> list[int] | None:
+    """``"128,256,512"`` → ``[128, 256, 512]``; None stays None.
+
+    Example:
+        >>> parse_numbers("150, 50,15", "iterations")
+        [150, 50, 15]
+    """
+    if text is None:
+        return None
+    try:
+        return [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise InputError(f"{what} must be comma-separated whole numbers, got {text!r}") from None
+
+
 def _format_losses(losses: dict[str, float]) -> dict[str, str]:
     return {name: f"{value:.3g}" for name, value in losses.items()}
 
@@ -63,8 +79,12 @@ def _iterate_path(output: Path, step: int) -> Path:
 def cmd_transfer(args: argparse.Namespace) -> int:
     output = check_output_path(args.output)
     styles = [StyleSpec(*parse_weighted(text, "style")) for text in args.styles]
+    steps = parse_numbers(args.iterations, "iterations")
     options = {
-        "iterations": args.iterations,
+        "quality": args.quality,
+        "scales": parse_numbers(args.scales, "scales"),
+        "iterations": steps[0] if steps is not None and len(steps) == 1 else steps,
+        "precision": args.precision,
         "optimizer": args.optimizer,
         "learning_rate": args.learning_rate,
         "content_weight": args.content_weight,
@@ -169,7 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("-o", "--output", required=True, help="output image (.png keeps the options as metadata)")
     transfer.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
     transfer.add_argument("--style-size", type=_positive_int, help="long side of the style image (default: --size)")
-    transfer.add_argument("--iterations", type=_positive_int, default=defaults.iterations, help="optimiser steps")
+    transfer.add_argument(
+        "--quality", choices=QUALITY_PRESETS, default=defaults.quality, help="preset of scales and steps per scale"
+    )
+    transfer.add_argument(
+        "--scales", help="long sides of the scales, coarse to fine, e.g. 128,256 (the output size is always last)"
+    )
+    transfer.add_argument(
+        "--iterations", help="optimiser steps per scale: one number for all, or one per scale (default: preset's)"
+    )
+    transfer.add_argument(
+        "--precision", choices=PRECISIONS, default=defaults.precision, help="auto measures whether bf16 is faster here"
+    )
     transfer.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
     transfer.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam's step size")
     transfer.add_argument("--content-weight", type=float, default=defaults.content_weight, help="α")

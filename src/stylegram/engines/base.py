@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-import torch
 from PIL import Image
 
 from stylegram.errors import InputError
@@ -143,21 +142,6 @@ def check_request(request: Request) -> None:
         raise InputError(f"size must be a whole number of pixels, at least 32, got {request.size!r}")
     if not isinstance(request.seed, int) or request.seed < 0:
         raise InputError(f"seed must be a non-negative whole number, got {request.seed!r}")
-
-
-def resolve_device(name: str) -> torch.device:
-    """Turn ``auto``/``cpu``/``cuda[:N]`` into a device that exists here."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"unknown device {name!r}; use auto, cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {name} asked for, but no CUDA GPU is available")
-    if device.type not in ("cpu", "cuda"):
-        raise InputError(f"unsupported device {name!r}; use auto, cpu or cuda")
-    return device
 
 
 def describe_image(source: ImageInput) -> str:

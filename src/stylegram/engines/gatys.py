@@ -4,11 +4,12 @@ the painting's Gram statistics.
 The pipeline reads top to bottom:
 
 1. check the inputs (before any work),
-2. load the images at their working sizes,
-3. build the encoder and the content and style targets (computed once),
-4. initialise the image (content, noise, the style image or a given image),
-5. optimise with L-BFGS or Adam, reporting progress and keeping the best iterate,
-6. return the best image with its loss history and timings.
+2. load the images and plan the scales (coarse to fine, see ``plan_scales``),
+3. build the encoder once and choose the precision (``stylegram.runtime``),
+4. at each scale: compute the content and style targets once,
+5. start from the init (first scale) or the previous scale's best image, upsampled,
+6. optimise with L-BFGS or Adam, reporting progress and keeping the best iterate,
+7. return the best image of the last scale with its loss history and timings.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from stylegram.engines.base import (
     check_weight,
     register,
     request_record,
-    resolve_device,
 )
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
@@ -41,10 +41,19 @@ from stylegram.features.vgg import check_layers
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
 from stylegram.ops.gram import gram_matrix
 from stylegram.ops.losses import content_loss, style_loss, total_variation_loss
+from stylegram.runtime import PRECISIONS, autocast, choose_precision, resolve_device
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
 DEFAULT_STYLE_LAYERS = {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0}
 OPTIMIZERS = ("lbfgs", "adam")
+#: Steps per scale, coarsest first, for each quality. The pyramid halves the output's long side down to
+#: no less than COARSEST_LONG_SIDE; a deeper pyramid (large outputs) repeats the last entry.
+QUALITY_PRESETS = {
+    "draft": (60, 20, 6),
+    "normal": (150, 50, 15),
+    "high": (300, 150, 60),
+}
+COARSEST_LONG_SIDE = 128
 INITS = ("content", "noise", "style")
 
 
@@ -52,8 +61,16 @@ INITS = ("content", "noise", "style")
 class GatysOptions:
     """Options of the optimisation engine.
 
+    The picture is made coarse to fine: optimised first at a small size, then upsampled and refined at
+    twice the size, and so on up to the output size. Most steps happen where they are cheap, and the coarse
+    scales settle the large brush strokes that a single full-size run needs hundreds of steps to find.
+
     Attributes:
-        iterations: optimiser steps (one loss evaluation each).
+        quality: preset of scales and steps, ``draft``, ``normal`` or ``high`` (see ``QUALITY_PRESETS``).
+        scales: long sides of the scales, coarse to fine, overriding the preset's pyramid; the output size
+            is always the last. ``[512]`` with ``size=512`` is the classic single-scale run.
+        iterations: optimiser steps (one loss evaluation each) per scale: one number for every scale, or a
+            list with one entry per scale; None takes the preset's.
         optimizer: ``"lbfgs"`` (fast convergence, the classic) or ``"adam"``.
         learning_rate: Adam's step size in 0..1 pixel units (L-BFGS always uses 1).
         content_weight: α, the weight of the content loss.
@@ -67,9 +84,13 @@ class GatysOptions:
         weights: path to the user's own VGG19 weights; None uses the shipped ones.
         weights_preprocessing: override the input convention of ``weights`` (``caffe``/``torchvision``).
         preview_every: attach the current image to every N-th progress event (0: never).
+        precision: ``auto`` (bf16 autocast where a quick probe finds it faster), ``fp32`` or ``bf16``; the
+            image, the Gram matrices and the losses stay float32 either way.
     """
 
-    iterations: int = 300
+    quality: str = "normal"
+    scales: list[int] | None = None
+    iterations: int | list[int] | None = None
     optimizer: str = "lbfgs"
     learning_rate: float = 0.02
     content_weight: float = 1.0
@@ -83,6 +104,7 @@ class GatysOptions:
     weights: str | None = None
     weights_preprocessing: str | None = None
     preview_every: int = 0
+    precision: str = "auto"
 
 
 def check_inputs(request: Request) -> GatysOptions:
@@ -91,8 +113,19 @@ def check_inputs(request: Request) -> GatysOptions:
     options = request.options if request.options is not None else GatysOptions()
     if not isinstance(options, GatysOptions):
         raise InputError(f"the gatys engine takes GatysOptions, got {type(options).__name__}")
-    if not isinstance(options.iterations, int) or options.iterations < 1:
-        raise InputError(f"iterations must be a whole number of at least 1, got {options.iterations!r}")
+    if options.quality not in QUALITY_PRESETS:
+        raise InputError(f"unknown quality {options.quality!r}; expected one of {', '.join(QUALITY_PRESETS)}")
+    steps = options.iterations if isinstance(options.iterations, list) else [options.iterations]
+    if options.iterations is not None and not all(isinstance(n, int) and n >= 1 for n in steps):
+        raise InputError(f"iterations must be whole numbers of at least 1, got {options.iterations!r}")
+    if options.scales is not None and not (
+        options.scales
+        and all(isinstance(n, int) and n >= 32 for n in options.scales)
+        and options.scales == sorted(options.scales)
+    ):
+        raise InputError(f"scales must be whole numbers of pixels, at least 32, smallest first, got {options.scales!r}")
+    if options.precision not in PRECISIONS:
+        raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
     if options.optimizer not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {options.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
     check_weight("learning rate", options.learning_rate, allow_zero=False)
@@ -150,6 +183,35 @@ class StyleTransferLoss(torch.nn.Module):
         return terms
 
 
+def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tuple[tuple[int, int], int]]:
+    """The ``(width, height)`` and step count of every scale, coarse to fine.
+
+    Example:
+        >>> plan_scales((512, 384), GatysOptions())
+        [((128, 96), 150), ((256, 192), 50), ((512, 384), 15)]
+        >>> plan_scales((512, 384), GatysOptions(scales=[512], iterations=300))
+        [((512, 384), 300)]
+    """
+    long_side = max(output_size)
+    if options.scales is None:
+        sides = [long_side]
+        while sides[0] / 2 >= COARSEST_LONG_SIDE:
+            sides.insert(0, round(sides[0] / 2))
+    else:
+        sides = [side for side in options.scales if side < long_side] + [long_side]
+    if options.iterations is None:
+        preset = QUALITY_PRESETS[options.quality]
+        steps = [preset[min(index, len(preset) - 1)] for index in range(len(sides))]
+    elif isinstance(options.iterations, int):
+        steps = [options.iterations] * len(sides)
+    elif len(options.iterations) == len(sides):
+        steps = list(options.iterations)
+    else:
+        raise InputError(f"{len(options.iterations)} iteration counts given for {len(sides)} scales {sides}")
+    sizes = [output_size if side == long_side else fit_long_side(output_size, side) for side in sides]
+    return list(zip(sizes, steps, strict=True))
+
+
 def _initial_image(init: Any, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
     height, width = content.shape[-2:]
     if isinstance(init, str) and init == "content":
@@ -158,9 +220,14 @@ def _initial_image(init: Any, content: torch.Tensor, style: torch.Tensor, seed: 
         generator = torch.Generator().manual_seed(seed)
         return (0.5 + 0.25 * torch.randn(content.shape, generator=generator)).clamp(0, 1).to(content.device)
     if isinstance(init, str) and init == "style":
-        return functional.interpolate(style, size=(height, width), mode="bilinear", align_corners=False)
+        return _resample(style, (width, height))
     image = resize(load_image(init, what="init image"), (width, height))
     return image_to_tensor(image).to(content.device)
+
+
+def _resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    width, height = size
+    return functional.interpolate(image, size=(height, width), mode="bicubic", align_corners=False)
 
 
 def _make_optimizer(name: str, image: torch.Tensor, learning_rate: float) -> torch.optim.Optimizer:
@@ -172,9 +239,16 @@ def _make_optimizer(name: str, image: torch.Tensor, learning_rate: float) -> tor
     return torch.optim.Adam([image], lr=learning_rate)
 
 
+@dataclass
+class _Best:
+    loss: float
+    image: torch.Tensor
+    step: int
+
+
 @register
 class GatysEngine:
-    """Optimisation-based style transfer (Gatys, Ecker & Bethge)."""
+    """Optimisation-based style transfer (Gatys, Ecker & Bethge), coarse to fine."""
 
     name: ClassVar[str] = "gatys"
     options_type: ClassVar[type] = GatysOptions
@@ -186,90 +260,122 @@ class GatysEngine:
         options = check_inputs(request)
         device = resolve_device(request.device)
 
-        # 2. Load the images at their working sizes.
+        # 2. Load the images and plan the scales.
         content_image = load_image(request.content, what="content image")
-        size = fit_long_side(content_image.size, request.size)
-        content = image_to_tensor(resize(content_image, size)).to(device)
-        style_long_side = options.style_size or max(size)
-        styles = []
+        output_size = fit_long_side(content_image.size, request.size)
+        plan = plan_scales(output_size, options)
+        style_images = []
         for index, spec in enumerate(request.styles, start=1):
             what = f"style image {index}" if len(request.styles) > 1 else "style image"
-            style_image = load_image(spec.image, what=what)
-            style_image = resize(style_image, fit_long_side(style_image.size, style_long_side))
-            styles.append((image_to_tensor(style_image).to(device), spec.weight))
+            style_images.append((load_image(spec.image, what=what), spec.weight))
+        style_long_side = options.style_size or max(output_size)
 
-        # 3. Build the encoder and the targets.
+        # 3. Build the encoder (once for all scales) and choose the precision.
         layers = [*options.content_layers, *options.style_layers]
         encoder = VGGEncoder.load(layers, options.weights, options.weights_preprocessing, options.pooling).to(device)
         loss_fn = StyleTransferLoss(encoder, options)
-        loss_fn.set_targets(content, styles)
-
-        # 4. Initialise the image.
-        image = _initial_image(options.init, content, styles[0][0], request.seed).requires_grad_(True)
-        optimizer = _make_optimizer(options.optimizer, image, options.learning_rate)
+        dtype = choose_precision(options.precision, device)
         setup_s = time.perf_counter() - started
 
-        # 5. Optimise, keeping the best iterate.
         history: list[dict[str, float]] = []
-        best = {"loss": math.inf, "image": image.detach().clone(), "step": 0}
-
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad(set_to_none=True)
-            terms = loss_fn(image)
-            total = terms["total"]
-            if not torch.isfinite(total):
-                raise FloatingPointError("the loss is no longer finite")
-            total.backward()
-            values = {key: float(value.detach()) for key, value in terms.items()}
-            history.append(values)
-            step = len(history)
-            if values["total"] < best["loss"]:
-                best.update(loss=values["total"], image=image.detach().clone(), step=step)
-            if on_progress is not None:
-                wants_preview = options.preview_every and step % options.preview_every == 0
-                on_progress(
-                    ProgressEvent(
-                        step=step,
-                        total=options.iterations,
-                        stage="optimize",
-                        losses=values,
-                        elapsed_s=time.perf_counter() - started,
-                        preview=tensor_to_image(image) if wants_preview else None,
-                    )
-                )
-            return total
-
+        total_steps = sum(steps for _, steps in plan)
+        image = best = None
         interrupted = diverged = False
-        optimize_started = time.perf_counter()
-        try:
-            while len(history) < options.iterations:
-                optimizer.step(closure)
-        except KeyboardInterrupt:
-            interrupted = True
-        except FloatingPointError:
-            diverged = True
-        optimize_s = time.perf_counter() - optimize_started
+        scale_timings = []
+        for scale_index, (size, steps) in enumerate(plan, start=1):
+            scale_started = time.perf_counter()
+            # 4. Targets at this scale: the style image keeps its size relative to the output.
+            content = image_to_tensor(resize(content_image, size)).to(device)
+            style_side = max(32, round(style_long_side * max(size) / max(output_size)))
+            styles = [
+                (image_to_tensor(resize(style, fit_long_side(style.size, style_side))).to(device), weight)
+                for style, weight in style_images
+            ]
+            with autocast(device, dtype):
+                loss_fn.set_targets(content, styles)
 
-        # 6. Return the best image.
+            # 5. Start from the init at the first scale, from the previous scale's best image after that.
+            if best is None:
+                image = _initial_image(options.init, content, styles[0][0], request.seed)
+            else:
+                image = _resample(best.image, size)
+            image.requires_grad_(True)
+            optimizer = _make_optimizer(options.optimizer, image, options.learning_rate)
+            best = _Best(loss=math.inf, image=image.detach().clone(), step=len(history))
+            stage = f"scale {scale_index}/{len(plan)} {size[0]}x{size[1]}"
+            stop_at = len(history) + steps
+
+            def closure(image=image, optimizer=optimizer, best=best, stage=stage) -> torch.Tensor:
+                optimizer.zero_grad(set_to_none=True)
+                with autocast(device, dtype):
+                    terms = loss_fn(image)
+                total = terms["total"]
+                if not torch.isfinite(total):
+                    raise FloatingPointError("the loss is no longer finite")
+                total.backward()
+                values = {key: float(value.detach()) for key, value in terms.items()}
+                history.append(values)
+                step = len(history)
+                if values["total"] < best.loss:
+                    best.loss, best.image, best.step = values["total"], image.detach().clone(), step
+                if on_progress is not None:
+                    wants_preview = options.preview_every and step % options.preview_every == 0
+                    on_progress(
+                        ProgressEvent(
+                            step=step,
+                            total=total_steps,
+                            stage=stage,
+                            losses=values,
+                            elapsed_s=time.perf_counter() - started,
+                            preview=tensor_to_image(image) if wants_preview else None,
+                        )
+                    )
+                return total
+
+            # 6. Optimise, keeping the best iterate.
+            try:
+                while len(history) < stop_at:
+                    optimizer.step(closure)
+            except KeyboardInterrupt:
+                interrupted = True
+            except FloatingPointError:
+                diverged = True
+            scale_timings.append(
+                {
+                    "size": list(size),
+                    "steps": len(history) - (stop_at - steps),
+                    "seconds": time.perf_counter() - scale_started,
+                }
+            )
+            if interrupted or diverged:
+                break
+
+        # 7. Return the best image of the last scale reached, at the output size.
+        final = best.image if tuple(best.image.shape[-2:]) == output_size[::-1] else _resample(best.image, output_size)
+        optimize_s = time.perf_counter() - started - setup_s
         record = request_record(request, self.name)
         record.update(
             version=__version__,
-            output_size=list(size),
+            output_size=list(output_size),
             style_size=style_long_side,
-            best_step=best["step"],
+            scales=[list(size) for size, _ in plan],
+            iterations=[steps for _, steps in plan],
+            precision="bf16" if dtype == torch.bfloat16 else "fp32",
+            best_step=best.step,
         )
         if diverged:
             record["diverged_at_step"] = len(history) + 1
         return Result(
-            image=tensor_to_image(best["image"]),
+            image=tensor_to_image(final),
             losses=history,
             timings={
                 "setup_s": setup_s,
                 "optimize_s": optimize_s,
                 "total_s": time.perf_counter() - started,
                 "per_step_s": optimize_s / max(1, len(history)),
+                "scales": scale_timings,
             },
             options=record,
-            best_step=best["step"],
+            best_step=best.step,
             interrupted=interrupted,
         )
