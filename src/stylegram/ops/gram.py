@@ -3,6 +3,27 @@
 import torch
 
 
+class _SymmetricGram(torch.autograd.Function):
+    """``F Fᵀ · scale`` in float32 (also under autocast) with a backward pass of one matrix product, ``(g + gᵀ) F · scale``.
+
+    Autograd's own backward of ``flat @ flat.T`` treats the two operands as different tensors: two products, a
+    transpose copy and a sum, which costs a Gatys step on the CPU about 5 % more.
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.save_for_backward(flat)
+        ctx.scale = scale
+        with torch.autocast(flat.device.type, enabled=False):
+            return torch.bmm(flat, flat.transpose(1, 2)) * scale
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (flat,) = ctx.saved_tensors
+        with torch.autocast(flat.device.type, enabled=False):
+            return torch.bmm((grad + grad.transpose(1, 2)).to(flat.dtype), flat) * ctx.scale, None
+
+
 def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     """Channel-by-channel inner products of a batch of feature maps.
 
@@ -14,7 +35,7 @@ def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         normalize: divide by ``C·H·W``.
 
     Returns:
-        ``(N, C, C)`` Gram matrices, computed in float32 whatever the input precision.
+        ``(N, C, C)`` Gram matrices, computed in float32 (or float64) whatever the input precision.
 
     Example:
         >>> gram_matrix(torch.ones(1, 2, 2, 2))
@@ -22,6 +43,6 @@ def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
                  [0.5000, 0.5000]]])
     """
     batch, channels, height, width = features.shape
-    flat = features.reshape(batch, channels, height * width).float()
-    gram = flat @ flat.transpose(1, 2)
-    return gram / (channels * height * width) if normalize else gram
+    flat = features.reshape(batch, channels, height * width)
+    flat = flat.to(torch.promote_types(flat.dtype, torch.float32))
+    return _SymmetricGram.apply(flat, 1.0 / (channels * height * width) if normalize else 1.0)
