@@ -4,7 +4,7 @@ import torch
 
 
 class _SymmetricGram(torch.autograd.Function):
-    """``F Fᵀ · scale`` in float32 (also under autocast) with a backward pass of one matrix product, ``(g + gᵀ) F · scale``.
+    """``F Fᵀ · scale`` in float32 (also under autocast), with a one-product backward ``(g + gᵀ) F · scale``.
 
     Autograd's own backward of ``flat @ flat.T`` treats the two operands as different tensors: two products, a
     transpose copy and a sum, which costs a Gatys step on the CPU about 5 % more.
