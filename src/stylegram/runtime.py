@@ -8,6 +8,7 @@ time it is needed in a process and keeps the answer.
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
@@ -87,3 +88,42 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContext
     if dtype is None:
         return nullcontext()
     return torch.autocast(device.type, dtype=dtype)
+
+
+#: Peak memory of one whole-picture VGG19 pass to relu5_1 with gradients, per output pixel, in float32 (measured
+#: by ``bench/gatys_memory.py``: about 2 KB, plus the Gram matrices and the optimiser's vectors).
+PASS_BYTES_PER_PIXEL = 2200
+#: Bytes per pixel of each image-sized float32 vector: the image, its gradient, the best iterate, the optimiser's.
+VECTOR_BYTES_PER_PIXEL = 12
+#: Share of the available memory a run plans to use, leaving room for the rest of the machine.
+MEMORY_SHARE = 0.6
+#: Tile sides tried, largest first, when a whole pass does not fit.
+TILE_SIDES = (1024, 768, 512)
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for this process on ``device`` now (main memory for the CPU)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def choose_tile_size(size: tuple[int, int], steps: int, device: torch.device, requested: int | None) -> int | None:
+    """The tile side for a scale of ``size`` = ``(width, height)``, or None to pass the picture whole.
+
+    ``requested`` (the user's ``tile_size``) wins; otherwise the picture is tiled only when a whole pass would
+    not fit in the memory available. Raises :class:`InputError` when even tiles would not fit: better a clear
+    message now than the system killing the process an hour later.
+    """
+    pixels = size[0] * size[1]
+    budget = available_memory(device) * MEMORY_SHARE
+    vectors = pixels * VECTOR_BYTES_PER_PIXEL * (4 + 2 * min(steps, 100))
+    tile = requested
+    if tile is None and vectors + pixels * PASS_BYTES_PER_PIXEL > budget:
+        tile = next((side for side in TILE_SIDES if vectors + side * side * PASS_BYTES_PER_PIXEL <= budget), None)
+        if tile is None:
+            raise InputError(
+                f"a {size[0]}x{size[1]} picture needs more memory than the {budget / 2**30:.1f} GiB free to use "
+                f"here; ask for a smaller size"
+            )
+    return tile

@@ -173,3 +173,14 @@ def test_precision_choice_is_recorded(content_path, style_path):
     assert run(content_path, style_path, iterations=1, precision="fp32").options["precision"] == "fp32"
     with pytest.raises(InputError, match="unknown precision"):
         run(content_path, style_path, precision="fp8")
+
+
+def test_tiled_run_lowers_the_style_loss_like_a_whole_one(content_path, style_path):
+    whole = run(content_path, style_path, size=96, scales=[96], iterations=15)
+    tiled = run(content_path, style_path, size=96, scales=[96], iterations=15, tile_size=64)
+    assert [scale["tiles"] for scale in tiled.timings["scales"]] == [4]
+    assert [scale["tiles"] for scale in whole.timings["scales"]] == [1]
+    assert tiled.image.size == whole.image.size == (96, 72)
+    first, best = tiled.losses[0], tiled.losses[tiled.best_step - 1]
+    assert best["style"] < 0.5 * first["style"]
+    assert best["total"] < 1.5 * whole.losses[whole.best_step - 1]["total"]

@@ -98,6 +98,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         "weights": args.weights,
         "weights_preprocessing": args.weights_preprocessing,
         "preview_every": args.save_every,
+        "tile_size": args.tile_size,
     }
     bar: tqdm | None = None  # created at the first event, so refused input prints no empty bar
 
@@ -200,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transfer.add_argument(
         "--precision", choices=PRECISIONS, default=defaults.precision, help="auto measures whether bf16 is faster here"
+    )
+    transfer.add_argument(
+        "--tile-size",
+        type=_positive_int,
+        metavar="N",
+        help="pass scales over N px in overlapping tiles (default: only where a whole pass would not fit in memory)",
     )
     transfer.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
     transfer.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam's step size")

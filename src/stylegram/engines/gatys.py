@@ -35,13 +35,12 @@ from stylegram.engines.base import (
     register,
     request_record,
 )
+from stylegram.engines.objective import StyleTransferObjective
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.features.vgg import check_layers
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
-from stylegram.ops.gram import gram_matrix
-from stylegram.ops.losses import content_loss, style_loss, total_variation_loss
-from stylegram.runtime import PRECISIONS, autocast, choose_precision, resolve_device
+from stylegram.runtime import PRECISIONS, choose_precision, choose_tile_size, resolve_device
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
 DEFAULT_STYLE_LAYERS = {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0}
@@ -57,6 +56,7 @@ QUALITY_PRESETS = {
 }
 COARSEST_LONG_SIDE = 200
 MIN_STEPS_PER_SCALE = 4
+LBFGS_HISTORY = 100
 INITS = ("content", "noise", "style")
 
 
@@ -89,6 +89,8 @@ class GatysOptions:
         preview_every: attach the current image to every N-th progress event (0: never).
         precision: ``auto`` (bf16 autocast where a quick probe finds it faster), ``fp32`` or ``bf16``; the
             image, the Gram matrices and the losses stay float32 either way.
+        tile_size: pass scales larger than this many pixels through VGG19 in overlapping tiles (see
+            ``stylegram.engines.objective``); None tiles only where a whole pass would not fit in memory.
     """
 
     quality: str = "normal"
@@ -108,6 +110,7 @@ class GatysOptions:
     weights_preprocessing: str | None = None
     preview_every: int = 0
     precision: str = "auto"
+    tile_size: int | None = None
 
 
 def check_inputs(request: Request) -> GatysOptions:
@@ -145,45 +148,11 @@ def check_inputs(request: Request) -> GatysOptions:
         raise InputError(f"init must be one of {', '.join(INITS)} or an image file; not found: {options.init}")
     if options.style_size is not None and (not isinstance(options.style_size, int) or options.style_size < 32):
         raise InputError(f"style size must be a whole number of pixels, at least 32, got {options.style_size!r}")
+    if options.tile_size is not None and (not isinstance(options.tile_size, int) or options.tile_size < 64):
+        raise InputError(f"tile size must be a whole number of pixels, at least 64, got {options.tile_size!r}")
     if not isinstance(options.preview_every, int) or options.preview_every < 0:
         raise InputError(f"preview_every must be a non-negative whole number, got {options.preview_every!r}")
     return options
-
-
-class StyleTransferLoss(torch.nn.Module):
-    """α·content + β·style + tv, from one encoder pass; style targets are weight-blended Gram matrices."""
-
-    def __init__(self, encoder: VGGEncoder, options: GatysOptions) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.options = options
-        self.content_targets: dict[str, torch.Tensor] = {}
-        self.style_targets: dict[str, torch.Tensor] = {}
-
-    @torch.no_grad()
-    def set_targets(self, content: torch.Tensor, styles: list[tuple[torch.Tensor, float]]) -> None:
-        features = self.encoder(content)
-        self.content_targets = {name: features[name] for name in self.options.content_layers}
-        total_weight = sum(weight for _, weight in styles)
-        self.style_targets = {}
-        for image, weight in styles:
-            features = self.encoder(image)
-            for name in self.options.style_layers:
-                share = gram_matrix(features[name]) * (weight / total_weight)
-                self.style_targets[name] = self.style_targets.get(name, 0) + share
-
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        options = self.options
-        features = self.encoder(image)
-        content = sum(w * content_loss(features[n], self.content_targets[n]) for n, w in options.content_layers.items())
-        style = sum(w * style_loss(features[n], self.style_targets[n]) for n, w in options.style_layers.items())
-        terms = {
-            "content": options.content_weight * content,
-            "style": options.style_weight * style,
-            "tv": options.tv_weight * total_variation_loss(image),
-        }
-        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
-        return terms
 
 
 def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tuple[tuple[int, int], int]]:
@@ -236,11 +205,17 @@ def _resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return functional.interpolate(image, size=(height, width), mode="bicubic", align_corners=False)
 
 
-def _make_optimizer(name: str, image: torch.Tensor, learning_rate: float) -> torch.optim.Optimizer:
+def _make_optimizer(name: str, image: torch.Tensor, learning_rate: float, steps: int) -> torch.optim.Optimizer:
     if name == "lbfgs":
         # One loss evaluation per step and no early stop on small changes: "iterations" means what it says.
+        # The history (two image-sized vectors per step) never holds more steps than the scale has.
         return torch.optim.LBFGS(
-            [image], lr=1.0, max_iter=1, history_size=100, tolerance_grad=-1.0, tolerance_change=-1.0
+            [image],
+            lr=1.0,
+            max_iter=1,
+            history_size=min(LBFGS_HISTORY, steps),
+            tolerance_grad=-1.0,
+            tolerance_change=-1.0,
         )
     return torch.optim.Adam([image], lr=learning_rate)
 
@@ -279,7 +254,6 @@ class GatysEngine:
         # 3. Build the encoder (once for all scales) and choose the precision.
         layers = [*options.content_layers, *options.style_layers]
         encoder = VGGEncoder.load(layers, options.weights, options.weights_preprocessing, options.pooling).to(device)
-        loss_fn = StyleTransferLoss(encoder, options)
         dtype = choose_precision(options.precision, device)
         setup_s = time.perf_counter() - started
 
@@ -297,8 +271,9 @@ class GatysEngine:
                 (image_to_tensor(resize(style, fit_long_side(style.size, style_side))).to(device), weight)
                 for style, weight in style_images
             ]
-            with autocast(device, dtype):
-                loss_fn.set_targets(content, styles)
+            tile_size = choose_tile_size(size, steps, device, options.tile_size)
+            objective = StyleTransferObjective(encoder, options, tile_size, dtype)
+            objective.set_targets(content, styles)
 
             # 5. Start from the init at the first scale, from the previous scale's best image after that.
             if best is None:
@@ -306,20 +281,16 @@ class GatysEngine:
             else:
                 image = _resample(best.image, size)
             image.requires_grad_(True)
-            optimizer = _make_optimizer(options.optimizer, image, options.learning_rate)
+            optimizer = _make_optimizer(options.optimizer, image, options.learning_rate, steps)
             best = _Best(loss=math.inf, image=image.detach().clone(), step=len(history))
             stage = f"scale {scale_index}/{len(plan)} {size[0]}x{size[1]}"
             stop_at = len(history) + steps
 
-            def closure(image=image, optimizer=optimizer, best=best, stage=stage) -> torch.Tensor:
+            def closure(image=image, optimizer=optimizer, best=best, stage=stage, objective=objective) -> float:
                 optimizer.zero_grad(set_to_none=True)
-                with autocast(device, dtype):
-                    terms = loss_fn(image)
-                total = terms["total"]
-                if not torch.isfinite(total):
+                values = objective.evaluate(image)
+                if not math.isfinite(values["total"]):
                     raise FloatingPointError("the loss is no longer finite")
-                total.backward()
-                values = {key: float(value.detach()) for key, value in terms.items()}
                 history.append(values)
                 step = len(history)
                 if values["total"] < best.loss:
@@ -336,7 +307,7 @@ class GatysEngine:
                             preview=tensor_to_image(image) if wants_preview else None,
                         )
                     )
-                return total
+                return values["total"]
 
             # 6. Optimise, keeping the best iterate.
             try:
@@ -350,6 +321,7 @@ class GatysEngine:
                 {
                     "size": list(size),
                     "steps": len(history) - (stop_at - steps),
+                    "tiles": len(objective.tiles),
                     "seconds": time.perf_counter() - scale_started,
                 }
             )
