@@ -8,7 +8,7 @@ Example:
 
 __version__ = "0.1.0"
 
-from stylegram.api import stylize
+from stylegram.api import preserve_colors, stylize
 from stylegram.engines import ProgressEvent, Request, Result, StyleSpec, engine_names, get_engine
 from stylegram.errors import InputError, StylegramError, WeightsError
 from stylegram.evaluation import EvaluationReport, evaluate
@@ -26,5 +26,6 @@ __all__ = [
     "engine_names",
     "evaluate",
     "get_engine",
+    "preserve_colors",
     "stylize",
 ]

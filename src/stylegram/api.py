@@ -12,9 +12,12 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from PIL import Image
+
 from stylegram.engines import ProgressCallback, Request, Result, StyleSpec, get_engine
 from stylegram.errors import InputError
-from stylegram.io.image import ImageInput
+from stylegram.io.image import ImageInput, image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.ops import color
 
 StyleInput = ImageInput | StyleSpec | tuple[ImageInput, float]
 
@@ -82,3 +85,25 @@ def stylize(
         options=engine_options(engine, **options),
     )
     return get_engine(engine).run(request, on_progress)
+
+
+def preserve_colors(picture: ImageInput, content: ImageInput, method: str = "luminance") -> Image.Image:
+    """Give a stylized picture (from any engine) the colours of the photo it was made from.
+
+    Args:
+        picture: the stylized picture (path or PIL image).
+        content: the photo (path or PIL image); resized to the picture's size.
+        method: ``luminance`` (the picture's luminance with the photo's chroma) or ``match`` (the picture's
+            colours mapped to the photo's colour mean and covariance).
+
+    Example:
+        >>> from PIL import Image
+        >>> grey = Image.new("RGB", (4, 4), (76, 76, 76))
+        >>> preserve_colors(grey, Image.new("RGB", (8, 8), (255, 0, 0))).getpixel((0, 0))
+        (255, 0, 0)
+    """
+    if method not in color.COLOR_METHODS[1:]:
+        raise InputError(f"unknown colour method {method!r}; expected luminance or match")
+    stylized = load_image(picture, what="picture")
+    photo = resize(load_image(content, what="content image"), stylized.size)
+    return tensor_to_image(color.preserve_colors(image_to_tensor(stylized), image_to_tensor(photo), method))

@@ -80,6 +80,7 @@ def test_progress_bar_shows_losses(tmp_path, content_path, style_path, capsys):
         (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--weights", p["text"]], "weights file"),
         (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--device", "tpu"], "device"),
         (lambda p: ["eval", p["out"]], "give --content"),
+        (lambda p: ["recolor", p["text"], "--content", p["content"], "-o", p["out"]], "picture"),
     ],
     ids=[
         "missing",
@@ -96,6 +97,7 @@ def test_progress_bar_shows_losses(tmp_path, content_path, style_path, capsys):
         "bad-weights",
         "bad-device",
         "eval-alone",
+        "recolor-not-image",
     ],
 )
 def test_bad_input_exits_2_with_one_line(
@@ -164,3 +166,25 @@ def test_console_script_has_version_and_no_traceback(tmp_path, style_path):
     assert failed.returncode == 2
     assert "Traceback" not in failed.stderr
     assert failed.stderr.strip() == f"stylegram: error: content image not found: {tmp_path / 'absent.jpg'}"
+
+
+def test_recolor_gives_a_picture_the_photos_colours(tmp_path, content_path, style_path):
+    from stylegram.io.image import image_to_tensor, load_image
+    from stylegram.ops.color import rgb_to_yiq
+
+    output = tmp_path / "recoloured.png"
+    assert main(["recolor", str(style_path), "--content", str(content_path), "-o", str(output)]) == 0
+    size = load_image(style_path).size  # the photo is resized to the picture, whose size stays
+    recoloured, photo, painting = (
+        rgb_to_yiq(image_to_tensor(load_image(path).resize(size))) for path in (output, content_path, style_path)
+    )
+    # The photo's chroma and the painting's luminance, but for 8-bit rounding and the clamp to 0..1.
+    assert (recoloured[:, 1:] - photo[:, 1:]).abs().mean() < 0.01
+    assert (recoloured[:, 0] - painting[:, 0]).abs().mean() < 0.01
+    assert (painting[:, 1:] - photo[:, 1:]).abs().mean() > 0.03
+
+
+def test_transfer_preserving_colour_records_the_method(tmp_path, content_path, style_path):
+    output = tmp_path / "kept.png"
+    assert transfer(content_path, style_path, output, "--preserve-color", "match") == 0
+    assert read_metadata(output)["color"] == "match"

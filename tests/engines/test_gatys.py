@@ -192,3 +192,23 @@ def test_first_step_at_a_finer_scale_is_not_wasted(content_path, style_path):
     losses = run(content_path, style_path, size=96, scales=[48], iterations=[15, 3]).losses
     first_fine, second_fine = losses[15]["total"], losses[16]["total"]
     assert second_fine < 0.95 * first_fine
+
+
+def colour_distances(image, photo) -> tuple[float, float]:
+    """Per-pixel chroma difference (mean |ΔI| + |ΔQ|) and the distance between the mean colours (RGB)."""
+    from stylegram.io.image import image_to_tensor, load_image
+    from stylegram.ops.color import rgb_to_yiq
+
+    a, b = (image_to_tensor(load_image(picture)) for picture in (image, photo))
+    chroma = float((rgb_to_yiq(a)[:, 1:] - rgb_to_yiq(b)[:, 1:]).abs().mean())
+    mean_colour = float((a.mean(dim=(2, 3)) - b.mean(dim=(2, 3))).norm())
+    return chroma, mean_colour
+
+
+def test_colour_preservation_keeps_the_photos_colours(content_path, style_path):
+    plain = colour_distances(run(content_path, style_path, iterations=20).image, content_path)
+    luminance = run(content_path, style_path, iterations=20, color="luminance")
+    matched = colour_distances(run(content_path, style_path, iterations=20, color="match").image, content_path)
+    assert colour_distances(luminance.image, content_path)[0] < 0.25 * plain[0]
+    assert matched[1] < 0.5 * plain[1]
+    assert luminance.options["color"] == "luminance"

@@ -15,13 +15,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stylegram import __version__
-from stylegram.api import stylize
+from stylegram.api import preserve_colors, stylize
 from stylegram.engines import ProgressEvent, StyleSpec, engine_names
 from stylegram.engines.gatys import INITS, OPTIMIZERS, QUALITY_PRESETS, GatysOptions
 from stylegram.errors import InputError, StylegramError
 from stylegram.evaluation import evaluate
 from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.image import check_output_path, save_image
+from stylegram.ops.color import COLOR_METHODS
 from stylegram.runtime import PRECISIONS
 
 EXIT_INTERRUPTED = 130
@@ -99,6 +100,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         "weights_preprocessing": args.weights_preprocessing,
         "preview_every": args.save_every,
         "tile_size": args.tile_size,
+        "color": args.preserve_color,
     }
     bar: tqdm | None = None  # created at the first event, so refused input prints no empty bar
 
@@ -159,6 +161,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recolor(args: argparse.Namespace) -> int:
+    output = check_output_path(args.output)
+    save_image(preserve_colors(args.picture, args.content, args.method), output)
+    return 0
+
+
 def cmd_engines(args: argparse.Namespace) -> int:
     for name in engine_names():
         print(name)
@@ -208,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="pass scales over N px in overlapping tiles (default: only where a whole pass would not fit in memory)",
     )
+    transfer.add_argument(
+        "--preserve-color",
+        choices=COLOR_METHODS,
+        default=defaults.color,
+        help="keep the photo's colours: luminance-only transfer, or the painting recoloured to match the photo",
+    )
     transfer.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
     transfer.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam's step size")
     transfer.add_argument("--content-weight", type=float, default=defaults.content_weight, help="α")
@@ -248,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("--weights", help="your own VGG19 weights")
     evaluation.set_defaults(handler=cmd_eval)
+
+    recolor = commands.add_parser(
+        "recolor", help="give a stylized picture the photo's colours back", formatter_class=formatter
+    )
+    recolor.add_argument("picture", help="stylized picture (from any engine)")
+    recolor.add_argument("--content", required=True, help="the photo it was made from")
+    recolor.add_argument("-o", "--output", required=True, help="where to write the recoloured picture")
+    recolor.add_argument("--method", choices=COLOR_METHODS[1:], default="luminance")
+    recolor.set_defaults(handler=cmd_recolor)
 
     engines = commands.add_parser("engines", help="list the available engines")
     engines.set_defaults(handler=cmd_engines)

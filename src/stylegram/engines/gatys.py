@@ -40,6 +40,7 @@ from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.features.vgg import check_layers
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.ops.color import COLOR_METHODS, join_luminance, luminance, match_color, match_luminance
 from stylegram.runtime import PRECISIONS, choose_precision, choose_tile_size, resolve_device
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
@@ -89,6 +90,8 @@ class GatysOptions:
         preview_every: attach the current image to every N-th progress event (0: never).
         precision: ``auto`` (bf16 autocast where a quick probe finds it faster), ``fp32`` or ``bf16``; the
             image, the Gram matrices and the losses stay float32 either way.
+        color: keep the photo's colours: ``none``, ``luminance`` (transfer on luminance, then the photo's
+            chroma) or ``match`` (the painting recoloured to the photo's colour statistics first).
         tile_size: pass scales larger than this many pixels through VGG19 in overlapping tiles (see
             ``stylegram.engines.objective``); None tiles only where a whole pass would not fit in memory.
     """
@@ -111,6 +114,7 @@ class GatysOptions:
     preview_every: int = 0
     precision: str = "auto"
     tile_size: int | None = None
+    color: str = "none"
 
 
 def check_inputs(request: Request) -> GatysOptions:
@@ -132,6 +136,8 @@ def check_inputs(request: Request) -> GatysOptions:
         raise InputError(f"scales must be whole numbers of pixels, at least 32, smallest first, got {options.scales!r}")
     if options.precision not in PRECISIONS:
         raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if options.color not in COLOR_METHODS:
+        raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
     if options.optimizer not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {options.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
     check_weight("learning rate", options.learning_rate, allow_zero=False)
@@ -198,6 +204,17 @@ def _initial_image(init: Any, content: torch.Tensor, style: torch.Tensor, seed: 
         return _resample(style, (width, height))
     image = resize(load_image(init, what="init image"), (width, height))
     return image_to_tensor(image).to(content.device)
+
+
+def _apply_color_method(
+    method: str, content: torch.Tensor, styles: list[tuple[torch.Tensor, float]]
+) -> tuple[torch.Tensor, list[tuple[torch.Tensor, float]]]:
+    """The content and style images the optimisation sees under a colour-preservation method."""
+    if method == "luminance":
+        return luminance(content), [(match_luminance(style, content), weight) for style, weight in styles]
+    if method == "match":
+        return content, [(match_color(style, content), weight) for style, weight in styles]
+    return content, styles
 
 
 def _resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -300,6 +317,7 @@ class GatysEngine:
                 (image_to_tensor(resize(style, fit_long_side(style.size, style_side))).to(device), weight)
                 for style, weight in style_images
             ]
+            content, styles = _apply_color_method(options.color, content, styles)
             tile_size = choose_tile_size(size, steps, device, options.tile_size)
             objective = StyleTransferObjective(encoder, options, tile_size, dtype)
             objective.set_targets(content, styles)
@@ -362,6 +380,8 @@ class GatysEngine:
 
         # 7. Return the best image of the last scale reached, at the output size.
         final = best.image if tuple(best.image.shape[-2:]) == output_size[::-1] else _resample(best.image, output_size)
+        if options.color == "luminance":
+            final = join_luminance(final, image_to_tensor(resize(content_image, output_size)).to(device))
         optimize_s = time.perf_counter() - started - setup_s
         record = request_record(request, self.name)
         record.update(
