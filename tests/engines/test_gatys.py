@@ -212,3 +212,21 @@ def test_colour_preservation_keeps_the_photos_colours(content_path, style_path):
     assert colour_distances(luminance.image, content_path)[0] < 0.25 * plain[0]
     assert matched[1] < 0.5 * plain[1]
     assert luminance.options["color"] == "luminance"
+
+
+def test_strength_runs_from_photo_to_painting(content_path, style_path):
+    faint, strong = (run(content_path, style_path, iterations=20, strength=s) for s in (0.0, 1.0))
+    assert faint.options["style_weight_used"] == pytest.approx(0.05)
+    assert strong.options["style_weight_used"] == pytest.approx(500.0)
+    figures = evaluate([faint.image, strong.image], content=content_path, style=style_path, size=64).outputs
+    assert figures[0]["content_distance"] < figures[1]["content_distance"]
+    assert figures[0]["style_distance"] > figures[1]["style_distance"]
+    with pytest.raises(InputError, match="strength must be between 0 and 1"):
+        run(content_path, style_path, strength=1.5)
+
+
+def test_style_scale_sizes_the_painting_relative_to_the_output(content_path, style_path):
+    assert run(content_path, style_path, iterations=1, style_scale=2.0).options["style_size"] == 128
+    assert run(content_path, style_path, iterations=1, style_scale=0.5, style_size=100).options["style_size"] == 100
+    with pytest.raises(InputError, match="style scale must be a finite positive"):
+        run(content_path, style_path, style_scale=0.0)

@@ -95,6 +95,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         "style_layers": parse_layers(args.style_layers, "style"),
         "init": args.init,
         "style_size": args.style_size,
+        "style_scale": args.style_scale,
+        "strength": args.strength,
         "pooling": args.pooling,
         "weights": args.weights,
         "weights_preprocessing": args.weights_preprocessing,
@@ -197,7 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("styles", nargs="+", metavar="STYLE", help="painting(s), each optionally PATH:WEIGHT")
     transfer.add_argument("-o", "--output", required=True, help="output image (.png keeps the options as metadata)")
     transfer.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
-    transfer.add_argument("--style-size", type=_positive_int, help="long side of the style image (default: --size)")
+    transfer.add_argument(
+        "--style-size", type=_positive_int, help="long side of the style image (default: --size × --style-scale)"
+    )
+    transfer.add_argument(
+        "--style-scale",
+        type=float,
+        default=defaults.style_scale,
+        help="painting size relative to the output: >1 finer strokes, <1 bigger strokes",
+    )
+    transfer.add_argument(
+        "--strength", type=float, help="0 (mostly photo) … 1 (mostly painting); sets --style-weight (0.5 = 5)"
+    )
     transfer.add_argument(
         "--quality", choices=QUALITY_PRESETS, default=defaults.quality, help="preset of scales and steps per scale"
     )

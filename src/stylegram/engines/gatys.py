@@ -14,6 +14,7 @@ The pipeline reads top to bottom:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from stylegram.ops.color import COLOR_METHODS, join_luminance, luminance, match_
 from stylegram.runtime import PRECISIONS, choose_precision, choose_tile_size, resolve_device
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
+DEFAULT_STYLE_WEIGHT = 5.0
 DEFAULT_STYLE_LAYERS = {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0}
 OPTIMIZERS = ("lbfgs", "adam")
 #: Steps per scale, coarsest first, for each quality. The pyramid halves the output's long side down to
@@ -83,7 +85,12 @@ class GatysOptions:
         content_layers: content layers and their weights.
         style_layers: style layers and their weights.
         init: ``"content"``, ``"noise"``, ``"style"``, or an image (path or PIL) to start from.
-        style_size: long side of the style image while its statistics are taken; None matches the output's.
+        style_size: long side of the style image while its statistics are taken; None matches the output's
+            times ``style_scale``.
+        style_scale: the painting's size relative to the output: above 1 its strokes come out finer (more of
+            the painting fits the picture), below 1 bigger. Ignored when ``style_size`` is given.
+        strength: one knob from mostly photo (0) to mostly painting (1); when given it sets ``style_weight``
+            on a logarithmic scale, ``5 · 100^(2·strength − 1)``: 0.05 at 0, the default 5 at 0.5, 500 at 1.
         pooling: VGG19 pooling, ``"max"`` or ``"avg"``.
         weights: path to the user's own VGG19 weights; None uses the shipped ones.
         weights_preprocessing: override the input convention of ``weights`` (``caffe``/``torchvision``).
@@ -102,12 +109,14 @@ class GatysOptions:
     optimizer: str = "lbfgs"
     learning_rate: float = 0.02
     content_weight: float = 1.0
-    style_weight: float = 5.0
+    style_weight: float = DEFAULT_STYLE_WEIGHT
     tv_weight: float = 5e-4
     content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
     style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
     init: Any = "content"
     style_size: int | None = None
+    style_scale: float = 1.0
+    strength: float | None = None
     pooling: str = "max"
     weights: str | None = None
     weights_preprocessing: str | None = None
@@ -143,6 +152,11 @@ def check_inputs(request: Request) -> GatysOptions:
     check_weight("learning rate", options.learning_rate, allow_zero=False)
     check_weight("content weight", options.content_weight)
     check_weight("style weight", options.style_weight)
+    check_weight("style scale", options.style_scale, allow_zero=False)
+    if options.strength is not None:
+        check_weight("strength", options.strength)
+        if options.strength > 1:
+            raise InputError(f"strength must be between 0 and 1, got {options.strength}")
     check_weight("tv weight", options.tv_weight)
     for kind, layers in (("content", options.content_layers), ("style", options.style_layers)):
         if not layers:
@@ -158,7 +172,22 @@ def check_inputs(request: Request) -> GatysOptions:
         raise InputError(f"tile size must be a whole number of pixels, at least 64, got {options.tile_size!r}")
     if not isinstance(options.preview_every, int) or options.preview_every < 0:
         raise InputError(f"preview_every must be a non-negative whole number, got {options.preview_every!r}")
+    if options.strength is not None:
+        options = dataclasses.replace(options, style_weight=style_weight_for_strength(options.strength))
     return options
+
+
+def style_weight_for_strength(strength: float) -> float:
+    """β for a strength between 0 (mostly photo) and 1 (mostly painting), with α = 1.
+
+    The loss terms are relative errors, so one β means the same at every size; a factor of 100 either side
+    of the default 5 spans a faint tint to a picture in which the photo is barely recognisable.
+
+    Example:
+        >>> [round(style_weight_for_strength(s), 3) for s in (0.0, 0.5, 1.0)]
+        [0.05, 5.0, 500.0]
+    """
+    return DEFAULT_STYLE_WEIGHT * 100 ** (2 * strength - 1)
 
 
 def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tuple[tuple[int, int], int]]:
@@ -295,7 +324,7 @@ class GatysEngine:
         for index, spec in enumerate(request.styles, start=1):
             what = f"style image {index}" if len(request.styles) > 1 else "style image"
             style_images.append((load_image(spec.image, what=what), spec.weight))
-        style_long_side = options.style_size or max(output_size)
+        style_long_side = options.style_size or max(32, round(options.style_scale * max(output_size)))
 
         # 3. Build the encoder (once for all scales) and choose the precision.
         layers = [*options.content_layers, *options.style_layers]
@@ -391,6 +420,7 @@ class GatysEngine:
             scales=[list(size) for size, _ in plan],
             iterations=[steps for _, steps in plan],
             precision="bf16" if dtype == torch.bfloat16 else "fp32",
+            style_weight_used=options.style_weight,
             best_step=best.step,
         )
         if diverged:
