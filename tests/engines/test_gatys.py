@@ -230,3 +230,11 @@ def test_style_scale_sizes_the_painting_relative_to_the_output(content_path, sty
     assert run(content_path, style_path, iterations=1, style_scale=0.5, style_size=100).options["style_size"] == 100
     with pytest.raises(InputError, match="style scale must be a finite positive"):
         run(content_path, style_path, style_scale=0.0)
+
+
+def test_palette_init_starts_closer_to_the_painting(content_path, style_path):
+    palette, photo = (
+        run(content_path, style_path, iterations=1, init=init).losses[0] for init in ("palette", "content")
+    )
+    assert palette["style"] < 0.9 * photo["style"]
+    assert photo["content"] == 0 < palette["content"]

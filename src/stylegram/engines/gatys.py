@@ -60,7 +60,7 @@ QUALITY_PRESETS = {
 COARSEST_LONG_SIDE = 200
 MIN_STEPS_PER_SCALE = 4
 LBFGS_HISTORY = 100
-INITS = ("content", "noise", "style")
+INITS = ("palette", "content", "noise", "style")
 
 
 @dataclass
@@ -84,7 +84,10 @@ class GatysOptions:
         tv_weight: weight of the total-variation smoothness term.
         content_layers: content layers and their weights.
         style_layers: style layers and their weights.
-        init: ``"content"``, ``"noise"``, ``"style"``, or an image (path or PIL) to start from.
+        init: where the optimisation starts: ``"palette"`` (the photo recoloured to the painting's colour mean
+            and covariance: the painting's colours are then right from the first step, which a short run
+            cannot otherwise reach; the plain photo when colours are preserved), ``"content"``, ``"noise"``,
+            ``"style"``, or an image (path or PIL).
         style_size: long side of the style image while its statistics are taken; None matches the output's
             times ``style_scale``.
         style_scale: the painting's size relative to the output: above 1 its strokes come out finer (more of
@@ -113,7 +116,7 @@ class GatysOptions:
     tv_weight: float = 5e-4
     content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
     style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
-    init: Any = "content"
+    init: Any = "palette"
     style_size: int | None = None
     style_scale: float = 1.0
     strength: float | None = None
@@ -222,9 +225,14 @@ def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tup
     return list(zip(sizes, steps, strict=True))
 
 
-def _initial_image(init: Any, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
+def _initial_image(
+    init: Any, content: torch.Tensor, styles: list[tuple[torch.Tensor, float]], seed: int, color: str
+) -> torch.Tensor:
     height, width = content.shape[-2:]
-    if isinstance(init, str) and init == "content":
+    style = max(styles, key=lambda item: item[1])[0]  # the heaviest style lends its palette and its picture
+    if isinstance(init, str) and init == "palette" and color == "none":
+        return match_color(content, style)
+    if isinstance(init, str) and init in ("content", "palette"):
         return content.clone()
     if isinstance(init, str) and init == "noise":
         generator = torch.Generator().manual_seed(seed)
@@ -354,7 +362,7 @@ class GatysEngine:
             # 5. Start from the init at the first scale, from the previous scale's best image after that.
             #    L-BFGS carries its estimate of the curvature over, so the first step at a scale is not wasted.
             if best is None:
-                image = _initial_image(options.init, content, styles[0][0], request.seed)
+                image = _initial_image(options.init, content, styles, request.seed, options.color)
                 inverse_curvature = None
             else:
                 inverse_curvature = _inverse_curvature(optimizer, image, size[0] * size[1])
