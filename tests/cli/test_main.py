@@ -188,3 +188,12 @@ def test_transfer_preserving_colour_records_the_method(tmp_path, content_path, s
     output = tmp_path / "kept.png"
     assert transfer(content_path, style_path, output, "--preserve-color", "match") == 0
     assert read_metadata(output)["color"] == "match"
+
+
+def test_default_layer_weights_survive_the_command_line():
+    from stylegram.cli.main import build_parser
+    from stylegram.engines.gatys import GatysOptions
+
+    args = build_parser().parse_args(["transfer", "c.jpg", "s.jpg", "-o", "o.png"])
+    assert parse_layers(args.style_layers, "style") == GatysOptions().style_layers
+    assert parse_layers(args.content_layers, "content") == GatysOptions().content_layers

@@ -54,6 +54,16 @@ def parse_layers(text: str, what: str) -> dict[str, float]:
     return dict(parse_weighted(item.strip(), f"{what} layer") for item in text.split(",") if item.strip())
 
 
+def format_layers(layers: dict[str, float]) -> str:
+    """The inverse of :func:`parse_layers`, weights shown where they are not 1.
+
+    Example:
+        >>> format_layers({"relu4_1": 1.0, "relu5_1": 0.3})
+        'relu4_1,relu5_1:0.3'
+    """
+    return ",".join(name if weight == 1 else f"{name}:{weight:g}" for name, weight in layers.items())
+
+
 def parse_numbers(text: str | None, what: str) -> list[int] | None:
     """``"128,256,512"`` → ``[128, 256, 512]``; None stays None.
 
@@ -242,12 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help="total-variation weight")
     transfer.add_argument(
         "--content-layers",
-        default=",".join(defaults.content_layers),
+        default=format_layers(defaults.content_layers),
         help="comma-separated layers, each optionally LAYER:WEIGHT",
     )
     transfer.add_argument(
         "--style-layers",
-        default=",".join(defaults.style_layers),
+        default=format_layers(defaults.style_layers),
         help="comma-separated layers, each optionally LAYER:WEIGHT",
     )
     transfer.add_argument("--init", default=defaults.init, help=f"{', '.join(INITS)} or an image path")
