@@ -17,7 +17,7 @@ import torch
 
 from stylegram.features.encoder import VGGEncoder
 from stylegram.ops.gram import gram_matrix
-from stylegram.ops.losses import relative_squared_error, total_variation_loss
+from stylegram.ops.losses import relative_squared_error, style_loss, total_variation_loss
 from stylegram.ops.tiling import ALIGN, Tile, plan_tiles
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class StyleTransferObjective:
             features = self._encode(image)
             content = self._content(features, 0)
             style = sum(
-                weight * relative_squared_error(gram_matrix(features[name]), self.style_targets[name])
+                weight * style_loss(features[name], self.style_targets[name])
                 for name, weight in options.style_layers.items()
             )
             terms = {"content": options.content_weight * content, "style": options.style_weight * style}
@@ -151,7 +151,7 @@ class StyleTransferObjective:
         for name, layer_weight in options.style_layers.items():
             target = self.style_targets[name]
             energy = target.pow(2).sum() + 1e-8
-            style = style + layer_weight * (grams[name] - target).pow(2).sum() / energy
+            style = style + layer_weight * relative_squared_error(grams[name], target)
             scale = options.style_weight * layer_weight * 2 / energy
             # ∂L/∂G, divided by the normalisation the tile's Gram contribution below leaves out.
             style_gradients[name] = (grams[name] - target) * (scale / norms[name])
