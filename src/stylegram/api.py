@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from stylegram.engines import ProgressCallback, Request, Result, StyleSpec, get_engine
+from stylegram.engines.base import IN_MEMORY_PREFIX
 from stylegram.errors import InputError
-from stylegram.io.image import ImageInput, image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.io.image import (
+    ImageInput,
+    image_to_tensor,
+    load_image,
+    read_metadata,
+    resize,
+    tensor_to_image,
+)
 from stylegram.ops import color
 
 StyleInput = ImageInput | StyleSpec | tuple[ImageInput, float]
@@ -37,12 +47,11 @@ def _style_specs(style: StyleInput | Sequence[StyleInput]) -> list[StyleSpec]:
 
 def engine_options(engine: str, **options: Any) -> Any:
     """Build an engine's options object from keyword arguments, refusing names it does not know."""
-    options_type = get_engine(engine).options_type
-    known = {field.name for field in dataclasses.fields(options_type)}
+    known = _option_names(engine)
     unknown = sorted(set(options) - known)
     if unknown:
         raise InputError(f"unknown option {unknown[0]!r} for engine {engine}; known: {', '.join(sorted(known))}")
-    return options_type(**options)
+    return get_engine(engine).options_type(**options)
 
 
 def stylize(
@@ -53,6 +62,10 @@ def stylize(
     size: int | None = 512,
     seed: int = 0,
     device: str = "auto",
+    masks: Sequence[ImageInput] | None = None,
+    style_masks: Sequence[ImageInput | None] | None = None,
+    regions: ImageInput | None = None,
+    region_colors: Sequence[str] | None = None,
     on_progress: ProgressCallback | None = None,
     **options: Any,
 ) -> Result:
@@ -66,6 +79,10 @@ def stylize(
         size: long side of the output in pixels (None keeps the content's size).
         seed: makes the run repeatable.
         device: ``auto``, ``cpu`` or ``cuda``.
+        masks: one mask image per style, the region of the photo it paints (white = the style's).
+        style_masks: one per style (None for all of it), the part of the painting its statistics come from.
+        regions: instead of ``masks``, one label map in flat colours (a region per style) or ``"auto"``.
+        region_colors: the label-map colour of each style's region (default: the map's colours dark to light).
         on_progress: called with a :class:`~stylegram.engines.ProgressEvent` at every step.
         **options: the engine's options, e.g. for ``gatys`` ``iterations``, ``style_weight``, ``optimizer``
             (see :class:`~stylegram.engines.gatys.GatysOptions`).
@@ -76,15 +93,73 @@ def stylize(
     Raises:
         InputError: a bad image, option or value, before any work is done.
     """
+    specs = _style_specs(style)
+    for name, values in (("mask", masks), ("style_mask", style_masks)):
+        if values is not None:
+            if len(values) != len(specs):
+                what = name.replace("_", " ")
+                raise InputError(f"{len(values)} {what}s given for {len(specs)} styles; give one per style")
+            specs = [dataclasses.replace(spec, **{name: value}) for spec, value in zip(specs, values, strict=True)]
     request = Request(
         content=content,
-        styles=_style_specs(style),
+        styles=specs,
         size=size,
         seed=seed,
         device=device,
+        regions=regions,
+        region_colors=list(region_colors) if region_colors is not None else None,
         options=engine_options(engine, **options),
     )
     return get_engine(engine).run(request, on_progress)
+
+
+def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = None) -> Result:
+    """Make a saved picture again from the options stored in its metadata.
+
+    The run uses the recorded inputs, options and seed, and the precision the original run chose, so on the
+    same machine the result is the same image, bit for bit.
+
+    Args:
+        picture: a PNG written by ``stylegram transfer`` (or saved with ``save_image(..., metadata=result.options)``).
+        on_progress: as for :func:`stylize`.
+
+    Raises:
+        InputError: the picture has no stylegram metadata, or was made from in-memory images or files that are
+            gone.
+    """
+    source = str(picture)
+    load_image(picture, what="picture")  # one-line errors for a missing or broken file
+    record = read_metadata(picture)
+    if not record:
+        raise InputError(f"{source} has no stylegram metadata (only PNGs written by stylegram carry it)")
+    record = dict(record)
+    run = record.pop("run", {})
+    engine = record.pop("engine")
+    inputs = [record["content"], *(style[key] for style in record["styles"] for key in style if key != "weight")]
+    for name in inputs + ([record["regions"]] if "regions" in record else []):
+        if name.startswith(IN_MEMORY_PREFIX):
+            raise InputError(f"{source} was made from an in-memory image, which cannot be read again")
+        if name != "auto" and not Path(name).is_file():
+            raise InputError(f"{source} was made from {name}, which is no longer there")
+    options = {name: record.pop(name) for name in list(record) if name in _option_names(engine)}
+    if "precision" in run:
+        options["precision"] = run["precision"]
+    return stylize(
+        record["content"],
+        [StyleSpec(**style) for style in record["styles"]],
+        engine=engine,
+        size=record["size"],
+        seed=record["seed"],
+        device=record["device"],
+        regions=record.get("regions"),
+        region_colors=record.get("region_colors"),
+        on_progress=on_progress,
+        **options,
+    )
+
+
+def _option_names(engine: str) -> set[str]:
+    return {field.name for field in dataclasses.fields(get_engine(engine).options_type)}
 
 
 def preserve_colors(picture: ImageInput, content: ImageInput, method: str = "luminance") -> Image.Image:

@@ -21,3 +21,10 @@ class WeightsError(StylegramError):
     """A network weights file that is missing, damaged or of an unknown layout (exit code 2)."""
 
     exit_code = 2
+
+
+class StylegramNotice(UserWarning):
+    """Something stylegram adjusted on the user's behalf and says so (a mask resized, …); not an error.
+
+    Issued with :func:`warnings.warn`; the CLI prints each as one ``stylegram: note:`` line.
+    """

@@ -10,6 +10,9 @@ resized to the working dimensions, the style image to the working long side.
 * ``content_distance``: ``‖F − F_content‖² / ‖F_content‖²`` of VGG19 ``relu4_2`` activations.
 * ``style_distance``: per style layer ``‖G − G_style‖_F / ‖G_style‖_F`` of normalised Gram matrices, and their
   mean (``style_distance``); 0 means the style statistics match exactly.
+* ``style_distance_in_mask`` / ``style_distance_outside_mask`` (with a ``mask``): the same, from Gram
+  matrices of the masked region only (guided Gram) and of the rest: whether a region style stayed in its region.
+* ``chroma_difference``: mean ``|ΔI| + |ΔQ|`` (YIQ, 0..1 RGB) to the content photo: 0 when colours are kept.
 * ``diversity`` (two or more outputs): mean over pairs of ``‖F_a − F_b‖² / ½(‖F_a‖² + ‖F_b‖²)`` at the style
   layers, averaged over layers; 0 means identical pictures.
 """
@@ -28,8 +31,11 @@ from stylegram.engines.base import describe_image
 from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.features.encoder import VGGEncoder
 from stylegram.io.image import ImageInput, fit_long_side, image_to_tensor, load_image, resize
-from stylegram.ops.gram import gram_matrix
+from stylegram.ops.color import rgb_to_yiq
+from stylegram.ops.gram import gram_matrix, guided_gram
 from stylegram.ops.losses import relative_squared_error
+from stylegram.ops.masks import mask_from_image, resize_mask
+from stylegram.ops.tiling import average_down
 from stylegram.runtime import resolve_device
 
 CONTENT_LAYER = "relu4_2"
@@ -78,6 +84,19 @@ def _relative_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).pow(2).sum() / (0.5 * (a.pow(2).sum() + b.pow(2).sum()) + 1e-12))
 
 
+def _style_distances(
+    features: dict[str, torch.Tensor], style_grams: dict[str, torch.Tensor], weight: torch.Tensor | None = None
+) -> dict[str, float]:
+    """``‖G − G_style‖ / ‖G_style‖`` per style layer, of all positions or of those weighted by ``weight``."""
+    distances = {}
+    for name in STYLE_LAYERS:
+        layer = features[name]
+        positions = torch.ones_like(layer[:, :1]) if weight is None else average_down(weight, *layer.shape[-2:])
+        gram = guided_gram(layer, positions)
+        distances[name] = round(float(relative_squared_error(gram, style_grams[name]).sqrt()), 6)
+    return distances
+
+
 def _load_at(source: ImageInput, size: tuple[int, int], what: str) -> torch.Tensor:
     return image_to_tensor(resize(load_image(source, what=what), size))
 
@@ -89,6 +108,7 @@ def evaluate(
     style: ImageInput | None = None,
     *,
     size: int | None = None,
+    mask: ImageInput | None = None,
     weights: str | Path | None = None,
     device: str = "auto",
 ) -> EvaluationReport:
@@ -99,6 +119,8 @@ def evaluate(
         content: the photo they were made from; content figures are left out without it.
         style: the painting; style figures are left out without it.
         size: working long side for every comparison; None: the first output's own size.
+        mask: a region of the outputs (white; resized to the working size): style distances are also given
+            inside and outside it.
         weights: the user's VGG19 weights (default: the shipped ones).
         device: ``auto``, ``cpu`` or ``cuda``.
 
@@ -127,6 +149,9 @@ def evaluate(
             name: gram_matrix(value) for name, value in encoder(style_tensor).items() if name in STYLE_LAYERS
         }
 
+    region = None
+    if mask is not None and style_grams is not None:
+        region = resize_mask(mask_from_image(load_image(mask, what="mask")), working).to(target)
     report = EvaluationReport()
     all_features = []
     for index, source in enumerate(outputs):
@@ -136,17 +161,20 @@ def evaluate(
         figures: dict = {"output": describe_image(source), "size": list(working)}
         if content_tensor is not None:
             figures["pixel_mse"] = round(float((image - content_tensor).pow(2).mean()), 6)
+            chroma = (rgb_to_yiq(image)[:, 1:] - rgb_to_yiq(content_tensor)[:, 1:]).abs().sum(dim=1)
+            figures["chroma_difference"] = round(float(chroma.mean()), 6)
             figures["ssim"] = round(ssim(image, content_tensor), 6)
             figures["content_distance"] = round(
                 float(relative_squared_error(features[CONTENT_LAYER], content_features)), 6
             )
         if style_grams is not None:
-            per_layer = {
-                name: round(float(relative_squared_error(gram_matrix(features[name]), style_grams[name]).sqrt()), 6)
-                for name in STYLE_LAYERS
-            }
+            per_layer = _style_distances(features, style_grams)
             figures["style_distance"] = round(sum(per_layer.values()) / len(per_layer), 6)
             figures["style_distance_per_layer"] = per_layer
+            if region is not None:
+                for where, weight in (("in_mask", region), ("outside_mask", 1 - region)):
+                    distances = _style_distances(features, style_grams, weight)
+                    figures[f"style_distance_{where}"] = round(sum(distances.values()) / len(distances), 6)
         report.outputs.append(figures)
 
     if len(all_features) > 1:

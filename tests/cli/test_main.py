@@ -36,7 +36,7 @@ def test_transfer_writes_image_iterates_and_metadata(tmp_path, content_path, sty
     with Image.open(output) as image:
         assert image.size == (48, 36)
     metadata = read_metadata(output)
-    assert metadata["seed"] == 4 and metadata["iterations"] == [3] and metadata["engine"] == "gatys"
+    assert metadata["seed"] == 4 and metadata["run"]["iterations"] == [3] and metadata["engine"] == "gatys"
     assert (tmp_path / "out_00002.png").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png", "out_00002.png"]
 

@@ -90,7 +90,7 @@ def test_options_are_recorded(content_path, style_path):
     assert result.options["engine"] == "gatys"
     assert result.options["style_weight"] == 3.0
     assert result.options["seed"] == 5
-    assert result.options["output_size"] == [64, 48]
+    assert result.options["run"]["output_size"] == [64, 48]
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,7 @@ def test_interrupt_in_a_coarse_scale_still_returns_the_output_size(content_path,
 
 
 def test_precision_choice_is_recorded(content_path, style_path):
-    assert run(content_path, style_path, iterations=1, precision="fp32").options["precision"] == "fp32"
+    assert run(content_path, style_path, iterations=1, precision="fp32").options["run"]["precision"] == "fp32"
     with pytest.raises(InputError, match="unknown precision"):
         run(content_path, style_path, precision="fp8")
 
@@ -216,8 +216,8 @@ def test_colour_preservation_keeps_the_photos_colours(content_path, style_path):
 
 def test_strength_runs_from_photo_to_painting(content_path, style_path):
     faint, strong = (run(content_path, style_path, iterations=20, strength=s) for s in (0.0, 1.0))
-    assert faint.options["style_weight_used"] == pytest.approx(0.05)
-    assert strong.options["style_weight_used"] == pytest.approx(500.0)
+    assert faint.options["run"]["style_weight"] == pytest.approx(0.05)
+    assert strong.options["run"]["style_weight"] == pytest.approx(500.0)
     figures = evaluate([faint.image, strong.image], content=content_path, style=style_path, size=64).outputs
     assert figures[0]["content_distance"] < figures[1]["content_distance"]
     assert figures[0]["style_distance"] > figures[1]["style_distance"]
@@ -226,8 +226,8 @@ def test_strength_runs_from_photo_to_painting(content_path, style_path):
 
 
 def test_style_scale_sizes_the_painting_relative_to_the_output(content_path, style_path):
-    assert run(content_path, style_path, iterations=1, style_scale=2.0).options["style_size"] == 128
-    assert run(content_path, style_path, iterations=1, style_scale=0.5, style_size=100).options["style_size"] == 100
+    assert run(content_path, style_path, iterations=1, style_scale=2.0).options["run"]["style_size"] == 128
+    assert run(content_path, style_path, iterations=1, style_scale=0.5, style_size=100).options["run"]["style_size"] == 100
     with pytest.raises(InputError, match="style scale must be a finite positive"):
         run(content_path, style_path, style_scale=0.0)
 

@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from stylegram.ops.tiling import ALIGN, plan_tiles, tile_spans
+from stylegram.ops.tiling import ALIGN, average_down, plan_tiles, tile_spans
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,6 @@ def test_one_tile_when_the_picture_fits():
 
 def test_weights_pool_down_to_feature_maps():
     tile = plan_tiles(100, 300, 128, 32)[1]
-    pooled = tile.weight_at(tile.height // 16, tile.width // 16)
+    pooled = average_down(tile.weight, tile.height // 16, tile.width // 16)
     assert pooled.shape[-2:] == (tile.height // 16, tile.width // 16)
     assert pooled.min() >= 0 and pooled.max() <= 1

@@ -10,15 +10,17 @@ import argparse
 import json
 import math
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
 
 from stylegram import __version__
-from stylegram.api import preserve_colors, stylize
-from stylegram.engines import ProgressEvent, StyleSpec, engine_names
+from stylegram.api import preserve_colors, remake, stylize
+from stylegram.engines import ProgressCallback, ProgressEvent, Result, StyleSpec, engine_names
 from stylegram.engines.gatys import INITS, OPTIMIZERS, QUALITY_PRESETS, GatysOptions
-from stylegram.errors import InputError, StylegramError
+from stylegram.errors import InputError, StylegramError, StylegramNotice
 from stylegram.evaluation import evaluate
 from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.image import check_output_path, save_image
@@ -114,27 +116,46 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         "tile_size": args.tile_size,
         "color": args.preserve_color,
     }
+    return _stylize_to_file(
+        output,
+        args.quiet,
+        lambda on_progress: stylize(
+            args.content,
+            styles,
+            size=args.size,
+            seed=args.seed,
+            device=args.device,
+            masks=args.masks,
+            style_masks=None if args.style_masks is None else [None if m == "-" else m for m in args.style_masks],
+            regions=args.regions,
+            region_colors=None if args.region_colors is None else args.region_colors.split(","),
+            on_progress=on_progress,
+            **options,
+        ),
+    )
+
+
+def cmd_remake(args: argparse.Namespace) -> int:
+    output = check_output_path(args.output)
+    return _stylize_to_file(output, args.quiet, lambda on_progress: remake(args.picture, on_progress=on_progress))
+
+
+def _stylize_to_file(output: Path, quiet: bool, make: Callable[[ProgressCallback], Result]) -> int:
+    """Run ``make`` with a progress bar (and iterates saved when it attaches previews), write its picture with
+    its options as metadata, and report how it went."""
     bar: tqdm | None = None  # created at the first event, so refused input prints no empty bar
 
     def on_progress(event: ProgressEvent) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=event.total, unit="it", desc="stylize", disable=args.quiet, dynamic_ncols=True)
+            bar = tqdm(total=event.total, unit="it", desc="stylize", disable=quiet, dynamic_ncols=True)
         bar.update(event.step - bar.n)
         bar.set_postfix(_format_losses(event.losses), refresh=False)
         if event.preview is not None:
             save_image(event.preview, _iterate_path(output, event.step))
 
     try:
-        result = stylize(
-            args.content,
-            styles,
-            size=args.size,
-            seed=args.seed,
-            device=args.device,
-            on_progress=on_progress,
-            **options,
-        )
+        result = make(on_progress)
     finally:
         if bar is not None:
             bar.close()
@@ -146,13 +167,13 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    if "diverged_at_step" in result.options:
+    if "diverged_at_step" in result.options["run"]:
         print(
-            f"stylegram: the loss stopped being finite at step {result.options['diverged_at_step']}; "
+            f"stylegram: the loss stopped being finite at step {result.options['run']['diverged_at_step']}; "
             f"wrote the best image (step {result.best_step}); try smaller weights",
             file=sys.stderr,
         )
-    if not args.quiet:
+    if not quiet:
         timings = result.timings
         print(
             f"wrote {output} ({result.image.width}x{result.image.height}, best step {result.best_step}, "
@@ -165,7 +186,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.content is None and args.style is None:
         raise InputError("give --content and/or --style to compare the outputs with")
-    report = evaluate(args.outputs, args.content, args.style, size=args.size, weights=args.weights)
+    report = evaluate(args.outputs, args.content, args.style, size=args.size, mask=args.mask, weights=args.weights)
     for figures in report.outputs:
         print(json.dumps(figures))
     if report.diversity is not None:
@@ -245,6 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.color,
         help="keep the photo's colours: luminance-only transfer, or the painting recoloured to match the photo",
     )
+    transfer.add_argument(
+        "--masks", nargs="+", metavar="MASK", help="one mask per style: the part of the photo it paints (white)"
+    )
+    transfer.add_argument(
+        "--regions",
+        metavar="MAP|auto",
+        help="a region map in flat colours, one region per style, or auto (k-means on colour and position)",
+    )
+    transfer.add_argument(
+        "--region-colors", metavar="C1,C2", help="each style's colour in the region map (default: dark to light)"
+    )
+    transfer.add_argument(
+        "--style-masks", nargs="+", metavar="MASK", help="one per style (- for all): the part of the painting to use"
+    )
     transfer.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
     transfer.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam's step size")
     transfer.add_argument("--content-weight", type=float, default=defaults.content_weight, help="α")
@@ -283,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument(
         "--size", type=_positive_int, help="long side all images are compared at (default: the first output's)"
     )
+    evaluation.add_argument("--mask", help="also give the style distance inside and outside this region (white)")
     evaluation.add_argument("--weights", help="your own VGG19 weights")
     evaluation.set_defaults(handler=cmd_eval)
 
@@ -295,13 +331,29 @@ def build_parser() -> argparse.ArgumentParser:
     recolor.add_argument("--method", choices=COLOR_METHODS[1:], default="luminance")
     recolor.set_defaults(handler=cmd_recolor)
 
+    remake_parser = commands.add_parser(
+        "remake", help="make a picture again from the options in its metadata", formatter_class=formatter
+    )
+    remake_parser.add_argument("picture", help="a PNG written by stylegram transfer")
+    remake_parser.add_argument("-o", "--output", required=True, help="where to write the new picture")
+    remake_parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    remake_parser.set_defaults(handler=cmd_remake)
+
     engines = commands.add_parser("engines", help="list the available engines")
     engines.set_defaults(handler=cmd_engines)
     return parser
 
 
+def _print_notice(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, StylegramNotice):
+        print(f"stylegram: note: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _print_notice
     try:
         return args.handler(args)
     except StylegramError as error:

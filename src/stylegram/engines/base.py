@@ -10,6 +10,8 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from PIL import Image
@@ -20,10 +22,20 @@ from stylegram.io.image import ImageInput
 
 @dataclass(frozen=True)
 class StyleSpec:
-    """One style image and its share of the style target."""
+    """One style image, its share of the style target, and optionally where it paints.
+
+    Attributes:
+        image: the painting.
+        weight: without masks, its share of the blended style (weights are normalised to sum to 1); with
+            masks, how strongly it paints its region (relative to the heaviest style).
+        mask: the region of the photo this style paints (white = the style's); every style needs one or none.
+        style_mask: the part of the painting its statistics are taken from (white = used); None: all of it.
+    """
 
     image: ImageInput
     weight: float = 1.0
+    mask: ImageInput | None = None
+    style_mask: ImageInput | None = None
 
 
 @dataclass
@@ -36,6 +48,11 @@ class Request:
         size: long side of the output in pixels; None keeps the content's size.
         seed: seeds every random choice, so equal requests give equal images on the same machine.
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        regions: one style per region of the photo, from a label map in flat colours (a path or image) or
+            ``"auto"`` (k-means on colour and position, see ``stylegram.ops.masks``); None: per-style masks,
+            or every style everywhere.
+        region_colors: the label-map colour of each style's region (names or ``#rrggbb``); None: the map's
+            colours dark to light.
         options: the engine's own options (e.g. :class:`~stylegram.engines.gatys.GatysOptions`);
             None means its defaults.
     """
@@ -45,6 +62,8 @@ class Request:
     size: int | None = 512
     seed: int = 0
     device: str = "auto"
+    regions: ImageInput | None = None
+    region_colors: list[str] | None = None
     options: Any = None
 
 
@@ -80,7 +99,9 @@ class Result:
         image: the stylized picture.
         losses: the loss terms at every step, in order.
         timings: seconds spent per phase (``setup``, ``optimize``, ``total``) and per step.
-        options: the request and engine options as plain values, stored in the saved image's metadata.
+        options: the request and engine options as asked, as plain values, and under ``run`` what the engine
+            chose (sizes, steps, precision…); stored in the saved image's metadata, so the picture can be
+            remade (:func:`stylegram.api.remake`).
         best_step: the step whose image is returned (the one with the lowest total loss).
         interrupted: the run was stopped early (Ctrl-C); ``image`` is the best one reached.
     """
@@ -142,26 +163,52 @@ def check_request(request: Request) -> None:
         raise InputError(f"size must be a whole number of pixels, at least 32, got {request.size!r}")
     if not isinstance(request.seed, int) or request.seed < 0:
         raise InputError(f"seed must be a non-negative whole number, got {request.seed!r}")
+    masked = sum(style.mask is not None for style in request.styles)
+    if masked and request.regions is not None:
+        raise InputError("give either a mask per style or a region map, not both")
+    if 0 < masked < len(request.styles):
+        raise InputError(f"{masked} of {len(request.styles)} styles have a mask; give every style a mask, or none")
+    if request.region_colors is not None and (request.regions is None or request.regions == "auto"):
+        raise InputError("region colours name the colours of a region map; give the map too")
+    if request.regions == "auto" and len(request.styles) < 2:
+        raise InputError("automatic regions need two or more styles, one per region")
 
 
-def describe_image(source: ImageInput) -> str:
-    """How an input image is recorded in metadata: its file name, or its size for an in-memory image."""
+#: How an image given as a PIL object rather than a file is recorded.
+IN_MEMORY_PREFIX = "<image "
+
+
+def describe_image(source: ImageInput, absolute: bool = False) -> str:
+    """How an input image is named in reports and metadata: its path (made ``absolute``, so the picture can
+    be remade from anywhere), or its size for an in-memory image, which cannot."""
     if isinstance(source, Image.Image):
-        return f"<image {source.width}x{source.height}>"
-    return str(source)
+        return f"{IN_MEMORY_PREFIX}{source.width}x{source.height}>"
+    return str(Path(source).absolute()) if absolute and Path(source).exists() else str(source)
+
+
+def _style_record(style: StyleSpec) -> dict[str, Any]:
+    record = {"image": describe_image(style.image, absolute=True), "weight": style.weight}
+    for name in ("mask", "style_mask"):
+        if getattr(style, name) is not None:
+            record[name] = describe_image(getattr(style, name), absolute=True)
+    return record
 
 
 def request_record(request: Request, engine: str) -> dict[str, Any]:
     """The request as plain values (for metadata and JSON)."""
     options = dataclasses.asdict(request.options) if dataclasses.is_dataclass(request.options) else {}
-    if "init" in options and isinstance(options["init"], Image.Image):
-        options["init"] = describe_image(options["init"])
+    for name, value in options.items():
+        # Options naming files (an init image, weights) are recorded like the input images.
+        if isinstance(value, Image.Image) or (isinstance(value, str | PathLike) and Path(value).is_file()):
+            options[name] = describe_image(value, absolute=True)
     return {
         "engine": engine,
-        "content": describe_image(request.content),
-        "styles": [{"image": describe_image(s.image), "weight": s.weight} for s in request.styles],
+        "content": describe_image(request.content, absolute=True),
+        "styles": [_style_record(style) for style in request.styles],
         "size": request.size,
         "seed": request.seed,
         "device": request.device,
+        **({"regions": describe_image(request.regions, absolute=True)} if request.regions is not None else {}),
+        **({"region_colors": request.region_colors} if request.region_colors is not None else {}),
         **options,
     }

@@ -36,12 +36,14 @@ from stylegram.engines.base import (
     register,
     request_record,
 )
-from stylegram.engines.objective import StyleTransferObjective
+from stylegram.engines.objective import StyleTarget, StyleTransferObjective
+from stylegram.engines.regions import content_regions, style_region
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.features.vgg import check_layers
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
 from stylegram.ops.color import COLOR_METHODS, join_luminance, luminance, match_color, match_luminance
+from stylegram.ops.masks import resize_mask
 from stylegram.runtime import PRECISIONS, choose_precision, choose_tile_size, resolve_device
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
@@ -228,33 +230,37 @@ def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tup
     return list(zip(sizes, steps, strict=True))
 
 
-def _initial_image(
-    init: Any, content: torch.Tensor, styles: list[tuple[torch.Tensor, float]], seed: int, color: str
-) -> torch.Tensor:
+def _initial_image(init: Any, content: torch.Tensor, styles: list[StyleTarget], seed: int, color: str) -> torch.Tensor:
     height, width = content.shape[-2:]
-    style = max(styles, key=lambda item: item[1])[0]  # the heaviest style lends its palette and its picture
+    heaviest = max(styles, key=lambda style: style.weight).image  # lends its palette and its picture
     if isinstance(init, str) and init == "palette" and color == "none":
-        return match_color(content, style)
+        if styles[0].region is None:
+            return match_color(content, heaviest)
+        # Each region takes its own style's palette; parts no region covers keep the photo's colours.
+        image = content.clone()
+        for style in styles:
+            image = image + style.region * (match_color(content, style.image) - content)
+        return image.clamp(0, 1)
     if isinstance(init, str) and init in ("content", "palette"):
         return content.clone()
     if isinstance(init, str) and init == "noise":
         generator = torch.Generator().manual_seed(seed)
         return (0.5 + 0.25 * torch.randn(content.shape, generator=generator)).clamp(0, 1).to(content.device)
     if isinstance(init, str) and init == "style":
-        return _resample(style, (width, height))
+        return _resample(heaviest, (width, height))
     image = resize(load_image(init, what="init image"), (width, height))
     return image_to_tensor(image).to(content.device)
 
 
 def _apply_color_method(
-    method: str, content: torch.Tensor, styles: list[tuple[torch.Tensor, float]]
-) -> tuple[torch.Tensor, list[tuple[torch.Tensor, float]]]:
+    method: str, content: torch.Tensor, styles: list[StyleTarget]
+) -> tuple[torch.Tensor, list[StyleTarget]]:
     """The content and style images the optimisation sees under a colour-preservation method."""
-    if method == "luminance":
-        return luminance(content), [(match_luminance(style, content), weight) for style, weight in styles]
-    if method == "match":
-        return content, [(match_color(style, content), weight) for style, weight in styles]
-    return content, styles
+    if method == "none":
+        return content, styles
+    recolor = match_luminance if method == "luminance" else match_color
+    styles = [dataclasses.replace(style, image=recolor(style.image, content)) for style in styles]
+    return (luminance(content) if method == "luminance" else content), styles
 
 
 def _resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -334,7 +340,9 @@ class GatysEngine:
         style_images = []
         for index, spec in enumerate(request.styles, start=1):
             what = f"style image {index}" if len(request.styles) > 1 else "style image"
-            style_images.append((load_image(spec.image, what=what), spec.weight))
+            image = load_image(spec.image, what=what)
+            style_images.append((image, spec.weight, style_region(spec, image, index)))
+        regions = content_regions(request, content_image, output_size)
         style_long_side = options.style_size or max(32, round(options.style_scale * max(output_size)))
 
         # 3. Build the encoder (once for all scales) and choose the precision.
@@ -353,10 +361,19 @@ class GatysEngine:
             # 4. Targets at this scale: the style image keeps its size relative to the output.
             content = image_to_tensor(resize(content_image, size)).to(device)
             style_side = max(32, round(style_long_side * max(size) / max(output_size)))
-            styles = [
-                (image_to_tensor(resize(style, fit_long_side(style.size, style_side))).to(device), weight)
-                for style, weight in style_images
-            ]
+            styles = []
+            for index, (style, weight, source_region) in enumerate(style_images):
+                style_size = fit_long_side(style.size, style_side)
+                if source_region is not None:
+                    source_region = resize_mask(source_region, style_size).to(device)
+                styles.append(
+                    StyleTarget(
+                        image=image_to_tensor(resize(style, style_size)).to(device),
+                        weight=weight,
+                        region=None if regions is None else resize_mask(regions[index], size).to(device),
+                        source_region=source_region,
+                    )
+                )
             content, styles = _apply_color_method(options.color, content, styles)
             tile_size = choose_tile_size(size, steps, device, options.tile_size)
             objective = StyleTransferObjective(encoder, options, tile_size, dtype)
@@ -424,18 +441,18 @@ class GatysEngine:
             final = join_luminance(final, image_to_tensor(resize(content_image, output_size)).to(device))
         optimize_s = time.perf_counter() - started - setup_s
         record = request_record(request, self.name)
-        record.update(
-            version=__version__,
-            output_size=list(output_size),
-            style_size=style_long_side,
-            scales=[list(size) for size, _ in plan],
-            iterations=[steps for _, steps in plan],
-            precision="bf16" if dtype == torch.bfloat16 else "fp32",
-            style_weight_used=options.style_weight,
-            best_step=best.step,
-        )
+        record["run"] = {
+            "version": __version__,
+            "output_size": list(output_size),
+            "style_size": style_long_side,
+            "scales": [list(size) for size, _ in plan],
+            "iterations": [steps for _, steps in plan],
+            "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+            "style_weight": options.style_weight,
+            "best_step": best.step,
+        }
         if diverged:
-            record["diverged_at_step"] = len(history) + 1
+            record["run"]["diverged_at_step"] = len(history) + 1
         return Result(
             image=tensor_to_image(final),
             losses=history,

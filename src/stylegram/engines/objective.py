@@ -6,19 +6,25 @@ tile's contributions, so all tiles are pulled towards one set of statistics and 
 gradient is exact: a first pass without gradients adds up the Gram matrices ``G``; then each tile is passed
 again with gradients and back-propagates ``⟨∂L/∂G, G_tile⟩``, whose gradient with respect to the tile is the
 tile's share of ``∂L/∂pixels``. Content and total variation are sums over positions and need no such care.
+
+Styles with regions (``StyleTarget.region``) each pull their own part of the picture: the Gram matrices are
+*guided* (Gatys et al. 2017, "Controlling perceptual factors"), every position weighted by its share of the
+region, on the style image's side by ``source_region``. A tile is just another weighting of positions, so
+regions and tiles multiply and one code path serves both.
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 
 from stylegram.features.encoder import VGGEncoder
-from stylegram.ops.gram import gram_matrix
-from stylegram.ops.losses import relative_squared_error, style_loss, total_variation_loss
-from stylegram.ops.tiling import ALIGN, Tile, plan_tiles
+from stylegram.ops.gram import gram_matrix, guided_gram
+from stylegram.ops.losses import relative_squared_error, total_variation_loss
+from stylegram.ops.tiling import ALIGN, Tile, average_down, plan_tiles
 
 if TYPE_CHECKING:
     from stylegram.engines.gatys import GatysOptions
@@ -26,6 +32,33 @@ if TYPE_CHECKING:
 #: Pixels shared by neighbouring tiles (at most a quarter of the tile); the outer quarter of the overlap on
 #: each side carries no weight, which keeps features that saw the tile's zero padding out of the losses.
 TILE_OVERLAP = 192
+
+
+@dataclass
+class StyleTarget:
+    """One style the picture is pulled towards, and where.
+
+    Attributes:
+        image: the style image, ``(1, 3, h, w)``.
+        weight: its share of the blend (no regions), or how strongly it paints its region (regions).
+        region: ``(1, 1, H, W)`` share of each picture pixel this style paints, at the picture's size; None:
+            all of it, blended with the other styles by weight.
+        source_region: ``(1, 1, h, w)`` part of the style image its statistics come from; None: all of it.
+    """
+
+    image: torch.Tensor
+    weight: float = 1.0
+    region: torch.Tensor | None = None
+    source_region: torch.Tensor | None = None
+
+
+@dataclass
+class _StyleGroup:
+    """Gram targets that one part of the picture (``region``, None: all of it) is pulled towards."""
+
+    targets: dict[str, torch.Tensor]
+    region: torch.Tensor | None
+    weight: float
 
 
 class StyleTransferObjective:
@@ -42,7 +75,7 @@ class StyleTransferObjective:
         >>> options = GatysOptions(content_layers={"relu2_1": 1.0}, style_layers={"relu1_1": 1.0})
         >>> objective = StyleTransferObjective(VGGEncoder.load(["relu1_1", "relu2_1"]), options)
         >>> photo, painting = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
-        >>> objective.set_targets(photo, [(painting, 1.0)])
+        >>> objective.set_targets(photo, [StyleTarget(painting)])
         >>> image = photo.clone().requires_grad_(True)
         >>> terms = objective.evaluate(image)
         >>> terms["content"], image.grad.shape
@@ -63,7 +96,8 @@ class StyleTransferObjective:
         self.tiles: list[Tile] = []
         self.content_targets: list[dict[str, torch.Tensor]] = []
         self.content_energy: dict[str, torch.Tensor] = {}
-        self.style_targets: dict[str, torch.Tensor] = {}
+        self.groups: list[_StyleGroup] = []
+        self._position_weights: dict[tuple[int, int, int, int], torch.Tensor] = {}
 
     def _encode(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.autocast_dtype is None:
@@ -80,38 +114,68 @@ class StyleTransferObjective:
         return [Tile(t.top, t.left, t.weight.to(image.device)) for t in plan_tiles(height, width, tile, overlap)]
 
     @torch.no_grad()
-    def _grams(self, image: torch.Tensor, tiles: list[Tile]) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-        """Whole-picture Gram matrices of ``image`` at the style layers, summed over ``tiles``, and the
-        normalisation (positions × channels) each was divided by."""
-        sums: dict[str, torch.Tensor] = {}
-        positions: dict[str, float] = {}
+    def _grams(
+        self, image: torch.Tensor, tiles: list[Tile], regions: list[torch.Tensor | None]
+    ) -> list[tuple[dict[str, torch.Tensor], dict[str, float]]]:
+        """For each region: the guided Gram matrices of ``image`` at the style layers, summed over ``tiles``,
+        and the normalisation (weighted positions × channels) each was divided by."""
+        sums: list[dict[str, torch.Tensor]] = [{} for _ in regions]
+        positions: list[dict[str, float]] = [{} for _ in regions]
         for tile in tiles:
             features = self._encode(tile.crop(image))
-            for name in self.options.style_layers:
-                weight = _weight_like(tile, features[name])
-                sums[name] = sums.get(name, 0) + _weighted_gram(features[name], weight)
-                positions[name] = positions.get(name, 0) + float(weight.sum())
-        norms = {name: positions[name] * sums[name].shape[-1] for name in sums}
-        return {name: sums[name] / norms[name] for name in sums}, norms
+            for index, region in enumerate(regions):
+                for name in self.options.style_layers:
+                    weight = position_weight(tile, region, *features[name].shape[-2:])
+                    sums[index][name] = sums[index].get(name, 0) + guided_gram(features[name], weight, normalize=False)
+                    positions[index][name] = positions[index].get(name, 0) + float(weight.sum())
+        results = []
+        for region_sums, region_positions in zip(sums, positions, strict=True):
+            norms = {name: region_positions[name] * region_sums[name].shape[-1] + 1e-8 for name in region_sums}
+            results.append(({name: region_sums[name] / norms[name] for name in region_sums}, norms))
+        return results
+
+    def _weight(self, tile_index: int, group_index: int, features: torch.Tensor) -> torch.Tensor:
+        """The picture's weight of every position of ``features`` (cached: the same every step)."""
+        height, width = features.shape[-2:]
+        key = (tile_index, group_index, height, width)
+        if key not in self._position_weights:
+            region = self.groups[group_index].region if group_index >= 0 else None
+            self._position_weights[key] = position_weight(self.tiles[tile_index], region, height, width)
+        return self._position_weights[key]
 
     @torch.no_grad()
-    def set_targets(self, content: torch.Tensor, styles: list[tuple[torch.Tensor, float]]) -> None:
-        """Take the content activations of ``content`` and the weight-blended Gram matrices of ``styles``."""
+    def set_targets(self, content: torch.Tensor, styles: list[StyleTarget]) -> None:
+        """Take the content activations of ``content`` and the Gram targets of ``styles``: blended by weight
+        into one target for the whole picture, or one per region when the styles have regions."""
         self.tiles = self._plan(content)
+        self._position_weights = {}
         self.content_targets = []
         self.content_energy = {}
-        for tile in self.tiles:
+        for index, tile in enumerate(self.tiles):
             features = self._encode(tile.crop(content))
             targets = {name: features[name].float() for name in self.options.content_layers}
             self.content_targets.append(targets)
             for name, target in targets.items():
-                energy = (target.pow(2) * _weight_like(tile, target)).sum()
+                energy = (target.pow(2) * self._weight(index, -1, target)).sum()
                 self.content_energy[name] = self.content_energy.get(name, 0) + energy
-        total_weight = sum(weight for _, weight in styles)
-        self.style_targets = {}
-        for image, weight in styles:
-            for name, gram in self._grams(image, self._plan(image))[0].items():
-                self.style_targets[name] = self.style_targets.get(name, 0) + gram * (weight / total_weight)
+        style_grams = [
+            self._grams(style.image, self._plan(style.image), [style.source_region])[0][0] for style in styles
+        ]
+        if all(style.region is None for style in styles):
+            shares = [style.weight / sum(style.weight for style in styles) for style in styles]
+            blended = {
+                name: sum(grams[name] * share for grams, share in zip(style_grams, shares, strict=True))
+                for name in self.options.style_layers
+            }
+            self.groups = [_StyleGroup(blended, None, 1.0)]
+        else:
+            # A region's term counts by its area, so each style pulls every pixel of its region equally hard
+            # however large the region; its weight says how hard, relative to the heaviest style.
+            heaviest = max(style.weight for style in styles)
+            self.groups = [
+                _StyleGroup(grams, style.region, style.weight / heaviest * float(style.region.mean()))
+                for grams, style in zip(style_grams, styles, strict=True)
+            ]
 
     def evaluate(self, image: torch.Tensor) -> dict[str, float]:
         """The weighted loss terms of ``image`` and their ``total``; adds the gradient to ``image.grad``."""
@@ -120,8 +184,10 @@ class StyleTransferObjective:
             features = self._encode(image)
             content = self._content(features, 0)
             style = sum(
-                weight * style_loss(features[name], self.style_targets[name])
-                for name, weight in options.style_layers.items()
+                group.weight * layer_weight * relative_squared_error(self._gram(features[name], index), target)
+                for index, group in enumerate(self.groups)
+                for name, target in group.targets.items()
+                for layer_weight in [options.style_layers[name]]
             )
             terms = {"content": options.content_weight * content, "style": options.style_weight * style}
         else:
@@ -131,6 +197,12 @@ class StyleTransferObjective:
         terms["total"].backward()
         return {name: float(value.detach()) for name, value in terms.items()}
 
+    def _gram(self, features: torch.Tensor, group_index: int) -> torch.Tensor:
+        """The normalised Gram matrix of a whole picture's ``features`` for one style group."""
+        if self.groups[group_index].region is None:
+            return gram_matrix(features)
+        return guided_gram(features, self._weight(0, group_index, features))
+
     def _content(self, features: dict[str, torch.Tensor], tile_index: int) -> torch.Tensor:
         """This tile's part of the content term: weighted squared error over the whole picture's energy."""
         total = 0
@@ -138,44 +210,47 @@ class StyleTransferObjective:
             target = self.content_targets[tile_index][name]
             error = (features[name].float() - target).pow(2)
             if len(self.tiles) > 1:
-                error = error * _weight_like(self.tiles[tile_index], target)
+                error = error * self._weight(tile_index, -1, target)
             total = total + layer_weight * error.sum() / (self.content_energy[name] + 1e-8)
         return total
 
     def _evaluate_tiles(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Style and content terms tile by tile; their gradients go to ``image.grad``, the terms are detached."""
         options = self.options
-        grams, norms = self._grams(image.detach(), self.tiles)
+        measured = self._grams(image.detach(), self.tiles, [group.region for group in self.groups])
         style = 0
-        style_gradients = {}
-        for name, layer_weight in options.style_layers.items():
-            target = self.style_targets[name]
-            energy = target.pow(2).sum() + 1e-8
-            style = style + layer_weight * relative_squared_error(grams[name], target)
-            scale = options.style_weight * layer_weight * 2 / energy
-            # ∂L/∂G, divided by the normalisation the tile's Gram contribution below leaves out.
-            style_gradients[name] = (grams[name] - target) * (scale / norms[name])
+        style_gradients = []
+        for group, (grams, norms) in zip(self.groups, measured, strict=True):
+            gradients = {}
+            for name, target in group.targets.items():
+                layer_weight = options.style_layers[name] * group.weight
+                style = style + layer_weight * relative_squared_error(grams[name], target)
+                scale = options.style_weight * layer_weight * 2 / (target.pow(2).sum() + 1e-8)
+                # ∂L/∂G, divided by the normalisation the tile's Gram contribution below leaves out.
+                gradients[name] = (grams[name] - target) * (scale / norms[name])
+            style_gradients.append(gradients)
         if image.grad is None:
             image.grad = torch.zeros_like(image)
         content = 0
-        for index, tile in enumerate(self.tiles):
+        for tile_index, tile in enumerate(self.tiles):
             crop = tile.crop(image).detach().requires_grad_(True)
             features = self._encode(crop)
-            tile_content = self._content(features, index)
+            tile_content = self._content(features, tile_index)
             surrogate = options.content_weight * tile_content
-            for name, gradient in style_gradients.items():
-                contribution = _weighted_gram(features[name], _weight_like(tile, features[name]))
-                surrogate = surrogate + (gradient * contribution).sum()
+            for group_index, gradients in enumerate(style_gradients):
+                for name, gradient in gradients.items():
+                    weight = self._weight(tile_index, group_index, features[name])
+                    surrogate = surrogate + (gradient * guided_gram(features[name], weight, normalize=False)).sum()
             surrogate.backward()
             tile.crop(image.grad).add_(crop.grad)
             content = content + tile_content.detach()
         return {"content": options.content_weight * content, "style": options.style_weight * style.detach()}
 
 
-def _weight_like(tile: Tile, features: torch.Tensor) -> torch.Tensor:
-    return tile.weight_at(*features.shape[-2:])
+def position_weight(tile: Tile, region: torch.Tensor | None, height: int, width: int) -> torch.Tensor:
+    """The weight of every position of a ``height × width`` feature map of ``tile``: the tile's feathered
+    share times the region's share (None: 1), averaged down the way VGG19's poolings shrink the map."""
+    weight = tile.weight if region is None else tile.weight * tile.crop(region)
+    return average_down(weight, height, width)
 
 
-def _weighted_gram(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``Σ_positions w · f fᵀ``, not normalised."""
-    return gram_matrix(features * weight.sqrt().to(features.dtype), normalize=False)

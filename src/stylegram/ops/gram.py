@@ -46,3 +46,25 @@ def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     flat = features.reshape(batch, channels, height * width)
     flat = flat.to(torch.promote_types(flat.dtype, torch.float32))
     return _SymmetricGram.apply(flat, 1.0 / (channels * height * width) if normalize else 1.0)
+
+
+def guided_gram(features: torch.Tensor, weight: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+    """Gram matrices with every position counted by its ``weight`` ("guided" Gram matrices, Gatys et al. 2017).
+
+    A mask as ``weight`` gives the style statistics of a region only; fractional weights blend regions.
+
+    Args:
+        features: ``(N, C, H, W)`` activations.
+        weight: ``(N or 1, 1, H, W)`` non-negative weights.
+        normalize: divide by ``C · Σ weight`` (the weighted mean over positions, as :func:`gram_matrix`).
+
+    Example:
+        >>> features = torch.cat([torch.ones(1, 1, 2, 1), torch.zeros(1, 1, 2, 1)], dim=-1)
+        >>> left = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])
+        >>> guided_gram(features, left).item(), guided_gram(features, 1 - left).item()
+        (1.0, 0.0)
+    """
+    gram = gram_matrix(features * weight.sqrt().to(features.dtype), normalize=False)
+    if normalize:
+        gram = gram / (float(weight.sum()) * features.shape[1] + 1e-8)
+    return gram

@@ -49,12 +49,19 @@ class Tile:
         """This tile's part of ``image`` (``(N, C, H, W)``, a view)."""
         return image[..., self.top : self.top + self.height, self.left : self.left + self.width]
 
-    def weight_at(self, height: int, width: int) -> torch.Tensor:
-        """The weights averaged down to a feature map of ``height × width``, made by 2×2 poolings (which floor)."""
-        factor = 2 ** round(math.log2(self.height / height))
-        if factor == 1:
-            return self.weight
-        return functional.avg_pool2d(self.weight, factor)[..., :height, :width]
+
+def average_down(weight: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Per-pixel ``weight`` averaged down to a feature map of ``height × width`` made by 2×2 poolings (which
+    floor), so each feature position gets the mean weight of the pixels it pools.
+
+    Example:
+        >>> average_down(torch.arange(16.0).view(1, 1, 4, 4), 2, 2).flatten().tolist()
+        [2.5, 4.5, 10.5, 12.5]
+    """
+    factor = 2 ** round(math.log2(weight.shape[-2] / height))
+    if factor == 1:
+        return weight
+    return functional.avg_pool2d(weight, factor)[..., :height, :width]
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
