@@ -197,3 +197,52 @@ def test_default_layer_weights_survive_the_command_line():
     args = build_parser().parse_args(["transfer", "c.jpg", "s.jpg", "-o", "o.png"])
     assert parse_layers(args.style_layers, "style") == GatysOptions().style_layers
     assert parse_layers(args.content_layers, "content") == GatysOptions().content_layers
+
+
+def test_remake_makes_the_same_picture_from_its_metadata(tmp_path, content_path, style_path):
+    original, again = tmp_path / "original.png", tmp_path / "again.png"
+    assert transfer(content_path, style_path, original, "--seed", "7", "--strength", "0.7") == 0
+    metadata = read_metadata(original)
+    assert metadata["content"] == str(content_path) and metadata["strength"] == 0.7
+    assert metadata["run"]["precision"] in ("fp32", "bf16")
+    assert main(["remake", str(original), "-o", str(again), "--quiet"]) == 0
+    with Image.open(original) as first, Image.open(again) as second:
+        assert first.tobytes() == second.tobytes()
+
+
+def test_remake_refuses_pictures_it_cannot_remake(tmp_path, content_path, style_path, capsys):
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8)).save(plain)
+    assert main(["remake", str(plain), "-o", str(tmp_path / "x.png")]) == 2
+    assert "has no stylegram metadata" in capsys.readouterr().err
+    moved_style = tmp_path / "style.png"
+    moved_style.write_bytes(style_path.read_bytes())
+    made = tmp_path / "made.png"
+    assert transfer(content_path, moved_style, made) == 0
+    moved_style.unlink()
+    assert main(["remake", str(made), "-o", str(tmp_path / "x.png")]) == 2
+    assert f"was made from {moved_style}, which is no longer there" in capsys.readouterr().err
+
+
+def test_region_options_on_the_command_line(tmp_path, content_path, style_path, capsys):
+    label_map = Image.new("RGB", (32, 24), "red")
+    label_map.paste((0, 0, 255), (0, 0, 16, 24))
+    map_path = tmp_path / "map.png"
+    label_map.save(map_path)
+    output = tmp_path / "out.png"
+
+    def two_styles(*extra):
+        arguments = ["transfer", content_path, style_path, style_path, "-o", output, "--size", 48, "--iterations", 2]
+        return main([*map(str, arguments), "--quiet", *map(str, extra)])
+
+    assert two_styles("--regions", map_path, "--region-colors", "red,blue") == 0
+    assert "note: region map is 32x24, the photo is 64x48; resized to fit" in capsys.readouterr().err
+    assert read_metadata(output)["region_colors"] == ["red", "blue"]
+    assert two_styles("--regions", map_path, "--region-colors", "red,green") == 2
+    assert "region colour #008000 of style 2 is not in the map" in capsys.readouterr().err
+    assert two_styles("--masks", map_path) == 2
+    assert "1 masks given for 2 styles" in capsys.readouterr().err
+    top_of_painting = tmp_path / "top.png"
+    Image.new("L", (64, 20), 255).crop((0, 0, 64, 51)).save(top_of_painting)
+    assert two_styles("--regions", "auto", "--style-masks", top_of_painting, "-") == 0
+    assert read_metadata(output)["styles"][0]["style_mask"] == str(top_of_painting)

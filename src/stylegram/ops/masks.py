@@ -26,7 +26,7 @@ from stylegram.ops.color import rgb_to_yiq
 BORDER_SOFTNESS = 0.01
 #: Label-map colours covering less of the map than this are anti-aliasing at a border, not regions: each such
 #: pixel joins the region of the nearest main colour.
-MIN_REGION_SHARE = 0.002
+MIN_REGION_SHARE = 0.01
 #: Long side the automatic segmentation works at: regions are large areas, and k-means costs grow with pixels.
 SEGMENTATION_SIDE = 128
 
