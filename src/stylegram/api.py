@@ -142,8 +142,12 @@ def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = No
         if name != "auto" and not Path(name).is_file():
             raise InputError(f"{source} was made from {name}, which is no longer there")
     options = {name: record.pop(name) for name in list(record) if name in _option_names(engine)}
+    # What the original run chose by probing the machine (precision, tiles for memory) is fixed, not re-chosen.
     if "precision" in run:
         options["precision"] = run["precision"]
+    tile_sizes = [side for side in run.get("tile_sizes", []) if side is not None]
+    if tile_sizes and options.get("tile_size") is None:
+        options["tile_size"] = min(tile_sizes)
     return stylize(
         record["content"],
         [StyleSpec(**style) for style in record["styles"]],

@@ -429,6 +429,7 @@ class GatysEngine:
                     "size": list(size),
                     "steps": len(history) - (stop_at - steps),
                     "tiles": len(objective.tiles),
+                    "tile_size": tile_size if len(objective.tiles) > 1 else None,
                     "seconds": time.perf_counter() - scale_started,
                 }
             )
@@ -448,6 +449,7 @@ class GatysEngine:
             "scales": [list(size) for size, _ in plan],
             "iterations": [steps for _, steps in plan],
             "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+            "tile_sizes": [scale["tile_size"] for scale in scale_timings],
             "style_weight": options.style_weight,
             "best_step": best.step,
         }
