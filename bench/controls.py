@@ -148,15 +148,19 @@ def main() -> None:
                 "style_distance_outside": scream["style_distance_in_mask"],
             },
         }
-    map_figures, auto_figures = results["regions"]["map"], results["regions"]["auto"]
+
+    def in_out(name: str) -> str:
+        figures_of_starry = results["regions"][name]["starry_night (region 1)"]
+        return "starry dist. in/out {:.2f}/{:.2f}".format(*figures_of_starry.values())
+
     rows.append(
         (
             "regions",
             [
                 (Image.open(map_path), "label map: blue starry, orange scream"),
-                (mapped, "starry dist. in/out {:.2f}/{:.2f}".format(*map_figures["starry_night (region 1)"].values())),
+                (mapped, in_out("map")),
                 (masks_picture([m[0, 0].numpy() for m in auto_masks]), "auto: k-means colour+position"),
-                (automatic, "starry dist. in/out {:.2f}/{:.2f}".format(*auto_figures["starry_night (region 1)"].values())),
+                (automatic, in_out("auto")),
             ],
         )
     )

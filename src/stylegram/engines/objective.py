@@ -252,5 +252,3 @@ def position_weight(tile: Tile, region: torch.Tensor | None, height: int, width:
     share times the region's share (None: 1), averaged down the way VGG19's poolings shrink the map."""
     weight = tile.weight if region is None else tile.weight * tile.crop(region)
     return average_down(weight, height, width)
-
-
