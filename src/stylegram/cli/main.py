@@ -24,8 +24,11 @@ from stylegram.errors import InputError, StylegramError, StylegramNotice
 from stylegram.evaluation import evaluate
 from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.image import check_output_path, save_image
+from stylegram.models.export import export_onnx, onnx_difference
+from stylegram.models.store import load_style_model, shipped_styles
 from stylegram.ops.color import COLOR_METHODS
 from stylegram.runtime import PRECISIONS
+from stylegram.training.fast import TrainOptions, checkpoint_path, train_style
 
 EXIT_INTERRUPTED = 130
 
@@ -91,9 +94,23 @@ def _iterate_path(output: Path, step: int) -> Path:
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     output = check_output_path(args.output)
-    styles = [StyleSpec(*parse_weighted(text, "style")) for text in args.styles]
+    if args.model is not None:
+        if args.styles:
+            raise InputError("give style images or --model, not both: a model paints the style it was trained on")
+        engine, styles = "fast", []
+        options = {
+            "model": args.model,
+            "precision": args.precision,
+            "tile_size": args.tile_size,
+            "color": args.preserve_color,
+            "strength": 1.0 if args.strength is None else args.strength,
+        }
+    elif not args.styles:
+        raise InputError("give a style image, or --model NAME for a trained style (stylegram styles lists them)")
+    else:
+        engine, styles, options = "gatys", [StyleSpec(*parse_weighted(text, "style")) for text in args.styles], {}
     steps = parse_numbers(args.iterations, "iterations")
-    options = {
+    options = options or {
         "quality": args.quality,
         "scales": parse_numbers(args.scales, "scales"),
         "iterations": steps[0] if steps is not None and len(steps) == 1 else steps,
@@ -122,6 +139,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         lambda on_progress: stylize(
             args.content,
             styles,
+            engine=engine,
             size=args.size,
             seed=args.seed,
             device=args.device,
@@ -175,9 +193,9 @@ def _stylize_to_file(output: Path, quiet: bool, make: Callable[[ProgressCallback
         )
     if not quiet:
         timings = result.timings
+        steps = f", best step {result.best_step}, {timings['per_step_s']:.3f} s/step" if result.losses else ""
         print(
-            f"wrote {output} ({result.image.width}x{result.image.height}, best step {result.best_step}, "
-            f"{timings['total_s']:.1f} s, {timings['per_step_s']:.3f} s/step)",
+            f"wrote {output} ({result.image.width}x{result.image.height}, {timings['total_s']:.1f} s{steps})",
             file=sys.stderr,
         )
     return 0
@@ -197,6 +215,67 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_recolor(args: argparse.Namespace) -> int:
     output = check_output_path(args.output)
     save_image(preserve_colors(args.picture, args.content, args.method), output)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    output = check_output_path(args.output, suffixes=(".safetensors",))
+    options = TrainOptions(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        style_size=args.style_size,
+        learning_rate=args.learning_rate,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        checkpoint_every=args.checkpoint_every,
+        preview_every=args.preview_every,
+        seed=args.seed,
+        precision=args.precision,
+    )
+    bar = tqdm(total=options.steps, unit="step", desc="train", disable=args.quiet, dynamic_ncols=True)
+
+    def on_progress(event: ProgressEvent) -> None:
+        bar.update(event.step - bar.n)
+        bar.set_postfix(_format_losses(event.losses), refresh=False)
+
+    try:
+        result = train_style(
+            args.style, output, args.photos, options, device=args.device, preview_photo=args.preview,
+            on_progress=on_progress,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    log_path = output.with_name(f"{output.stem}.log.json")
+    log_path.write_text(json.dumps({"command": sys.argv, "log": result.log}, indent=1) + "\n")
+    if result.interrupted:
+        print(
+            f"stylegram: stopped at step {result.steps_done}; the same command resumes from {checkpoint_path(output)}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    print(f"wrote {output} ({result.steps_done} steps, {result.seconds / 60:.1f} min)", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    output = check_output_path(args.onnx, suffixes=(".onnx",))
+    net, _ = load_style_model(args.model)
+    export_onnx(net, output)
+    difference = onnx_difference(net, output)
+    print(f"wrote {output}; ONNX Runtime vs PyTorch on a test picture: max difference {difference:.2e}")
+    return 0
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    styles = shipped_styles()
+    for name, path in styles.items():
+        _, info = load_style_model(path)
+        trained = info.get("trained", {})
+        print(f"{name:16} {trained.get('steps', '?')} steps on {info.get('style', '?')}")
+    if not styles:
+        print("no trained styles are shipped in this installation", file=sys.stderr)
     return 0
 
 
@@ -224,10 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     transfer = commands.add_parser(
-        "transfer", help="stylize a photo by optimisation (Gatys et al.)", formatter_class=formatter
+        "transfer",
+        help="stylize a photo: by optimisation (Gatys et al.), or with --model by a trained network",
+        formatter_class=formatter,
     )
     transfer.add_argument("content", help="the photo")
-    transfer.add_argument("styles", nargs="+", metavar="STYLE", help="painting(s), each optionally PATH:WEIGHT")
+    transfer.add_argument("styles", nargs="*", metavar="STYLE", help="painting(s), each optionally PATH:WEIGHT")
+    transfer.add_argument(
+        "--model", help="a trained style (name from `stylegram styles`, or a file): one pass, a fraction of a second"
+    )
     transfer.add_argument("-o", "--output", required=True, help="output image (.png keeps the options as metadata)")
     transfer.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
     transfer.add_argument(
@@ -338,6 +422,38 @@ def build_parser() -> argparse.ArgumentParser:
     remake_parser.add_argument("-o", "--output", required=True, help="where to write the new picture")
     remake_parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     remake_parser.set_defaults(handler=cmd_remake)
+
+    defaults_train = TrainOptions()
+    train = commands.add_parser(
+        "train", help="train a fast (feed-forward) network for one painting", formatter_class=formatter
+    )
+    train.add_argument("--style", required=True, help="the painting")
+    train.add_argument("-o", "--output", required=True, help="model file to write (.safetensors)")
+    train.add_argument("--photos", default="data/photos", help="folder of training photos (scripts/build_photo_set.py)")
+    train.add_argument("--steps", type=_positive_int, default=defaults_train.steps)
+    train.add_argument("--batch-size", type=_positive_int, default=defaults_train.batch_size)
+    train.add_argument("--image-size", type=_positive_int, default=defaults_train.image_size, help="crop side")
+    train.add_argument("--style-size", type=_positive_int, default=defaults_train.style_size)
+    train.add_argument("--learning-rate", type=float, default=defaults_train.learning_rate)
+    train.add_argument("--content-weight", type=float, default=defaults_train.content_weight)
+    train.add_argument("--style-weight", type=float, default=defaults_train.style_weight)
+    train.add_argument("--tv-weight", type=float, default=defaults_train.tv_weight)
+    train.add_argument("--checkpoint-every", type=_positive_int, default=defaults_train.checkpoint_every)
+    train.add_argument("--preview", help="a photo to stylize every --preview-every steps (OUT_preview_N.jpg)")
+    train.add_argument("--preview-every", type=_positive_int, default=defaults_train.preview_every)
+    train.add_argument("--seed", type=_positive_int, default=0)
+    train.add_argument("--precision", choices=PRECISIONS, default=defaults_train.precision)
+    train.add_argument("--device", default="auto")
+    train.add_argument("-q", "--quiet", action="store_true")
+    train.set_defaults(handler=cmd_train)
+
+    export = commands.add_parser("export", help="write a trained style as an ONNX model (dynamic height and width)")
+    export.add_argument("model", help="a shipped style's name or a model file")
+    export.add_argument("--onnx", required=True, metavar="OUT.onnx", help="where to write the ONNX model")
+    export.set_defaults(handler=cmd_export)
+
+    styles = commands.add_parser("styles", help="list the trained styles for transfer --model")
+    styles.set_defaults(handler=cmd_styles)
 
     engines = commands.add_parser("engines", help="list the available engines")
     engines.set_defaults(handler=cmd_engines)

@@ -153,9 +153,10 @@ def check_weight(name: str, value: float, allow_zero: bool = True) -> float:
     return float(value)
 
 
-def check_request(request: Request) -> None:
-    """Checks that hold for every engine: styles present with positive weights, a sane size and seed."""
-    if not request.styles:
+def check_request(request: Request, styles_required: bool = True) -> None:
+    """Checks that hold for every engine: styles present (where the engine takes style images) with positive
+    weights, a sane size and seed, consistent regions."""
+    if styles_required and not request.styles:
         raise InputError("at least one style image is needed")
     for index, style in enumerate(request.styles, start=1):
         check_weight(f"weight of style {index}", style.weight, allow_zero=False)

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -134,15 +135,16 @@ def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray(array, mode="RGB")
 
 
-def check_output_path(path: str | os.PathLike) -> Path:
-    """Check, before any work is done, that an image can be saved at ``path``.
+def check_output_path(path: str | os.PathLike, suffixes: Iterable[str] = SAVE_FORMATS) -> Path:
+    """Check, before any work is done, that a file with one of ``suffixes`` (by default an image) can be
+    written at ``path``.
 
     Raises:
         InputError: unknown extension, missing or unwritable folder, or a directory in the way.
     """
     path = Path(path)
-    if path.suffix.lower() not in SAVE_FORMATS:
-        raise InputError(f"cannot tell the image format of output {path}; use one of {', '.join(SAVE_FORMATS)}")
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"cannot tell the format of output {path}; use one of {', '.join(suffixes)}")
     folder = path.parent.resolve()
     if not folder.is_dir():
         raise InputError(f"output folder does not exist: {folder}")

@@ -1,0 +1,212 @@
+"""Feed-forward style transfer (Johnson et al. 2016): one pass of a network trained for one painting.
+
+The pipeline:
+
+1. check the inputs (the model is found, the options make sense),
+2. load the photo at the output size and the network (cached per process),
+3. choose the precision and whether to pass the picture whole or in tiles (memory),
+4. run the network: whole, or tile by tile with instance-norm statistics measured once on the whole picture
+   (made smaller) and feathered blending across the overlaps, so no tile has its own tone and no seam shows,
+5. colour preservation and strength (a blend with the photo) as post-processing,
+6. return the picture with its timings and the options that made it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch.nn import functional
+
+from stylegram import __version__
+from stylegram.engines.base import (
+    ProgressCallback,
+    ProgressEvent,
+    Request,
+    Result,
+    check_request,
+    check_weight,
+    register,
+    request_record,
+)
+from stylegram.errors import InputError
+from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.models.store import load_style_model, resolve_model
+from stylegram.models.transformer import TransformerNet, frozen_statistics
+from stylegram.ops.color import COLOR_METHODS, preserve_colors
+from stylegram.ops.tiling import plan_tiles
+from stylegram.runtime import PRECISIONS, autocast, available_memory, choose_precision, resolve_device
+
+DEFAULT_MODEL = "starry_night"
+#: Peak bytes per pixel of one inference pass of the light network in float32 (bench/fast_vs_stl.py measures
+#: it); a picture whose pass would take more than MEMORY_SHARE of the free memory goes in tiles.
+INFERENCE_BYTES_PER_PIXEL = 600
+MEMORY_SHARE = 0.5
+DEFAULT_TILE = 1024
+#: Pixels shared by neighbouring tiles. With its statistics frozen, an output pixel of the default network sees
+#: about 70 px around it; the feathered weights are 0 in the outer quarter of an overlap and small next to it,
+#: so with 256 px a tile's cut edge barely reaches a pixel that counts.
+TILE_OVERLAP = 256
+#: Long side of the copy of the picture the instance-norm statistics of tiled runs are measured on.
+STATISTICS_SIDE = 1024
+
+
+@dataclass
+class FastOptions:
+    """Options of the feed-forward engine.
+
+    Attributes:
+        model: a shipped style's name (``stylegram styles``) or a model file from ``stylegram train``.
+        precision: ``auto``, ``fp32`` or ``bf16``, as for the optimisation engine.
+        tile_size: pass pictures larger than this many pixels a side in overlapping tiles; None tiles only
+            where a whole pass would not fit in memory.
+        color: keep the photo's colours afterwards: ``none``, ``luminance`` or ``match``.
+        strength: 1 is the network's picture, 0 the photo, in between a blend.
+    """
+
+    model: str = DEFAULT_MODEL
+    precision: str = "auto"
+    tile_size: int | None = None
+    color: str = "none"
+    strength: float = 1.0
+
+
+def check_inputs(request: Request) -> tuple[FastOptions, Path]:
+    """Validate a request for this engine before any work; return its options and the model file."""
+    check_request(request, styles_required=False)
+    options = request.options if request.options is not None else FastOptions()
+    if not isinstance(options, FastOptions):
+        raise InputError(f"the fast engine takes FastOptions, got {type(options).__name__}")
+    if request.styles:
+        raise InputError("the fast engine paints the style its model was trained on; give --model, not a style image")
+    if request.regions is not None:
+        raise InputError("the fast engine has one style per model; region styles need the gatys engine")
+    if options.precision not in PRECISIONS:
+        raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if options.color not in COLOR_METHODS:
+        raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
+    check_weight("strength", options.strength)
+    if options.strength > 1:
+        raise InputError(f"strength must be between 0 and 1, got {options.strength}")
+    if options.tile_size is not None and (not isinstance(options.tile_size, int) or options.tile_size < 128):
+        raise InputError(f"tile size must be a whole number of pixels, at least 128, got {options.tile_size!r}")
+    return options, resolve_model(options.model)
+
+
+@lru_cache(maxsize=8)
+def _cached_model(path: str, modified_ns: int) -> tuple[TransformerNet, dict[str, Any]]:
+    return load_style_model(path)
+
+
+def load_model(path: Path) -> tuple[TransformerNet, dict[str, Any]]:
+    """The network of a model file, loaded once per process (reloaded when the file changes)."""
+    return _cached_model(str(path), os.stat(path).st_mtime_ns)
+
+
+def choose_inference_tile(size: tuple[int, int], device: torch.device, requested: int | None) -> int | None:
+    """The tile side for a ``(width, height)`` picture, or None to pass it whole."""
+    if requested is not None:
+        return requested if max(size) > requested else None
+    fits = size[0] * size[1] * INFERENCE_BYTES_PER_PIXEL <= available_memory(device) * MEMORY_SHARE
+    return None if fits else DEFAULT_TILE
+
+
+@torch.no_grad()
+def run_network(
+    net: TransformerNet,
+    image: torch.Tensor,
+    dtype: torch.dtype | None = None,
+    tile_size: int | None = None,
+    on_tile: Any = None,
+) -> torch.Tensor:
+    """``net`` applied to ``image`` (``(1, 3, H, W)`` in 0..1), whole or in tiles, clamped to 0..1.
+
+    In tiles, the instance normalisations use statistics measured once on the whole picture at no more than
+    ``STATISTICS_SIDE`` px, and the tiles' outputs are blended with feathered weights that sum to 1.
+
+    Example:
+        >>> net = TransformerNet(widths=(8, 8, 8), residual_blocks=1).eval()
+        >>> picture = torch.rand(1, 3, 200, 300)
+        >>> run_network(net, picture, tile_size=128).shape
+        torch.Size([1, 3, 200, 300])
+    """
+    device = image.device
+    if tile_size is None or max(image.shape[-2:]) <= tile_size:
+        with autocast(device, dtype):
+            return net(image).float().clamp(0, 1)
+    height, width = image.shape[-2:]
+    scale = min(1.0, STATISTICS_SIDE / max(height, width))
+    reference = functional.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
+    output = torch.zeros_like(image)
+    tiles = plan_tiles(height, width, tile_size, min(TILE_OVERLAP, tile_size // 4))
+    with autocast(device, dtype), frozen_statistics(net, reference):
+        for index, tile in enumerate(tiles, start=1):
+            stylized = net(tile.crop(image)).float()
+            tile.crop(output).add_(stylized * tile.weight.to(device))
+            if on_tile is not None:
+                on_tile(index, len(tiles))
+    return output.clamp(0, 1)
+
+
+@register
+class FastEngine:
+    """A trained network per style (Johnson et al.): a picture in one pass, a fraction of a second."""
+
+    name: ClassVar[str] = "fast"
+    options_type: ClassVar[type] = FastOptions
+
+    def run(self, request: Request, on_progress: ProgressCallback | None = None) -> Result:
+        started = time.perf_counter()
+        # 1. Check the inputs.
+        options, model_path = check_inputs(request)
+        device = resolve_device(request.device)
+
+        # 2. Load the photo and the network.
+        photo = load_image(request.content, what="content image")
+        size = fit_long_side(photo.size, request.size)
+        content = image_to_tensor(resize(photo, size)).to(device)
+        net, info = load_model(model_path)
+        net = net.to(device)
+
+        # 3. Precision and tiles.
+        dtype = choose_precision(options.precision, device)
+        tile_size = choose_inference_tile(size, device, options.tile_size)
+        setup_s = time.perf_counter() - started
+
+        # 4. Run the network.
+        def on_tile(index: int, count: int) -> None:
+            if on_progress is not None:
+                on_progress(ProgressEvent(index, count, "stylize", {}, time.perf_counter() - started))
+
+        picture = run_network(net, content, dtype, tile_size, on_tile)
+        network_s = time.perf_counter() - started - setup_s
+        if on_progress is not None and tile_size is None:
+            on_tile(1, 1)
+
+        # 5. Colour and strength.
+        if options.color != "none":
+            picture = preserve_colors(picture, content, options.color)
+        if options.strength < 1:
+            picture = content + options.strength * (picture - content)
+
+        # 6. The result.
+        record = request_record(request, self.name)
+        record["run"] = {
+            "version": __version__,
+            "output_size": list(size),
+            "model_file": str(model_path),
+            "model_style": info.get("style"),
+            "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+            "tile_size": tile_size,
+        }
+        total_s = time.perf_counter() - started
+        return Result(
+            image=tensor_to_image(picture),
+            timings={"setup_s": setup_s, "network_s": network_s, "total_s": total_s},
+            options=record,
+        )

@@ -1,0 +1,89 @@
+"""Style networks on disk: fp16 safetensors with their layout and provenance in the file's metadata.
+
+A model file holds the :class:`~stylegram.models.transformer.TransformerNet` weights in float16 (half the size,
+no visible difference) and, under the metadata key ``stylegram``, a JSON object with the network's ``config``
+and what made it (style image, steps, losses, command). The shipped styles live in
+``stylegram/weights/styles/<name>.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from stylegram.errors import InputError, WeightsError
+from stylegram.models.transformer import TransformerNet
+
+METADATA_KEY = "stylegram"
+KIND = "stylegram.transformer"
+
+
+def shipped_styles() -> dict[str, Path]:
+    """Names of the styles shipped in the package and their files."""
+    folder = Path(str(resources.files("stylegram.weights") / "styles"))
+    return {path.stem: path for path in sorted(folder.glob("*.safetensors"))}
+
+
+def save_style_model(net: TransformerNet, path: str | Path, info: dict[str, Any]) -> Path:
+    """Write ``net`` in float16 with its config and ``info`` as metadata, atomically."""
+    path = Path(path)
+    state = {name: tensor.detach().to(torch.float16).contiguous().cpu() for name, tensor in net.state_dict().items()}
+    metadata = {METADATA_KEY: json.dumps({"kind": KIND, "config": net.config, **info}, default=str)}
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        save_file(state, temporary, metadata=metadata)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return path
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A shipped style's file by name, or a model file by path.
+
+    Raises:
+        InputError: neither a shipped style nor an existing file (the known names are listed).
+    """
+    shipped = shipped_styles()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    known = ", ".join(shipped) or "none"
+    raise InputError(f"unknown model {str(name_or_path)!r}: not a shipped style ({known}) nor a file")
+
+
+def load_style_model(name_or_path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
+    """The network (float32, eval mode) and its metadata from a shipped style's name or a model file.
+
+    Raises:
+        InputError: an unknown name.
+        WeightsError: a file that is not a stylegram style model, or is damaged.
+    """
+    path = resolve_model(name_or_path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path} is not a readable safetensors file ({error})") from None
+    try:
+        info = json.loads(metadata[METADATA_KEY])
+        if info.get("kind") != KIND:
+            raise KeyError("kind")
+        config = info["config"]
+        net = TransformerNet(tuple(config["widths"]), config["residual_blocks"], config["light"])
+        net.load_state_dict({name: tensor.float() for name, tensor in state.items()})
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        raise WeightsError(f"{path} is not a stylegram style model (wrong or missing layout)") from None
+    return net.eval(), info

@@ -1,0 +1,1 @@
+"""Training the networks stylegram ships: photo sets, the feed-forward style networks."""

@@ -1,0 +1,266 @@
+"""Training a feed-forward style network (Johnson et al. 2016) with the Gatys losses, on a CPU or a GPU.
+
+The steps of one run:
+
+1. check the options (before any work) and load the style image;
+2. build the VGG19 encoder, the network and Adam; take the style's Gram targets once;
+3. resume from the checkpoint beside the output when there is one for the same style and settings;
+4. loop: a batch of random photo crops → network → VGG19 → content + style + total variation → Adam step;
+   report progress, write a checkpoint and a preview every so often (Ctrl-C writes one and stops);
+5. write the model (fp16 safetensors with its provenance) and the loss log.
+
+The losses are those of the optimisation engine (relative squared errors, same layers), so a trained network
+aims at what ``stylegram eval`` measures.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from stylegram.engines.base import ProgressEvent, check_weight
+from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
+from stylegram.errors import InputError
+from stylegram.features.encoder import VGGEncoder
+from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
+from stylegram.models.store import save_style_model
+from stylegram.models.transformer import TransformerNet
+from stylegram.ops.gram import gram_matrix
+from stylegram.ops.losses import relative_squared_error, total_variation_loss
+from stylegram.runtime import autocast, choose_precision, resolve_device
+from stylegram.training.data import PhotoCrops
+
+#: The smallest style image worth learning from: its Gram statistics need a few relu5_1 positions.
+MIN_STYLE_SIDE = 128
+
+
+@dataclass
+class TrainOptions:
+    """Settings of one training run (all recorded in the model file).
+
+    Attributes:
+        steps: Adam steps.
+        batch_size: photo crops per step.
+        image_size: side of the square crops.
+        style_size: long side of the style image while its statistics are taken (its brush strokes come out
+            at this scale relative to a ``image_size`` crop).
+        learning_rate: Adam's step size.
+        content_weight: α (relative error at ``relu4_2``).
+        style_weight: β (relative Gram errors at relu1_1 … relu5_1, weighted as in the optimisation engine).
+        tv_weight: total-variation weight.
+        widths: channels of the network at its three resolutions.
+        residual_blocks: residual blocks of the network.
+        light: the pixel-(un)shuffle layout (see :class:`~stylegram.models.transformer.TransformerNet`).
+        checkpoint_every: steps between checkpoints (and loss-log lines).
+        preview_every: steps between preview images (0: none).
+        seed: seeds the network's initial weights and the crops.
+        precision: ``auto``, ``fp32`` or ``bf16``, as for the optimisation engine.
+    """
+
+    steps: int = 1500
+    batch_size: int = 4
+    image_size: int = 256
+    style_size: int = 384
+    learning_rate: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 1e-4
+    widths: tuple[int, int, int] = (24, 48, 96)
+    residual_blocks: int = 3
+    light: bool = True
+    checkpoint_every: int = 50
+    preview_every: int = 250
+    seed: int = 0
+    precision: str = "auto"
+    style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
+
+
+CONTENT_LAYER = "relu4_2"
+
+
+def check_options(options: TrainOptions) -> None:
+    for name in ("steps", "batch_size", "image_size", "style_size", "checkpoint_every", "residual_blocks"):
+        value = getattr(options, name)
+        if not isinstance(value, int) or value < 1:
+            raise InputError(f"{name.replace('_', ' ')} must be a whole number of at least 1, got {value!r}")
+    if options.image_size < 64 or options.image_size % 8:
+        raise InputError(f"image size must be a multiple of 8 of at least 64, got {options.image_size}")
+    check_weight("learning rate", options.learning_rate, allow_zero=False)
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        check_weight(name.replace("_", " "), getattr(options, name))
+
+
+def checkpoint_path(output: Path) -> Path:
+    return output.with_name(output.name + ".ckpt")
+
+
+def _atomic_torch_save(state: dict, path: Path) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+@dataclass
+class TrainResult:
+    """What a run made: the model file, its loss log, and whether it was interrupted."""
+
+    model: Path | None
+    log: list[dict] = field(default_factory=list)
+    steps_done: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+
+
+def train_style(
+    style: str | Path,
+    output: str | Path,
+    photos: str | Path,
+    options: TrainOptions | None = None,
+    *,
+    device: str = "auto",
+    preview_photo: str | Path | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+) -> TrainResult:
+    """Train a network for the painting ``style`` on the photos in ``photos`` and write it to ``output``.
+
+    A checkpoint ``<output>.ckpt`` is written every ``checkpoint_every`` steps and on Ctrl-C; calling again
+    with the same style and options resumes from it. Previews of ``preview_photo`` go to
+    ``<output stem>_preview_<step>.jpg``.
+
+    Raises:
+        InputError: bad options, a missing or too small style image, an empty photo folder, or a checkpoint
+            made for another style or other settings.
+    """
+    started = time.perf_counter()
+    # 1. Check the options and load the style image.
+    options = options or TrainOptions()
+    check_options(options)
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise InputError(f"output folder does not exist: {output.parent}")
+    style_image = load_image(style, what="style image")
+    if min(style_image.size) < MIN_STYLE_SIDE:
+        raise InputError(
+            f"style image is {style_image.width}x{style_image.height}; training needs at least "
+            f"{MIN_STYLE_SIDE} px on the short side"
+        )
+    PhotoCrops(photos, options.image_size)  # an empty or missing folder fails here, before any work
+    target = resolve_device(device)
+
+    # 2. Encoder, network, optimiser, style targets.
+    encoder = VGGEncoder.load([CONTENT_LAYER, *options.style_layers]).to(target)
+    dtype = choose_precision(options.precision, target)
+    torch.manual_seed(options.seed)
+    net = TransformerNet(options.widths, options.residual_blocks, options.light).to(target)
+    optimizer = torch.optim.Adam(net.parameters(), lr=options.learning_rate)
+    style_tensor = image_to_tensor(resize(style_image, fit_long_side(style_image.size, options.style_size)))
+    with torch.no_grad(), autocast(target, dtype):
+        style_features = encoder(style_tensor.to(target))
+    style_targets = {name: gram_matrix(style_features[name]) for name in options.style_layers}
+
+    # 3. Resume when a checkpoint of this run exists.
+    # A checkpoint resumes a run of the same style and settings; how long it runs and how often it reports
+    # may change (train 1500 steps, then go on to 3000).
+    settings = {"style": str(Path(style).resolve()), **asdict(options), "widths": list(options.widths)}
+    for name in ("steps", "checkpoint_every", "preview_every"):
+        settings.pop(name)
+    log: list[dict] = []
+    first_step = 0
+    checkpoint = checkpoint_path(output)
+    if checkpoint.exists():
+        try:
+            state = torch.load(checkpoint, map_location=target, weights_only=False)
+        except Exception as error:  # a torn or foreign file: say so rather than start over silently
+            raise InputError(f"cannot read checkpoint {checkpoint} ({error}); delete it to start over") from None
+        if state.get("settings") != settings:
+            raise InputError(f"checkpoint {checkpoint} is of another style or other settings; delete it to start over")
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        first_step, log = state["step"], state["log"]
+    preview = None
+    if preview_photo is not None and options.preview_every:
+        photo = load_image(preview_photo, what="preview photo")
+        preview = image_to_tensor(resize(photo, fit_long_side(photo.size, 384)))
+    earlier_seconds = log[-1]["seconds"] if log else 0.0
+
+    def save_checkpoint(step: int) -> None:
+        state = {"settings": settings, "net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+        _atomic_torch_save({**state, "log": log}, checkpoint)
+
+    # 4. Train.
+    batches = PhotoCrops(photos, options.image_size, options.seed + first_step).batches(options.batch_size)
+    step = first_step
+    interrupted = False
+    sums: dict[str, float] = {}
+    try:
+        while step < options.steps:
+            batch = next(batches).to(target)
+            with autocast(target, dtype):
+                with torch.no_grad():
+                    content_target = encoder(batch)[CONTENT_LAYER]
+                picture = net(batch)
+                features = encoder(picture)
+            content = relative_squared_error(features[CONTENT_LAYER], content_target)
+            style_term = sum(
+                weight
+                * relative_squared_error(gram_matrix(features[name]), style_targets[name].expand(len(batch), -1, -1))
+                for name, weight in options.style_layers.items()
+            )
+            terms = {
+                "content": options.content_weight * content,
+                "style": options.style_weight * style_term,
+                "tv": options.tv_weight * total_variation_loss(picture),
+            }
+            loss = terms["content"] + terms["style"] + terms["tv"]
+            if not math.isfinite(float(loss.detach())):
+                raise InputError(f"the loss is no longer finite at step {step + 1}; lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            values = {name: float(value.detach()) for name, value in terms.items()} | {"total": float(loss.detach())}
+            for name, value in values.items():
+                sums[name] = sums.get(name, 0.0) + value
+            if on_progress is not None:
+                on_progress(ProgressEvent(step, options.steps, "train", values, time.perf_counter() - started))
+            if step % options.checkpoint_every == 0 or step == options.steps:
+                count = step - (log[-1]["step"] if log else first_step) or 1
+                seconds = earlier_seconds + time.perf_counter() - started
+                log.append(
+                    {"step": step, "seconds": round(seconds, 1)}
+                    | {name: round(total / count, 5) for name, total in sums.items()}
+                )
+                sums = {}
+                save_checkpoint(step)
+            if preview is not None and step % options.preview_every == 0:
+                net.eval()
+                with torch.no_grad(), autocast(target, dtype):
+                    picture = net(preview.to(target)).float().clamp(0, 1)
+                net.train()
+                save_image(tensor_to_image(picture), output.with_name(f"{output.stem}_preview_{step:05d}.jpg"))
+    except KeyboardInterrupt:
+        interrupted = True
+        save_checkpoint(step)
+
+    # 5. Write the model when the run is complete.
+    seconds = earlier_seconds + time.perf_counter() - started
+    if interrupted:
+        return TrainResult(None, log, step, True, seconds)
+    info = {
+        "style": Path(style).name,
+        "trained": {**settings, "style": Path(style).name, "steps": step, "precision": str(dtype)},
+        "final_losses": log[-1] if log else {},
+    }
+    save_style_model(net, output, info)
+    return TrainResult(output, log, step, False, seconds)
