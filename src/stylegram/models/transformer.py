@@ -113,7 +113,7 @@ class TransformerNet(nn.Module):
         first, middle, deepest = widths
         if light:
             into = [nn.PixelUnshuffle(2), ConvLayer(12, first, 3)]
-            out_of = [ConvLayer(first, 12, 3, last=True), nn.PixelShuffle(2)]
+            out_of = [nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(first, 3, 3, last=True)]
         else:
             into = [ConvLayer(3, first, 9)]
             out_of = [ConvLayer(first, 3, 9, last=True)]
@@ -123,6 +123,7 @@ class TransformerNet(nn.Module):
         self.residuals = nn.Sequential(*(ResidualBlock(deepest) for _ in range(residual_blocks)))
         self.decoder = nn.Sequential(UpsampleConv(deepest, middle), UpsampleConv(middle, first), *out_of)
         self.multiple = 8 if light else 4
+        self.light = light
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
@@ -132,7 +133,8 @@ class TransformerNet(nn.Module):
 
     def body(self, image: torch.Tensor) -> torch.Tensor:
         """The network on a picture whose sides are multiples of ``self.multiple`` (what ONNX exports)."""
-        return self.decoder(self.residuals(self.encoder(image)))
+        change = self.decoder(self.residuals(self.encoder(image)))
+        return image + change if self.light else change
 
 
 @contextmanager

