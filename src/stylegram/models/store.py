@@ -82,7 +82,7 @@ def load_style_model(name_or_path: str | Path) -> tuple[TransformerNet, dict[str
         if info.get("kind") != KIND:
             raise KeyError("kind")
         config = info["config"]
-        net = TransformerNet(tuple(config["widths"]), config["residual_blocks"], config["light"])
+        net = TransformerNet(tuple(config["widths"]), config["residual_blocks"], config["light"], config["add_input"])
         net.load_state_dict({name: tensor.float() for name, tensor in state.items()})
     except (KeyError, TypeError, ValueError, RuntimeError):
         raise WeightsError(f"{path} is not a stylegram style model (wrong or missing layout)") from None

@@ -13,6 +13,7 @@ RGB in 0..1 (the output is not clamped; the engine clamps).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -88,18 +89,20 @@ class UpsampleConv(nn.Module):
 class TransformerNet(nn.Module):
     """Photo in, stylized picture out, in one pass.
 
-    Two layouts share the body (strided convolutions down, residual blocks, upsampling convolutions up):
+    Strided convolutions go down, residual blocks work at the lowest resolution, upsampling convolutions come
+    back up. Two ways in and out of full resolution:
 
-    * ``light=False``, the paper's: a 9×9 convolution at full resolution in and out, two halvings.
-    * ``light=True`` (stylegram's default): the full-resolution layers are replaced by a pixel unshuffle (each
-      2×2 block of pixels becomes 12 channels at half resolution) and a pixel shuffle back, and there are three
-      halvings. Convolutions at full size dominate the paper's cost on a CPU; this layout makes a 1024×768
-      picture about eight times cheaper (see docs/fast.md for the measurements behind the choice).
+    * ``light=False``, the paper's: a 9×9 convolution at full resolution in and out.
+    * ``light=True`` (stylegram's default): a pixel unshuffle in (each 2×2 block of pixels becomes 12 channels
+      at half resolution) and a nearest-neighbour upsampling with a 3×3 convolution to RGB out. Wide
+      convolutions at full size dominate the paper's cost on a CPU; see docs/fast.md for the measurements.
 
     Args:
-        widths: channels at each resolution, full (or half, when light) first; three entries.
+        widths: channels at each resolution, from the entry resolution (full, or half when light) down; each
+            further entry halves the resolution. The paper's: ``(32, 64, 128)``.
         residual_blocks: residual blocks at the lowest resolution.
-        light: the pixel-(un)shuffle layout.
+        light: the pixel-unshuffle layout.
+        add_input: learn a change to the photo rather than the picture itself.
 
     Example:
         >>> net = TransformerNet(widths=(8, 8, 8), residual_blocks=1)
@@ -107,23 +110,33 @@ class TransformerNet(nn.Module):
         torch.Size([1, 3, 36, 52])
     """
 
-    def __init__(self, widths: tuple[int, int, int] = (24, 48, 96), residual_blocks: int = 3, light: bool = True):
+    def __init__(
+        self,
+        widths: tuple[int, ...] = (24, 48),
+        residual_blocks: int = 3,
+        light: bool = True,
+        add_input: bool = False,
+    ):
         super().__init__()
-        self.config = {"widths": list(widths), "residual_blocks": residual_blocks, "light": light}
-        first, middle, deepest = widths
+        self.config = {
+            "widths": list(widths),
+            "residual_blocks": residual_blocks,
+            "light": light,
+            "add_input": add_input,
+        }
+        first = widths[0]
         if light:
             into = [nn.PixelUnshuffle(2), ConvLayer(12, first, 3)]
             out_of = [nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(first, 3, 3, last=True)]
         else:
             into = [ConvLayer(3, first, 9)]
             out_of = [ConvLayer(first, 3, 9, last=True)]
-        self.encoder = nn.Sequential(
-            *into, ConvLayer(first, middle, 3, stride=2), ConvLayer(middle, deepest, 3, stride=2)
-        )
-        self.residuals = nn.Sequential(*(ResidualBlock(deepest) for _ in range(residual_blocks)))
-        self.decoder = nn.Sequential(UpsampleConv(deepest, middle), UpsampleConv(middle, first), *out_of)
-        self.multiple = 8 if light else 4
-        self.light = light
+        pairs = list(itertools.pairwise(widths))
+        self.encoder = nn.Sequential(*into, *(ConvLayer(a, b, 3, stride=2) for a, b in pairs))
+        self.residuals = nn.Sequential(*(ResidualBlock(widths[-1]) for _ in range(residual_blocks)))
+        self.decoder = nn.Sequential(*(UpsampleConv(b, a) for a, b in reversed(pairs)), *out_of)
+        self.multiple = 2 ** (len(widths) - 1 + light)
+        self.add_input = add_input
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
@@ -134,7 +147,7 @@ class TransformerNet(nn.Module):
     def body(self, image: torch.Tensor) -> torch.Tensor:
         """The network on a picture whose sides are multiples of ``self.multiple`` (what ONNX exports)."""
         change = self.decoder(self.residuals(self.encoder(image)))
-        return image + change if self.light else change
+        return image + change if self.add_input else change
 
 
 @contextmanager

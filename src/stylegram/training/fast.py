@@ -64,17 +64,18 @@ class TrainOptions:
         precision: ``auto``, ``fp32`` or ``bf16``, as for the optimisation engine.
     """
 
-    steps: int = 1500
-    batch_size: int = 4
+    steps: int = 2400
+    batch_size: int = 2
     image_size: int = 256
     style_size: int = 384
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     content_weight: float = 1.0
     style_weight: float = 5.0
     tv_weight: float = 1e-4
-    widths: tuple[int, int, int] = (24, 48, 96)
+    widths: tuple[int, ...] = (24, 48)
     residual_blocks: int = 3
     light: bool = True
+    add_input: bool = False
     checkpoint_every: int = 50
     preview_every: int = 250
     seed: int = 0
@@ -162,7 +163,7 @@ def train_style(
     encoder = VGGEncoder.load([CONTENT_LAYER, *options.style_layers]).to(target)
     dtype = choose_precision(options.precision, target)
     torch.manual_seed(options.seed)
-    net = TransformerNet(options.widths, options.residual_blocks, options.light).to(target)
+    net = TransformerNet(options.widths, options.residual_blocks, options.light, options.add_input).to(target)
     optimizer = torch.optim.Adam(net.parameters(), lr=options.learning_rate)
     style_tensor = image_to_tensor(resize(style_image, fit_long_side(style_image.size, options.style_size)))
     with torch.no_grad(), autocast(target, dtype):
