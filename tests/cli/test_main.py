@@ -76,7 +76,7 @@ def test_progress_bar_shows_losses(tmp_path, content_path, style_path, capsys):
         ),
         (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--iterations", "0"], "iterations must"),
         (lambda p: ["transfer", p["content"], p["style"], "-o", str(p["tmp"] / "no" / "o.png")], "folder does not"),
-        (lambda p: ["transfer", p["content"], p["style"], "-o", str(p["tmp"] / "o.xyz")], "image format"),
+        (lambda p: ["transfer", p["content"], p["style"], "-o", str(p["tmp"] / "o.xyz")], "cannot tell the format"),
         (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--weights", p["text"]], "weights file"),
         (lambda p: ["transfer", p["content"], p["style"], "-o", p["out"], "--device", "tpu"], "device"),
         (lambda p: ["eval", p["out"]], "give --content"),

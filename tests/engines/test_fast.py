@@ -41,3 +41,17 @@ def test_engine_options_strength_and_colour(model_path, content_path):
         stylize(content_path, content_path, engine="fast", model=str(model_path))
     with pytest.raises(InputError, match="strength must be between 0 and 1"):
         stylize(content_path, [], engine="fast", model=str(model_path), strength=2.0)
+
+
+def test_styles_are_listed_and_found_by_name(model_path, content_path, monkeypatch, capsys):
+    from stylegram.cli import main as cli
+    from stylegram.models import store
+
+    monkeypatch.setattr(store, "shipped_styles", lambda: {"tiny": model_path})
+    monkeypatch.setattr(cli, "shipped_styles", lambda: {"tiny": model_path})
+    assert cli.main(["styles"]) == 0
+    assert capsys.readouterr().out.startswith("tiny")
+    result = stylize(content_path, [], engine="fast", model="tiny", size=32)
+    assert result.image.size == (32, 24) and result.options["model"] == "tiny"
+    with pytest.raises(InputError, match=r"unknown model 'starry': not a shipped style \(tiny\)"):
+        stylize(content_path, [], engine="fast", model="starry")

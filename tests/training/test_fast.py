@@ -98,3 +98,13 @@ def test_unknown_and_foreign_models_are_refused(tmp_path, content_path, capsys):
     save_file({"conv.weight": torch.zeros(2, 2)}, str(foreign))
     with pytest.raises(WeightsError, match="not a stylegram style model"):
         load_style_model(foreign)
+
+
+def test_the_adversarial_term_trains_a_discriminator_and_checkpoints_it(tmp_path, photos, style_path):
+    style = tmp_path / "style.png"
+    Image.open(style_path).resize((160, 128)).save(style)
+    output = tmp_path / "gan.safetensors"
+    options = TrainOptions(steps=3, checkpoint_every=3, preview_every=0, adversarial_weight=0.1, **TINY)
+    result = train_style(style, output, photos, options)
+    assert result.log[-1]["adversarial"] > 0
+    assert "adversary" in torch.load(checkpoint_path(output), weights_only=False)

@@ -229,6 +229,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         content_weight=args.content_weight,
         style_weight=args.style_weight,
         tv_weight=args.tv_weight,
+        adversarial_weight=args.adversarial_weight,
         checkpoint_every=args.checkpoint_every,
         preview_every=args.preview_every,
         seed=args.seed,
@@ -438,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--content-weight", type=float, default=defaults_train.content_weight)
     train.add_argument("--style-weight", type=float, default=defaults_train.style_weight)
     train.add_argument("--tv-weight", type=float, default=defaults_train.tv_weight)
+    train.add_argument(
+        "--adversarial-weight",
+        type=float,
+        default=defaults_train.adversarial_weight,
+        help="weight of a PatchGAN term (0: none)",
+    )
     train.add_argument("--checkpoint-every", type=_positive_int, default=defaults_train.checkpoint_every)
     train.add_argument("--preview", help="a photo to stylize every --preview-every steps (OUT_preview_N.jpg)")
     train.add_argument("--preview-every", type=_positive_int, default=defaults_train.preview_every)

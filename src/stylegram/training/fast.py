@@ -24,12 +24,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from torch.nn import functional
 
 from stylegram.engines.base import ProgressEvent, check_weight
 from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
+from stylegram.models.discriminator import PatchDiscriminator
 from stylegram.models.store import save_style_model
 from stylegram.models.transformer import TransformerNet
 from stylegram.ops.gram import gram_matrix
@@ -62,6 +64,9 @@ class TrainOptions:
         preview_every: steps between preview images (0: none).
         seed: seeds the network's initial weights and the crops.
         precision: ``auto``, ``fp32`` or ``bf16``, as for the optimisation engine.
+        adversarial_weight: weight of an adversarial term (least-squares GAN): a small PatchGAN discriminator
+            learns to tell the network's pictures from crops of the painting, and the network learns to fool
+            it; 0 (the default) trains without it.
     """
 
     steps: int = 2400
@@ -70,7 +75,7 @@ class TrainOptions:
     style_size: int = 384
     learning_rate: float = 2e-3
     content_weight: float = 1.0
-    style_weight: float = 5.0
+    style_weight: float = 2.0
     tv_weight: float = 1e-4
     widths: tuple[int, ...] = (24, 48)
     residual_blocks: int = 3
@@ -81,6 +86,7 @@ class TrainOptions:
     seed: int = 0
     precision: str = "auto"
     style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
+    adversarial_weight: float = 0.0
 
 
 CONTENT_LAYER = "relu4_2"
@@ -94,7 +100,7 @@ def check_options(options: TrainOptions) -> None:
     if options.image_size < 64 or options.image_size % 8:
         raise InputError(f"image size must be a multiple of 8 of at least 64, got {options.image_size}")
     check_weight("learning rate", options.learning_rate, allow_zero=False)
-    for name in ("content_weight", "style_weight", "tv_weight"):
+    for name in ("content_weight", "style_weight", "tv_weight", "adversarial_weight"):
         check_weight(name.replace("_", " "), getattr(options, name))
 
 
@@ -169,6 +175,9 @@ def train_style(
     with torch.no_grad(), autocast(target, dtype):
         style_features = encoder(style_tensor.to(target))
     style_targets = {name: gram_matrix(style_features[name]) for name in options.style_layers}
+    adversary = None
+    if options.adversarial_weight > 0:
+        adversary = _Adversary(style_tensor, options.image_size, options.seed, target)
 
     # 3. Resume when a checkpoint of this run exists.
     # A checkpoint resumes a run of the same style and settings; how long it runs and how often it reports
@@ -188,6 +197,8 @@ def train_style(
             raise InputError(f"checkpoint {checkpoint} is of another style or other settings; delete it to start over")
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
+        if adversary is not None:
+            adversary.load_state_dict(state["adversary"])
         first_step, log = state["step"], state["log"]
     preview = None
     if preview_photo is not None and options.preview_every:
@@ -197,6 +208,8 @@ def train_style(
 
     def save_checkpoint(step: int) -> None:
         state = {"settings": settings, "net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+        if adversary is not None:
+            state["adversary"] = adversary.state_dict()
         _atomic_torch_save({**state, "log": log}, checkpoint)
 
     # 4. Train.
@@ -223,7 +236,9 @@ def train_style(
                 "style": options.style_weight * style_term,
                 "tv": options.tv_weight * total_variation_loss(picture),
             }
-            loss = terms["content"] + terms["style"] + terms["tv"]
+            if adversary is not None:
+                terms["adversarial"] = options.adversarial_weight * adversary.step(picture, len(batch))
+            loss = sum(terms.values())
             if not math.isfinite(float(loss.detach())):
                 raise InputError(f"the loss is no longer finite at step {step + 1}; lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
@@ -265,3 +280,44 @@ def train_style(
     }
     save_style_model(net, output, info)
     return TrainResult(output, log, step, False, seconds)
+
+
+class _Adversary:
+    """The discriminator of the optional adversarial term, its optimiser, and the painting's crops it learns from."""
+
+    def __init__(self, painting: torch.Tensor, size: int, seed: int, device: torch.device):
+        self.painting = painting.to(device)
+        self.size = min(size, *painting.shape[-2:])
+        self.generator = torch.Generator().manual_seed(seed)
+        self.output_size = size
+        self.net = PatchDiscriminator().to(device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+    def _painting_crops(self, count: int) -> torch.Tensor:
+        height, width = self.painting.shape[-2:]
+        crops = []
+        for _ in range(count):
+            top = int(torch.randint(height - self.size + 1, (1,), generator=self.generator))
+            left = int(torch.randint(width - self.size + 1, (1,), generator=self.generator))
+            crops.append(self.painting[..., top : top + self.size, left : left + self.size])
+        crops = torch.cat(crops)
+        if self.size != self.output_size:
+            crops = functional.interpolate(crops, size=self.output_size, mode="bilinear", align_corners=False)
+        return crops
+
+    def step(self, picture: torch.Tensor, count: int) -> torch.Tensor:
+        """Update the discriminator on painting crops vs ``picture``; return the network's (generator's) loss."""
+        real = self.net(self._painting_crops(count)).float()
+        fake = self.net(picture.detach()).float()
+        loss = (real - 1).pow(2).mean() + fake.pow(2).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return (self.net(picture).float() - 1).pow(2).mean()
+
+    def state_dict(self) -> dict:
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
