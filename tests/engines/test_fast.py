@@ -55,3 +55,11 @@ def test_styles_are_listed_and_found_by_name(model_path, content_path, monkeypat
     assert result.image.size == (32, 24) and result.options["model"] == "tiny"
     with pytest.raises(InputError, match=r"unknown model 'starry': not a shipped style \(tiny\)"):
         stylize(content_path, [], engine="fast", model="starry")
+
+
+def test_onnxruntime_gives_the_same_picture_as_torch(model_path, content_path):
+    torch_result = stylize(content_path, [], engine="fast", model=str(model_path), size=None, precision="fp32")
+    onnx_result = stylize(content_path, [], engine="fast", model=str(model_path), size=None, runtime="onnxruntime")
+    assert onnx_result.options["run"]["runtime"] == "onnxruntime"
+    difference = image_to_tensor(onnx_result.image) - image_to_tensor(torch_result.image)
+    assert difference.abs().max() <= 1 / 255

@@ -104,6 +104,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             "tile_size": args.tile_size,
             "color": args.preserve_color,
             "strength": 1.0 if args.strength is None else args.strength,
+            "runtime": args.runtime,
         }
     elif not args.styles:
         raise InputError("give a style image, or --model NAME for a trained style (stylegram styles lists them)")
@@ -350,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=COLOR_METHODS,
         default=defaults.color,
         help="keep the photo's colours: luminance-only transfer, or the painting recoloured to match the photo",
+    )
+    transfer.add_argument(
+        "--runtime", choices=("torch", "onnxruntime"), default="torch", help="what runs a --model network"
     )
     transfer.add_argument(
         "--masks", nargs="+", metavar="MASK", help="one mask per style: the part of the photo it paints (white)"

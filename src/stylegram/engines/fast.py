@@ -14,6 +14,7 @@ The pipeline:
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,7 @@ from stylegram.engines.base import (
 )
 from stylegram.errors import InputError
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.models.export import OnnxStyleNetwork, export_onnx
 from stylegram.models.store import load_style_model, resolve_model
 from stylegram.models.transformer import TransformerNet, frozen_statistics
 from stylegram.ops.color import COLOR_METHODS, preserve_colors
@@ -67,6 +69,9 @@ class FastOptions:
             where a whole pass would not fit in memory.
         color: keep the photo's colours afterwards: ``none``, ``luminance`` or ``match``.
         strength: 1 is the network's picture, 0 the photo, in between a blend.
+        runtime: ``torch``, or ``onnxruntime`` (the model exported to ONNX once per process and run by ONNX
+            Runtime in fp32; needs ``pip install 'stylegram[onnx]'``; pictures that need tiles still run in
+            torch, which can hold the normalisation statistics fixed).
     """
 
     model: str = DEFAULT_MODEL
@@ -74,6 +79,10 @@ class FastOptions:
     tile_size: int | None = None
     color: str = "none"
     strength: float = 1.0
+    runtime: str = "torch"
+
+
+RUNTIMES = ("torch", "onnxruntime")
 
 
 def check_inputs(request: Request) -> tuple[FastOptions, Path]:
@@ -90,6 +99,8 @@ def check_inputs(request: Request) -> tuple[FastOptions, Path]:
         raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
     if options.color not in COLOR_METHODS:
         raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
+    if options.runtime not in RUNTIMES:
+        raise InputError(f"unknown runtime {options.runtime!r}; expected one of {', '.join(RUNTIMES)}")
     check_weight("strength", options.strength)
     if options.strength > 1:
         raise InputError(f"strength must be between 0 and 1, got {options.strength}")
@@ -106,6 +117,14 @@ def _cached_model(path: str, modified_ns: int) -> tuple[TransformerNet, dict[str
 def load_model(path: Path) -> tuple[TransformerNet, dict[str, Any]]:
     """The network of a model file, loaded once per process (reloaded when the file changes)."""
     return _cached_model(str(path), os.stat(path).st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _onnx_network(path: str, modified_ns: int) -> OnnxStyleNetwork:
+    net, _ = _cached_model(path, modified_ns)
+    folder = Path(tempfile.mkdtemp(prefix="stylegram-onnx-"))
+    onnx_path = export_onnx(net, folder / "model.onnx")
+    return OnnxStyleNetwork(onnx_path, net.multiple)
 
 
 def choose_inference_tile(size: tuple[int, int], device: torch.device, requested: int | None) -> int | None:
@@ -183,7 +202,12 @@ class FastEngine:
             if on_progress is not None:
                 on_progress(ProgressEvent(index, count, "stylize", {}, time.perf_counter() - started))
 
-        picture = run_network(net, content, dtype, tile_size, on_tile)
+        use_onnx = options.runtime == "onnxruntime" and tile_size is None
+        if use_onnx:
+            session = _onnx_network(str(model_path), os.stat(model_path).st_mtime_ns)
+            picture = torch.from_numpy(session(content.cpu().numpy())).to(device)
+        else:
+            picture = run_network(net, content, dtype, tile_size, on_tile)
         network_s = time.perf_counter() - started - setup_s
         if on_progress is not None and tile_size is None:
             on_tile(1, 1)
@@ -201,7 +225,8 @@ class FastEngine:
             "output_size": list(size),
             "model_file": str(model_path),
             "model_style": info.get("style"),
-            "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+            "precision": "bf16" if dtype == torch.bfloat16 and not use_onnx else "fp32",
+            "runtime": "onnxruntime" if use_onnx else "torch",
             "tile_size": tile_size,
         }
         total_s = time.perf_counter() - started
