@@ -24,14 +24,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torch.nn import functional
 
 from stylegram.engines.base import describe_image
 from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.features.encoder import VGGEncoder
 from stylegram.io.image import ImageInput, fit_long_side, image_to_tensor, load_image, resize
+from stylegram.io.video import probe_video, read_frames
 from stylegram.ops.color import rgb_to_yiq
+from stylegram.ops.flow import frame_difference, optical_flow, reliable, to_grey
 from stylegram.ops.gram import gram_matrix, guided_gram
 from stylegram.ops.losses import relative_squared_error
 from stylegram.ops.masks import mask_from_image, resize_mask
@@ -184,3 +188,47 @@ def evaluate(
         ]
         report.diversity = round(sum(distances) / len(distances), 6)
     return report
+
+
+@torch.no_grad()
+def evaluate_video(
+    source: str | Path,
+    stylized: str | Path,
+    style: ImageInput | None = None,
+    *,
+    style_every: int = 10,
+    weights: str | Path | None = None,
+    device: str = "auto",
+) -> dict:
+    """Temporal consistency of a stylized clip (behind ``stylegram eval-video``).
+
+    * ``warping_error``: Lai et al. (2018): the mean absolute difference (0..1) between each stylized frame and
+      the previous one warped to it by the *source's* optical flow, over the pixels where that flow is reliable;
+      0 means every point keeps its colour as it moves. ``source_warping_error`` is the same figure for the
+      source itself: what motion blur, lighting and flow errors leave even without any stylization (the floor).
+    * ``style_distance`` (with ``style``): the mean of :func:`evaluate`'s style distance over every
+      ``style_every``-th frame.
+    """
+    info = probe_video(stylized)
+    size = (info.width, info.height)
+    errors, floors, frames = [], [], []
+    previous = previous_source = None
+    for index, (original, frame) in enumerate(zip(read_frames(source, size), read_frames(stylized), strict=False)):
+        if previous is not None:
+            flow = optical_flow(to_grey(original), to_grey(previous_source))
+            mask = reliable(flow, optical_flow(to_grey(previous_source), to_grey(original)))
+            errors.append(frame_difference(previous, frame, flow, mask))
+            floors.append(frame_difference(previous_source, original, flow, mask))
+        if style is not None and index % style_every == 0:
+            frames.append(Image.fromarray(frame))
+        previous, previous_source = frame, original
+    figures = {
+        "frames": len(errors) + 1,
+        "size": list(size),
+        "warping_error": round(float(np.mean(errors)), 6) if errors else 0.0,
+        "source_warping_error": round(float(np.mean(floors)), 6) if floors else 0.0,
+    }
+    if frames:
+        report = evaluate(frames, style=style, weights=weights, device=device)
+        figures["style_distance"] = round(float(np.mean([f["style_distance"] for f in report.outputs])), 6)
+    return figures

@@ -19,9 +19,10 @@ from tqdm import tqdm
 from stylegram import __version__
 from stylegram.api import preserve_colors, remake, stylize
 from stylegram.engines import ProgressCallback, ProgressEvent, Result, StyleSpec, engine_names
+from stylegram.engines.fast import DEFAULT_MODEL
 from stylegram.engines.gatys import INITS, OPTIMIZERS, QUALITY_PRESETS, GatysOptions
 from stylegram.errors import InputError, StylegramError, StylegramNotice
-from stylegram.evaluation import evaluate
+from stylegram.evaluation import evaluate, evaluate_video
 from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.image import check_output_path, save_image
 from stylegram.models.export import export_onnx, onnx_difference
@@ -29,6 +30,7 @@ from stylegram.models.store import load_style_model, shipped_styles
 from stylegram.ops.color import COLOR_METHODS
 from stylegram.runtime import PRECISIONS
 from stylegram.training.fast import TrainOptions, checkpoint_path, train_style
+from stylegram.video import DEFAULT_TEMPORAL_STRENGTH, stylize_video
 
 EXIT_INTERRUPTED = 130
 
@@ -261,6 +263,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_video(args: argparse.Namespace) -> int:
+    bar: tqdm | None = None
+
+    def on_progress(event: ProgressEvent) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=event.total, unit="frame", desc="video", disable=args.quiet, dynamic_ncols=True)
+        bar.update(event.step - bar.n)
+
+    try:
+        result = stylize_video(
+            args.source,
+            args.output,
+            model=args.model,
+            size=args.size,
+            temporal_strength=0.0 if args.no_temporal else args.temporal_strength,
+            strength=args.strength,
+            color=args.preserve_color,
+            precision=args.precision,
+            device=args.device,
+            on_progress=on_progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    sound = "with its sound" if result.has_audio else "no sound in the source"
+    print(
+        f"wrote {result.output} ({result.frames} frames {result.size[0]}x{result.size[1]} at {float(result.fps):g} "
+        f"fps, {sound}; {result.frames_per_second:.1f} frames/s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_eval_video(args: argparse.Namespace) -> int:
+    print(json.dumps(evaluate_video(args.source, args.stylized, args.style, weights=args.weights)))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     output = check_output_path(args.onnx, suffixes=(".onnx",))
     net, _ = load_style_model(args.model)
@@ -457,6 +498,37 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto")
     train.add_argument("-q", "--quiet", action="store_true")
     train.set_defaults(handler=cmd_train)
+
+    video = commands.add_parser(
+        "video", help="stylize a video clip with a trained style, without flicker, keeping its sound",
+        formatter_class=formatter,
+    )  # fmt: skip
+    video.add_argument("source", help="the clip")
+    video.add_argument("-o", "--output", required=True, help="the stylized clip (.mp4, H.264)")
+    video.add_argument("--model", default=DEFAULT_MODEL, help="a trained style (stylegram styles) or a model file")
+    video.add_argument("--size", type=_positive_int, help="long side of the frames (default: the clip's)")
+    video.add_argument(
+        "--temporal-strength",
+        type=float,
+        default=DEFAULT_TEMPORAL_STRENGTH,
+        help="how much of the previous frame, moved along the motion, goes into the next (0..1)",
+    )
+    video.add_argument("--no-temporal", action="store_true", help="plain per-frame stylization (flickers)")
+    video.add_argument("--strength", type=float, default=1.0, help="0 (the clip) … 1 (the network's picture)")
+    video.add_argument("--preserve-color", choices=COLOR_METHODS, default="none")
+    video.add_argument("--precision", choices=PRECISIONS, default="auto")
+    video.add_argument("--device", default="auto")
+    video.add_argument("-q", "--quiet", action="store_true")
+    video.set_defaults(handler=cmd_video)
+
+    eval_video = commands.add_parser(
+        "eval-video", help="temporal consistency (warping error) of a stylized clip, as JSON", formatter_class=formatter
+    )
+    eval_video.add_argument("source", help="the original clip")
+    eval_video.add_argument("stylized", help="the stylized clip")
+    eval_video.add_argument("--style", help="the painting: also the mean per-frame style distance")
+    eval_video.add_argument("--weights", help="your own VGG19 weights")
+    eval_video.set_defaults(handler=cmd_eval_video)
 
     export = commands.add_parser("export", help="write a trained style as an ONNX model (dynamic height and width)")
     export.add_argument("model", help="a shipped style's name or a model file")
