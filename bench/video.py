@@ -1,0 +1,95 @@
+"""Video: speed, flicker and memory of `stylegram video` with a shipped style, plain against consistent.
+
+    python bench/video.py [--model starry_night] [--temporal-strength 0.6]
+
+Clips: ``../shared/bench/video/bunny.mp4`` (640×360, 24 fps, 10 s, with sound) and one made here, a slow pan
+and zoom across the Tübingen photo (640×360, 24 fps, 6 s), written to ``bench/results/video/pan.mp4``. For
+each clip, plain per-frame stylization (``--no-temporal``) and the temporally consistent one: frames/s, then
+``stylegram eval-video`` figures (warping error, the source's own, mean per-frame style distance). Peak memory
+(RSS) of a run is measured in a child process for the 6 s and a 3× longer pan: streaming keeps it flat.
+Results: ``bench/results/video.json``; clips in ``bench/results/video/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import numpy as np
+from common import IMAGES, RESULTS, ROOT, report, save
+from PIL import Image
+
+from stylegram.evaluation import evaluate_video
+from stylegram.io.video import VideoWriter
+from stylegram.video import DEFAULT_TEMPORAL_STRENGTH, stylize_video
+
+BUNNY = ROOT.parent / "shared" / "bench" / "video" / "bunny.mp4"
+OUT = RESULTS / "video"
+
+
+def make_pan(path, seconds: float, fps: int = 24, size=(640, 360)) -> None:
+    """A camera moving slowly across the photo and closing in: smooth motion, parallax-free, known to be clean."""
+    photo = Image.open(IMAGES / "tubingen.jpg").convert("RGB")
+    frames = round(seconds * fps)
+    with VideoWriter(path, size, fps) as writer:
+        for index in range(frames):
+            t = index / max(1, frames - 1)
+            width = photo.width * (0.75 - 0.15 * t)
+            height = width * size[1] / size[0]
+            left = (photo.width - width) * (0.1 + 0.8 * t)
+            top = (photo.height - height) * 0.4
+            crop = photo.resize(size, Image.Resampling.BILINEAR, box=(left, top, left + width, top + height))
+            writer.write(np.asarray(crop))
+
+
+CHILD = """
+import json, resource, sys
+from stylegram.video import stylize_video
+result = stylize_video(sys.argv[1], sys.argv[2], model=sys.argv[3])
+print(json.dumps({"frames": result.frames, "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}))
+"""
+
+
+def peak_memory(clip, model: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(clip), str(OUT / "memory.mp4"), model],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="starry_night")
+    parser.add_argument("--temporal-strength", type=float, default=DEFAULT_TEMPORAL_STRENGTH)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    pan = OUT / "pan.mp4"
+    make_pan(pan, 6)
+    style = IMAGES / f"{args.model}.jpg"
+    clips = []
+    for name, source in (("bunny", BUNNY), ("pan", pan)):
+        row = {"clip": name}
+        for mode, strength in (("plain", 0.0), ("consistent", args.temporal_strength)):
+            output = OUT / f"{name}__{args.model}__{mode}.mp4"
+            result = stylize_video(source, output, model=args.model, temporal_strength=strength)
+            figures = evaluate_video(source, output, style)
+            row[mode] = {"frames_per_second": round(result.frames_per_second, 2), **figures}
+            print(name, mode, json.dumps(row[mode]), flush=True)
+        plain, consistent = row["plain"], row["consistent"]
+        row["warping_error_reduction"] = round(1 - consistent["warping_error"] / plain["warping_error"], 3)
+        row["warping_error_vs_source"] = round(consistent["warping_error"] / consistent["source_warping_error"], 3)
+        row["style_distance_rise"] = round(consistent["style_distance"] / plain["style_distance"] - 1, 3)
+        clips.append(row)
+    long_pan = OUT / "pan_long.mp4"
+    make_pan(long_pan, 18)
+    memory = {"6 s": peak_memory(pan, args.model), "18 s": peak_memory(long_pan, args.model)}
+    save(report("video", model=args.model, temporal_strength=args.temporal_strength, clips=clips, memory=memory))
+
+
+if __name__ == "__main__":
+    main()
