@@ -48,7 +48,8 @@ CHILD = """
 import json, resource, sys
 from stylegram.video import stylize_video
 result = stylize_video(sys.argv[1], sys.argv[2], model=sys.argv[3])
-print(json.dumps({"frames": result.frames, "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"frames": result.frames, "peak_rss_gb": round(peak, 3)}))
 """
 
 

@@ -73,7 +73,7 @@ def test_stylized_clip_keeps_frames_rate_and_sound_and_flickers_less(tmp_path, c
 
 
 def test_bad_video_input(tmp_path, content_path, model, capsys):
-    with pytest.raises(InputError, match="not a readable video|has no video stream"):
+    with pytest.raises(InputError, match=r"not a readable video|has no video stream"):
         probe_video(content_path)
     output = tmp_path / "out.mp4"
     assert main(["video", str(tmp_path / "missing.mp4"), "-o", str(output), "--model", str(model)]) == 2
