@@ -73,8 +73,21 @@ def test_stylized_clip_keeps_frames_rate_and_sound_and_flickers_less(tmp_path, c
 
 
 def test_bad_video_input(tmp_path, content_path, model, capsys):
-    with pytest.raises(InputError, match=r"not a readable video|has no video stream"):
+    with pytest.raises(InputError, match="is a still image, not a video"):
         probe_video(content_path)
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n")
+    with pytest.raises(InputError, match="is not a readable video"):
+        probe_video(text)
+    sound_only = tmp_path / "sound.m4a"
+    with av.open(str(sound_only), mode="w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 4096), np.float32), format="flt", layout="mono")
+        frame.sample_rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    with pytest.raises(InputError, match="has no video stream"):
+        probe_video(sound_only)
     output = tmp_path / "out.mp4"
     assert main(["video", str(tmp_path / "missing.mp4"), "-o", str(output), "--model", str(model)]) == 2
     assert "video not found" in capsys.readouterr().err

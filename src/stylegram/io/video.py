@@ -54,6 +54,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         raise InputError(f"video not found: {path}")
     try:
         with av.open(str(path)) as container:
+            if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+                raise InputError(f"{path} is a still image, not a video")
             if not container.streams.video:
                 raise InputError(f"{path} has no video stream")
             stream = container.streams.video[0]
