@@ -90,6 +90,29 @@ def _format_losses(losses: dict[str, float]) -> dict[str, str]:
     return {name: f"{value:.3g}" for name, value in losses.items()}
 
 
+class ProgressBar:
+    """A tqdm bar fed with :class:`ProgressEvent` s; created at the first event, so refused input prints no empty
+    bar. Use as a context manager (closes the bar)."""
+
+    def __init__(self, desc: str, unit: str, quiet: bool) -> None:
+        self.desc, self.unit, self.quiet = desc, unit, quiet
+        self.bar: tqdm | None = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=event.total, unit=self.unit, desc=self.desc, disable=self.quiet, dynamic_ncols=True)
+        self.bar.update(event.step - self.bar.n)
+        if event.losses:
+            self.bar.set_postfix(_format_losses(event.losses), refresh=False)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exception) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _iterate_path(output: Path, step: int) -> Path:
     return output.with_name(f"{output.stem}_{step:05d}{output.suffix}")
 
@@ -164,22 +187,14 @@ def cmd_remake(args: argparse.Namespace) -> int:
 def _stylize_to_file(output: Path, quiet: bool, make: Callable[[ProgressCallback], Result]) -> int:
     """Run ``make`` with a progress bar (and iterates saved when it attaches previews), write its picture with
     its options as metadata, and report how it went."""
-    bar: tqdm | None = None  # created at the first event, so refused input prints no empty bar
+    with ProgressBar("stylize", "it", quiet) as bar:
 
-    def on_progress(event: ProgressEvent) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=event.total, unit="it", desc="stylize", disable=quiet, dynamic_ncols=True)
-        bar.update(event.step - bar.n)
-        bar.set_postfix(_format_losses(event.losses), refresh=False)
-        if event.preview is not None:
-            save_image(event.preview, _iterate_path(output, event.step))
+        def on_progress(event: ProgressEvent) -> None:
+            bar(event)
+            if event.preview is not None:
+                save_image(event.preview, _iterate_path(output, event.step))
 
-    try:
         result = make(on_progress)
-    finally:
-        if bar is not None:
-            bar.close()
     save_image(result.image, output, metadata=result.options)
     if result.interrupted:
         print(
@@ -238,19 +253,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         precision=args.precision,
     )
-    bar = tqdm(total=options.steps, unit="step", desc="train", disable=args.quiet, dynamic_ncols=True)
-
-    def on_progress(event: ProgressEvent) -> None:
-        bar.update(event.step - bar.n)
-        bar.set_postfix(_format_losses(event.losses), refresh=False)
-
-    try:
+    with ProgressBar("train", "step", args.quiet) as bar:
         result = train_style(
             args.style, output, args.photos, options, device=args.device, preview_photo=args.preview,
-            on_progress=on_progress,
+            on_progress=bar,
         )  # fmt: skip
-    finally:
-        bar.close()
     log_path = output.with_name(f"{output.stem}.log.json")
     log_path.write_text(json.dumps({"command": sys.argv, "log": result.log}, indent=1) + "\n")
     if result.interrupted:
@@ -264,15 +271,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    bar: tqdm | None = None
-
-    def on_progress(event: ProgressEvent) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=event.total, unit="frame", desc="video", disable=args.quiet, dynamic_ncols=True)
-        bar.update(event.step - bar.n)
-
-    try:
+    with ProgressBar("video", "frame", args.quiet) as bar:
         result = stylize_video(
             args.source,
             args.output,
@@ -283,11 +282,8 @@ def cmd_video(args: argparse.Namespace) -> int:
             color=args.preserve_color,
             precision=args.precision,
             device=args.device,
-            on_progress=on_progress,
+            on_progress=bar,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     sound = "with its sound" if result.has_audio else "no sound in the source"
     print(
         f"wrote {result.output} ({result.frames} frames {result.size[0]}x{result.size[1]} at {float(result.fps):g} "
