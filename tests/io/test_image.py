@@ -108,7 +108,7 @@ def test_failed_save_leaves_the_existing_file_whole(tmp_path, monkeypatch):
 
 
 def test_output_path_checks(tmp_path):
-    with pytest.raises(InputError, match="image format"):
+    with pytest.raises(InputError, match="cannot tell the format"):
         check_output_path(tmp_path / "out.gif2")
     with pytest.raises(InputError, match="folder does not exist"):
         check_output_path(tmp_path / "missing" / "out.png")

@@ -323,6 +323,7 @@ class _Adversary:
 
     def step(self, picture: torch.Tensor, count: int) -> torch.Tensor:
         """Update the discriminator on painting crops vs ``picture``; return the network's (generator's) loss."""
+        picture = picture.float()  # the network's output may be bf16 (autocast); the discriminator runs in fp32
         real = self.net(self._painting_crops(count)).float()
         fake = self.net(picture.detach()).float()
         loss = (real - 1).pow(2).mean() + fake.pow(2).mean()
