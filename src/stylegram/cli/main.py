@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 import warnings
 from collections.abc import Callable
@@ -253,6 +254,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         precision=args.precision,
     )
+    # A run in the background ignores Ctrl-C; `kill` (SIGTERM) then stops it the same way, with a checkpoint.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with ProgressBar("train", "step", args.quiet) as bar:
         result = train_style(
             args.style, output, args.photos, options, device=args.device, preview_photo=args.preview,
