@@ -35,7 +35,7 @@ from stylegram.features.encoder import VGGEncoder
 from stylegram.io.image import ImageInput, fit_long_side, image_to_tensor, load_image, resize
 from stylegram.io.video import probe_video, read_frames
 from stylegram.ops.color import rgb_to_yiq
-from stylegram.ops.flow import frame_difference, optical_flow, reliable, to_grey
+from stylegram.ops.flow import frame_difference, motion, to_grey
 from stylegram.ops.gram import gram_matrix, guided_gram
 from stylegram.ops.losses import relative_squared_error
 from stylegram.ops.masks import mask_from_image, resize_mask
@@ -212,16 +212,16 @@ def evaluate_video(
     info = probe_video(stylized)
     size = (info.width, info.height)
     errors, floors, frames = [], [], []
-    previous = previous_source = None
+    previous = previous_source = previous_grey = None
     for index, (original, frame) in enumerate(zip(read_frames(source, size), read_frames(stylized), strict=False)):
+        grey = to_grey(original)
         if previous is not None:
-            flow = optical_flow(to_grey(original), to_grey(previous_source))
-            mask = reliable(flow, optical_flow(to_grey(previous_source), to_grey(original)))
+            flow, mask = motion(grey, previous_grey)
             errors.append(frame_difference(previous, frame, flow, mask))
             floors.append(frame_difference(previous_source, original, flow, mask))
         if style is not None and index % style_every == 0:
             frames.append(Image.fromarray(frame))
-        previous, previous_source = frame, original
+        previous, previous_source, previous_grey = frame, original, grey
     figures = {
         "frames": len(errors) + 1,
         "size": list(size),

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylegram.engines.base import ProgressCallback, ProgressEvent, check_weight
-from stylegram.engines.fast import DEFAULT_MODEL, load_model, run_network
+from stylegram.engines.base import ProgressCallback, ProgressEvent, check_fraction
+from stylegram.engines.fast import DEFAULT_MODEL, finish, load_model, run_network
 from stylegram.errors import InputError
 from stylegram.io.image import check_output_path
 from stylegram.io.video import VideoWriter, output_size, probe_video, read_frames
 from stylegram.models.store import resolve_model
-from stylegram.ops.color import COLOR_METHODS, preserve_colors
+from stylegram.ops.color import COLOR_METHODS
 from stylegram.ops.flow import TemporalBlender
 from stylegram.runtime import choose_precision, resolve_device
 
@@ -80,10 +80,8 @@ def stylize_video(
     started = time.perf_counter()
     # 1. Check the output and the clip.
     output = check_output_path(output, suffixes=(".mp4",))
-    for name, value in (("temporal strength", temporal_strength), ("strength", strength)):
-        check_weight(name, value)
-        if value > 1:
-            raise InputError(f"{name} must be between 0 and 1, got {value}")
+    check_fraction("temporal strength", temporal_strength)
+    check_fraction("strength", strength)
     if color not in COLOR_METHODS:
         raise InputError(f"unknown colour method {color!r}; expected one of {', '.join(COLOR_METHODS)}")
     info = probe_video(source)
@@ -102,11 +100,7 @@ def stylize_video(
     with VideoWriter(output, frame_size, info.fps, audio_from=source) as writer:
         for frame in read_frames(source, frame_size):
             photo = torch.from_numpy(frame.copy()).permute(2, 0, 1)[None].float().div(255).to(target)
-            picture = run_network(net, photo, dtype)
-            if color != "none":
-                picture = preserve_colors(picture, photo, color)
-            if strength < 1:
-                picture = photo + strength * (picture - photo)
+            picture = finish(run_network(net, photo, dtype), photo, color, strength)
             stylized = (picture[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
             writer.write(blender(frame, stylized))
             count += 1

@@ -153,6 +153,14 @@ def check_weight(name: str, value: float, allow_zero: bool = True) -> float:
     return float(value)
 
 
+def check_fraction(name: str, value: float) -> float:
+    """Refuse what :func:`check_weight` refuses, and values above 1: a knob from 0 to 1."""
+    check_weight(name, value)
+    if value > 1:
+        raise InputError(f"{name} must be between 0 and 1, got {value}")
+    return float(value)
+
+
 def check_request(request: Request, styles_required: bool = True) -> None:
     """Checks that hold for every engine: styles present (where the engine takes style images) with positive
     weights, a sane size and seed, consistent regions."""

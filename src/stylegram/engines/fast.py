@@ -30,8 +30,8 @@ from stylegram.engines.base import (
     ProgressEvent,
     Request,
     Result,
+    check_fraction,
     check_request,
-    check_weight,
     register,
     request_record,
 )
@@ -101,9 +101,7 @@ def check_inputs(request: Request) -> tuple[FastOptions, Path]:
         raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
     if options.runtime not in RUNTIMES:
         raise InputError(f"unknown runtime {options.runtime!r}; expected one of {', '.join(RUNTIMES)}")
-    check_weight("strength", options.strength)
-    if options.strength > 1:
-        raise InputError(f"strength must be between 0 and 1, got {options.strength}")
+    check_fraction("strength", options.strength)
     if options.tile_size is not None and (not isinstance(options.tile_size, int) or options.tile_size < 128):
         raise InputError(f"tile size must be a whole number of pixels, at least 128, got {options.tile_size!r}")
     return options, resolve_model(options.model)
@@ -122,9 +120,8 @@ def load_model(path: Path) -> tuple[TransformerNet, dict[str, Any]]:
 @lru_cache(maxsize=8)
 def _onnx_network(path: str, modified_ns: int) -> OnnxStyleNetwork:
     net, _ = _cached_model(path, modified_ns)
-    folder = Path(tempfile.mkdtemp(prefix="stylegram-onnx-"))
-    onnx_path = export_onnx(net, folder / "model.onnx")
-    return OnnxStyleNetwork(onnx_path, net.multiple)
+    with tempfile.TemporaryDirectory(prefix="stylegram-onnx-") as folder:  # the session keeps what it needs
+        return OnnxStyleNetwork(export_onnx(net, Path(folder) / "model.onnx"), net.multiple)
 
 
 def choose_inference_tile(size: tuple[int, int], device: torch.device, requested: int | None) -> int | None:
@@ -172,6 +169,16 @@ def run_network(
     return output.clamp(0, 1)
 
 
+def finish(picture: torch.Tensor, photo: torch.Tensor, color: str, strength: float) -> torch.Tensor:
+    """A network's ``picture`` with the ``photo``'s colours kept (``color``) and blended back towards the
+    photo by ``strength`` (1: the picture as it is)."""
+    if color != "none":
+        picture = preserve_colors(picture, photo, color)
+    if strength < 1:
+        picture = photo + strength * (picture - photo)
+    return picture
+
+
 @register
 class FastEngine:
     """A trained network per style (Johnson et al.): a picture in one pass, a fraction of a second."""
@@ -213,10 +220,7 @@ class FastEngine:
             on_tile(1, 1)
 
         # 5. Colour and strength.
-        if options.color != "none":
-            picture = preserve_colors(picture, content, options.color)
-        if options.strength < 1:
-            picture = content + options.strength * (picture - content)
+        picture = finish(picture, content, options.color, options.strength)
 
         # 6. The result.
         record = request_record(request, self.name)

@@ -31,6 +31,7 @@ from stylegram.engines.base import (
     ProgressEvent,
     Request,
     Result,
+    check_fraction,
     check_request,
     check_weight,
     register,
@@ -162,9 +163,7 @@ def check_inputs(request: Request) -> GatysOptions:
     check_weight("style weight", options.style_weight)
     check_weight("style scale", options.style_scale, allow_zero=False)
     if options.strength is not None:
-        check_weight("strength", options.strength)
-        if options.strength > 1:
-            raise InputError(f"strength must be between 0 and 1, got {options.strength}")
+        check_fraction("strength", options.strength)
     check_weight("tv weight", options.tv_weight)
     for kind, layers in (("content", options.content_layers), ("style", options.style_layers)):
         if not layers:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from stylegram.errors import InputError
+from stylegram.io.files import atomic_path
 
 #: Largest image accepted, in pixels (a 64-megapixel photo passes; decompression bombs do not).
 MAX_INPUT_PIXELS = 8192 * 8192
@@ -170,20 +170,13 @@ def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | Non
         options["pnginfo"] = info
     elif image_format == "JPEG":
         options["quality"] = 95
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as file:
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:
             image.save(file, format=image_format, **options)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise InputError(f"cannot write output {path}: {error.strerror or error}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -9,8 +9,9 @@ place only when everything is written, so a failed run leaves nothing under the 
 from __future__ import annotations
 
 import os
-import tempfile
+import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from stylegram.errors import InputError
+from stylegram.io.files import atomic_path
 
 #: Longest clip accepted (frames) and largest frame (pixels): a 10-minute 30 fps clip, 4K frames.
 MAX_FRAMES = 18_000
@@ -136,9 +138,8 @@ class VideoWriter:
         self.crf = crf
 
     def __enter__(self) -> VideoWriter:
-        handle, temporary = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".part.mp4", dir=self.path.parent)
-        os.close(handle)
-        self.temporary = Path(temporary)
+        self.stack = ExitStack()
+        self.temporary = self.stack.enter_context(atomic_path(self.path, suffix=".part.mp4"))
         self.container = av.open(str(self.temporary), mode="w", format="mp4")
         self.stream = self.container.add_stream("libx264", rate=self.fps)
         self.stream.width, self.stream.height = self.size
@@ -171,8 +172,4 @@ class VideoWriter:
             self.container.close()
             if self.source is not None:
                 self.source.close()
-        if kind is None:
-            os.chmod(self.temporary, 0o644)
-            os.replace(self.temporary, self.path)
-        else:
-            self.temporary.unlink(missing_ok=True)
+            self.stack.__exit__(*sys.exc_info())  # renames the file into place, or deletes it on an error

@@ -9,8 +9,6 @@ and what made it (style image, steps, losses, command). The shipped styles live 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from stylegram.errors import InputError, WeightsError
+from stylegram.io.files import atomic_path
 from stylegram.models.transformer import TransformerNet
 
 METADATA_KEY = "stylegram"
@@ -37,13 +36,8 @@ def save_style_model(net: TransformerNet, path: str | Path, info: dict[str, Any]
     path = Path(path)
     state = {name: tensor.detach().to(torch.float16).contiguous().cpu() for name, tensor in net.state_dict().items()}
     metadata = {METADATA_KEY: json.dumps({"kind": KIND, "config": net.config, **info}, default=str)}
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(state, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    with atomic_path(path) as temporary:
+        save_file(state, str(temporary), metadata=metadata)
     return path
 
 

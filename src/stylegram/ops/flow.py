@@ -59,6 +59,13 @@ def reliable(flow_to_previous: np.ndarray, flow_to_current: np.ndarray) -> np.nd
     return total.sum(axis=2) <= 0.01 * size.sum(axis=2) + 0.5
 
 
+def motion(current: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flow from the grey ``current`` frame to the grey ``previous`` one, and the ``(H, W)`` mask of where it
+    is reliable (both directions are computed for the test)."""
+    to_previous = optical_flow(current, previous)
+    return to_previous, reliable(to_previous, optical_flow(previous, current))
+
+
 class TemporalBlender:
     """Makes consecutive stylized frames agree: the previous output, warped along the source's motion, is
     blended into the new one wherever the flow is reliable.
@@ -85,9 +92,8 @@ class TemporalBlender:
         grey = to_grey(source)
         output = stylized
         if self.previous_grey is not None and self.strength > 0:
-            to_previous = optical_flow(grey, self.previous_grey)
-            to_current = optical_flow(self.previous_grey, grey)
-            weight = self.strength * reliable(to_previous, to_current).astype(np.float32)[..., None]
+            to_previous, trusted = motion(grey, self.previous_grey)
+            weight = self.strength * trusted.astype(np.float32)[..., None]
             warped = warp(self.previous_output, to_previous).astype(np.float32)
             output = np.clip(weight * warped + (1 - weight) * stylized, 0, 255).round().astype(np.uint8)
         self.previous_grey, self.previous_output = grey, output

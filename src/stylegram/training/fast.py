@@ -16,8 +16,6 @@ aims at what ``stylegram eval`` measures.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +28,7 @@ from stylegram.engines.base import ProgressEvent, check_weight
 from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
+from stylegram.io.files import atomic_path
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
 from stylegram.models.discriminator import PatchDiscriminator
 from stylegram.models.store import save_style_model
@@ -120,16 +119,6 @@ def learning_rate_at(step: int, options: TrainOptions) -> float:
 
 def checkpoint_path(output: Path) -> Path:
     return output.with_name(output.name + ".ckpt")
-
-
-def _atomic_torch_save(state: dict, path: Path) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
 
 @dataclass
@@ -224,7 +213,8 @@ def train_style(
         state = {"settings": settings, "net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
         if adversary is not None:
             state["adversary"] = adversary.state_dict()
-        _atomic_torch_save({**state, "log": log}, checkpoint)
+        with atomic_path(checkpoint) as temporary:
+            torch.save({**state, "log": log}, temporary)
 
     # 4. Train.
     batches = PhotoCrops(photos, options.image_size, options.seed + first_step).batches(options.batch_size)
