@@ -3,7 +3,8 @@
     python scripts/ship_style.py training/runs/starry_night/starry_night.safetensors
 
 Copies the model to ``src/stylegram/weights/styles/<name>.safetensors``, writes ``<name>.jpg`` there (the
-network's picture of the Tübingen photo) and keeps the log ``stylegram train`` wrote beside the model as
+network's picture of the Tübingen photo), ``<name>.painting.jpg`` (the painting at 512 px, the style image the
+other engines use for this name) and keeps the log ``stylegram train`` wrote beside the model as
 ``training/logs/<name>.log.json`` with its loss curve ``training/logs/<name>_loss.png``.
 """
 
@@ -20,6 +21,7 @@ import stylegram
 ROOT = Path(__file__).resolve().parents[1]
 STYLES = ROOT / "src" / "stylegram" / "weights" / "styles"
 LOGS = ROOT / "training" / "logs"
+PAINTING_SIDE = 512
 
 
 def loss_curve(log: list[dict], path: Path, title: str) -> None:
@@ -50,8 +52,11 @@ def loss_curve(log: list[dict], path: Path, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
+    parser.add_argument("--painting", type=Path, help="the style image (default: examples/images/<name>.jpg)")
     args = parser.parse_args()
     name = args.model.stem
+    painting = Image.open(args.painting or ROOT / "examples" / "images" / f"{name}.jpg").convert("RGB")
+    painting.thumbnail((PAINTING_SIDE, PAINTING_SIDE), Image.Resampling.LANCZOS)
     STYLES.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.model, STYLES / f"{name}.safetensors")
@@ -61,6 +66,7 @@ def main() -> None:
     photo = ROOT / "examples" / "images" / "tubingen.jpg"
     result = stylegram.stylize(photo, [], engine="fast", model=str(STYLES / f"{name}.safetensors"), size=320)
     result.image.save(STYLES / f"{name}.jpg", quality=85)
+    painting.save(STYLES / f"{name}.painting.jpg", quality=90)
     print(f"shipped {name}: {STYLES / f'{name}.safetensors'}")
 
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import signal
+import socket
 import sys
 import warnings
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from stylegram.models.export import export_onnx, onnx_difference
 from stylegram.models.store import load_style_model, shipped_styles
 from stylegram.ops.color import COLOR_METHODS
 from stylegram.runtime import PRECISIONS
+from stylegram.server.settings import DATA_VARIABLE, QUEUE_VARIABLE, TOKEN_VARIABLE, ServiceSettings
 from stylegram.training.fast import TrainOptions, checkpoint_path, train_style
 from stylegram.video import DEFAULT_TEMPORAL_STRENGTH, stylize_video
 
@@ -537,9 +539,99 @@ def build_parser() -> argparse.ArgumentParser:
     styles = commands.add_parser("styles", help="list the trained styles for transfer --model")
     styles.set_defaults(handler=cmd_styles)
 
+    serve = commands.add_parser(
+        "serve", help="the REST API and web page, with workers and a persistent job queue", formatter_class=formatter
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes started beside the server (0: "
+        "none, for workers started elsewhere with `stylegram worker`)",
+    )
+    serve.add_argument("--token", help=f"require this API token (default: ${TOKEN_VARIABLE}, else none)")
+    serve.add_argument(
+        "--stale-after",
+        type=float,
+        default=ServiceSettings.stale_after_s,
+        metavar="SECONDS",
+        help="retry a job on another worker when its worker is silent this long",
+    )
+    _add_service_options(serve)
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser("worker", help="take jobs from a server's queue", formatter_class=formatter)
+    worker.add_argument("--threads", type=int, default=1, help="jobs run at once in this process")
+    worker.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    _add_service_options(worker)
+    worker.set_defaults(handler=cmd_worker)
+
     engines = commands.add_parser("engines", help="list the available engines")
     engines.set_defaults(handler=cmd_engines)
     return parser
+
+
+def _service_settings(args: argparse.Namespace) -> ServiceSettings:
+    return ServiceSettings.from_environment(
+        data_dir=args.data,
+        queue=args.queue,
+        **({"token": args.token, "stale_after_s": args.stale_after} if args.command == "serve" else {}),
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from stylegram.server import create_app
+    from stylegram.server.worker import WorkerPool
+
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port must be between 1 and 65535, got {args.port}")
+    if args.workers < 0:
+        raise InputError(f"--workers must be 0 or more, got {args.workers}")
+    settings = _service_settings(args)
+    with socket.socket() as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((args.host, args.port))
+        except OSError as error:
+            raise InputError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    app = create_app(settings)
+    workers = WorkerPool(settings, args.workers)
+    workers.start()
+    print(
+        f"stylegram: serving http://{args.host}:{args.port}/ (API docs at /docs), data in {settings.data_dir}, "
+        f"queue {app.state.service.queue.describe()}, {args.workers} worker(s)",
+        file=sys.stderr,
+    )
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        workers.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from stylegram.server.worker import run_worker
+
+    run_worker(_service_settings(args), threads=args.threads, parent_pid=args.parent_pid)
+    return 0
+
+
+def _add_service_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help=f"job records, uploads, results, the SQLite queue (default: ${DATA_VARIABLE} or ./stylegram-data)",
+    )
+    parser.add_argument(
+        "--queue",
+        metavar="URL",
+        help=f"redis://host:port/db to spread work over machines "
+        f"(default: ${QUEUE_VARIABLE}, else SQLite in the data directory)",
+    )
 
 
 def _print_notice(message, category, filename, lineno, file=None, line=None) -> None:

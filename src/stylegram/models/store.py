@@ -31,6 +31,18 @@ def shipped_styles() -> dict[str, Path]:
     return {path.stem: path for path in sorted(folder.glob("*.safetensors"))}
 
 
+def style_painting(name: str) -> Path:
+    """The painting a shipped style was trained on (512 px), the style image other engines use for ``name``.
+
+    Raises:
+        InputError: ``name`` is not a shipped style (the known names are listed).
+    """
+    shipped = shipped_styles()
+    if name not in shipped:
+        raise InputError(f"unknown style {name!r}; shipped: {', '.join(shipped) or 'none'}")
+    return shipped[name].with_name(f"{name}.painting.jpg")
+
+
 def save_style_model(net: TransformerNet, path: str | Path, info: dict[str, Any]) -> Path:
     """Write ``net`` in float16 with its config and ``info`` as metadata, atomically."""
     path = Path(path)

@@ -1,0 +1,319 @@
+"""The HTTP service: the REST API under ``/v1``, its OpenAPI page at ``/docs``, and the web page at ``/``.
+
+Jobs are queued (see :mod:`stylegram.server.queue`) and run by workers; this process only checks requests,
+keeps the records and serves files. ``POST /v1/stylize`` is the one synchronous call: a fast-engine picture
+made in the request.
+
+Example:
+    >>> from fastapi.testclient import TestClient
+    >>> import tempfile
+    >>> app = create_app(ServiceSettings(data_dir=tempfile.mkdtemp()))
+    >>> with TestClient(app) as client:
+    ...     client.get("/v1/health").json()["status"]
+    'ok'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ValidationError
+
+import stylegram
+from stylegram.errors import InputError
+from stylegram.models.store import load_style_model, shipped_styles, style_painting
+from stylegram.server.collector import Collector
+from stylegram.server.jobs import (
+    CANCELLED,
+    FINAL_STATES,
+    QUEUED,
+    Job,
+    JobStore,
+    UnsupportedImage,
+    cancel_key,
+    encode,
+    new_job_id,
+    open_image_bytes,
+)
+from stylegram.server.queue import JobQueue
+from stylegram.server.requests import JobParams, check_job, stylize_job
+from stylegram.server.settings import ServiceSettings
+
+STATIC = Path(str(resources.files("stylegram.server") / "static"))
+
+#: Seconds between two looks at a job while streaming its events.
+EVENT_POLL_S = 0.25
+
+
+class Progress(BaseModel):
+    step: int = 0
+    total: int = 0
+    stage: str = ""
+    elapsed_s: float = 0.0
+    losses: dict[str, float] = {}
+
+
+class JobOut(BaseModel):
+    """A job as the API shows it; the URLs are relative to the server."""
+
+    id: str
+    status: str
+    params: dict[str, Any]
+    attempt: int
+    progress: Progress
+    error: str | None
+    created: float
+    updated: float
+    run: dict[str, Any]
+    worker: str | None
+    events_url: str
+    preview_url: str | None
+    result_url: str | None
+
+
+class StyleOut(BaseModel):
+    name: str
+    thumbnail_url: str
+    painting_url: str
+    training: dict[str, Any]
+
+
+def job_out(job: Job) -> JobOut:
+    base = f"/v1/jobs/{job.id}"
+    return JobOut(
+        id=job.id,
+        status=job.status,
+        params=job.params,
+        attempt=job.attempt,
+        progress=Progress(**job.progress),
+        error=job.error,
+        created=job.created,
+        updated=job.updated,
+        run=job.run,
+        worker=job.worker,
+        events_url=f"{base}/events",
+        # The step in the URL makes each new preview a new address, so browsers never show a cached one.
+        preview_url=f"{base}/preview?step={job.preview_step}" if job.preview_step else None,
+        result_url=f"{base}/result" if job.status == "done" else None,
+    )
+
+
+class Service:
+    """What the routes share: settings, records, queue, collector."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.store = JobStore(settings.data_dir)
+        self.queue = JobQueue(settings.queue, settings.data_dir)
+        self.collector = Collector(self.store, self.queue, settings)
+
+    def job(self, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id!r}")
+        return job
+
+    async def read_upload(self, upload: UploadFile, what: str) -> bytes:
+        limit = self.settings.max_upload_bytes
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise HTTPException(413, f"the {what} is over this server's limit of {limit} bytes")
+        if not data:
+            raise HTTPException(400, f"the {what} upload is empty")
+        # Decoded here to refuse a bad image with a clear error now, not as a failed job later.
+        try:
+            open_image_bytes(data, what, self.settings.max_upload_pixels)
+        except UnsupportedImage as error:
+            raise HTTPException(415, str(error)) from None
+        return data
+
+
+def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
+    """The service's ASGI app.
+
+    Args:
+        settings: data directory, queue, token and limits.
+        collect: run the collector thread that moves worker reports into the records (tests may call
+            ``app.state.service.collector.collect_once()`` themselves instead).
+    """
+    service = Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if collect:
+            service.collector.start()
+        yield
+        if collect:
+            service.collector.stop()
+
+    app = FastAPI(
+        title="stylegram",
+        version=stylegram.__version__,
+        description="Neural style transfer as a service: queue a photo and a painting, follow its progress, "
+        "download the picture.",
+        lifespan=lifespan,
+        # Two uploads and the form fields; each upload is limited again on its own.
+        max_body_size=2 * settings.max_upload_bytes + 2**16,
+    )
+    app.state.service = service
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, error: InputError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=400)
+
+    @app.exception_handler(ValidationError)
+    async def validation_error(request: Request, error: ValidationError) -> JSONResponse:
+        return JSONResponse({"detail": error.errors(include_url=False, include_context=False)}, status_code=422)
+
+    def require_token(request: Request, token: Annotated[str | None, Query(include_in_schema=False)] = None) -> None:
+        if settings.token is None:
+            return
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or token or ""
+        if not secrets.compare_digest(given.encode(), settings.token.encode()):
+            raise HTTPException(401, "this server needs an API token: Authorization: Bearer <token>")
+
+    api = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
+
+    @app.get("/v1/health", tags=["service"])
+    def health() -> dict[str, Any]:
+        """Liveness, version, queue kind and whether a token is needed."""
+        return {
+            "status": "ok",
+            "version": stylegram.__version__,
+            "queue": service.queue.describe(),
+            "token_required": settings.token is not None,
+        }
+
+    @api.get("/styles", tags=["styles"])
+    def styles() -> list[StyleOut]:
+        """The shipped styles, usable by every engine by name."""
+        listing = []
+        for name in shipped_styles():
+            _, info = load_style_model(name)
+            trained = info.get("trained", {})
+            listing.append(
+                StyleOut(
+                    name=name,
+                    thumbnail_url=f"/v1/styles/{name}/thumbnail",
+                    painting_url=f"/v1/styles/{name}/painting",
+                    training={key: trained.get(key) for key in ("steps", "image_size", "batch_size")},
+                )
+            )
+        return listing
+
+    @api.get("/styles/{name}/{picture}", tags=["styles"], response_class=FileResponse)
+    def style_picture(name: str, picture: str) -> FileResponse:
+        """A shipped style's ``thumbnail`` (its network's picture of a photo) or ``painting``."""
+        if name not in shipped_styles() or picture not in ("thumbnail", "painting"):
+            raise HTTPException(404, f"no {picture} for style {name!r}")
+        path = style_painting(name) if picture == "painting" else shipped_styles()[name].with_suffix(".jpg")
+        return FileResponse(path, media_type="image/jpeg")
+
+    @api.post("/jobs", status_code=202, tags=["jobs"])
+    async def submit(
+        content: Annotated[UploadFile, File(description="the photo")],
+        params: Annotated[JobParams, Form()],
+        style_image: Annotated[UploadFile | None, File(description="a painting, instead of a style name")] = None,
+    ) -> JobOut:
+        """Queue a job; answers at once with its id and URLs (202)."""
+        check_job(params, style_image is not None, settings)
+        inputs = {"content": await service.read_upload(content, "content image")}
+        if style_image is not None:
+            inputs["style"] = await service.read_upload(style_image, "style image")
+        job = Job(id=new_job_id(), status=QUEUED, params=params.model_dump())
+        service.store.add(job, inputs)
+        task_id = service.queue.enqueue(job.id, job.attempt, job.params, inputs)
+        service.store.update(job.id, task_id=task_id)
+        return job_out(service.job(job.id))
+
+    @api.get("/jobs", tags=["jobs"])
+    def list_jobs(ids: Annotated[str, Query(description="comma-separated job ids, at most 100")]) -> list[JobOut]:
+        """The jobs with these ids (unknown ones are left out): a client keeps its own ids, as the web page
+        does, since there is no listing of other people's jobs."""
+        wanted = [job_id for job_id in ids.split(",") if job_id][:100]
+        return [job_out(job) for job in map(service.store.get, wanted) if job is not None]
+
+    @api.get("/jobs/{job_id}", tags=["jobs"])
+    def job_status(job_id: str) -> JobOut:
+        """A job's status and latest progress."""
+        return job_out(service.job(job_id))
+
+    @api.get("/jobs/{job_id}/events", response_class=EventSourceResponse, tags=["jobs"])
+    async def job_events(job_id: str) -> AsyncIterator[ServerSentEvent]:
+        """Server-Sent Events: the job (as ``GET /v1/jobs/{id}``) each time its status, step or preview changes;
+        the event name is the status; the stream ends after a final one (done, failed, cancelled)."""
+        job = service.job(job_id)
+        last = None
+        while True:
+            snapshot = (job.status, job.attempt, job.progress.get("step"), job.preview_step)
+            if snapshot != last:
+                last = snapshot
+                yield ServerSentEvent(data=job_out(job).model_dump(), event=job.status, id=str(job.updated))
+            if job.status in FINAL_STATES:
+                return
+            await asyncio.sleep(EVENT_POLL_S)
+            job = service.job(job_id)
+
+    @api.get("/jobs/{job_id}/preview", tags=["jobs"], response_class=FileResponse)
+    def job_preview(job_id: str) -> FileResponse:
+        """The latest preview (JPEG) of a running optimisation."""
+        return _job_file(job_id, "preview.jpg", "image/jpeg")
+
+    @api.get("/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse)
+    def job_result(job_id: str) -> FileResponse:
+        """The finished picture (PNG)."""
+        job = service.job(job_id)
+        if job.status != "done":
+            raise HTTPException(409, f"job {job_id} is {job.status}, it has no result")
+        return _job_file(job_id, "result.png", "image/png", download=f"stylegram-{job_id[:8]}.png")
+
+    def _job_file(job_id: str, name: str, media_type: str, download: str | None = None) -> FileResponse:
+        path = service.store.folder(service.job(job_id).id) / name
+        if not path.is_file():
+            raise HTTPException(404, f"job {job_id} has no {name} yet")
+        return FileResponse(path, media_type=media_type, filename=download)
+
+    @api.post("/jobs/{job_id}/cancel", tags=["jobs"])
+    def cancel(job_id: str) -> JobOut:
+        """Stop a queued or running job (409 when it has already ended)."""
+        job = service.job(job_id)
+        if not service.store.update(job_id, status=CANCELLED):
+            raise HTTPException(409, f"job {job_id} has already ended ({job.status})")
+        service.queue.huey.put(cancel_key(job_id), True)
+        if job.task_id:
+            service.queue.revoke(job.task_id)
+        return job_out(service.job(job_id))
+
+    @api.post("/stylize", tags=["sync"], response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    async def stylize_now(
+        content: Annotated[UploadFile, File(description="the photo")],
+        style: Annotated[str, Form(description="a shipped style's name")],
+        size: Annotated[int, Form(ge=64)] = 512,
+        strength: Annotated[float, Form(ge=0, le=1)] = 1.0,
+        color: Annotated[str, Form(pattern="^(none|luminance|match)$")] = "none",
+    ) -> Response:
+        """The fast engine, answered in the request: the picture as PNG."""
+        params = JobParams(engine="fast", style=style, size=size, strength=strength, color=color)
+        check_job(params, False, settings)
+        inputs = {"content": await service.read_upload(content, "content image")}
+        image, _ = await asyncio.to_thread(stylize_job, params.model_dump(), inputs)
+        return Response(encode(image, "PNG"), media_type="image/png")
+
+    app.include_router(api)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,115 @@
+"""The server's side of the workers' reports: progress, previews and outcomes moved from the queue's store into
+the job records and files, and jobs whose worker went silent handed to another worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from stylegram.server.jobs import (
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    Job,
+    JobStore,
+    report_key,
+    write_atomically,
+)
+from stylegram.server.queue import JobQueue
+from stylegram.server.settings import ServiceSettings
+
+logger = logging.getLogger("stylegram.server")
+
+#: Seconds between two looks at the queue's store.
+POLL_S = 0.2
+
+
+class Collector:
+    """Polls the reports of every active job; :meth:`collect_once` is one pass (the tests call it directly)."""
+
+    def __init__(self, store: JobStore, queue: JobQueue, settings: ServiceSettings) -> None:
+        self.store, self.queue, self.settings = store, queue, settings
+        # job id → (last heartbeat seen, when it was seen by this server's clock): no shared clocks needed.
+        self._beats: dict[str, tuple[object, float]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="stylegram-collector")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                self.collect_once()
+            except Exception:  # a bad pass must not end collection; the next one retries
+                logger.exception("collecting job reports failed")
+
+    def collect_once(self) -> None:
+        for job in self.store.active():
+            self._collect(job)
+
+    def _collect(self, job: Job) -> None:
+        huey = self.queue.huey
+
+        def take(what: str, peek: bool = False) -> object:
+            return huey.get(report_key(job.id, job.attempt, what), peek=peek)
+
+        beat = take("beat", peek=True)
+        now = time.monotonic()
+        seen = self._beats.get(job.id)
+        if beat is not None and (seen is None or seen[0] != beat):
+            self._beats[job.id] = seen = (beat, now)
+            if job.status == QUEUED:
+                self.store.update(job.id, status=RUNNING, worker=beat.get("worker"))
+        progress = take("progress", peek=True)
+        if progress is not None and progress != job.progress:
+            self.store.update(job.id, progress=progress)
+        preview = take("preview")
+        if preview is not None:
+            write_atomically(self.store.folder(job.id) / "preview.jpg", preview["jpeg"])
+            self.store.update(job.id, preview_step=preview["step"])
+        outcome = take("outcome")
+        if outcome is not None:
+            self._finish(job, outcome, progress or job.progress)
+        elif job.status == RUNNING:
+            if seen is None:  # a running job met first after a server restart: its silence is timed from now
+                self._beats[job.id] = (beat, now)
+            elif now - seen[1] > self.settings.stale_after_s:
+                self._retry(job, worker=job.worker)
+
+    def _finish(self, job: Job, outcome: dict, progress: dict) -> None:
+        if outcome["status"] == DONE:
+            write_atomically(self.store.folder(job.id) / "result.png", outcome["png"])
+        if outcome["status"] == DONE and progress.get("total"):
+            progress = {**progress, "step": progress["total"]}
+        self.store.update(
+            job.id,
+            status=outcome["status"],
+            error=outcome.get("error"),
+            run=outcome.get("run") or {},
+            progress=progress,
+        )
+        self._forget(job)
+
+    def _retry(self, job: Job, worker: str | None) -> None:
+        lost = f"its worker ({worker or 'unknown'}) stopped reporting for {self.settings.stale_after_s:g} s"
+        self._forget(job)
+        if job.attempt >= self.settings.attempts:
+            self.store.update(job.id, status=FAILED, error=f"gave up after {job.attempt} attempts: {lost}")
+            return
+        logger.warning("job %s: %s; starting attempt %d", job.id, lost, job.attempt + 1)
+        task_id = self.queue.enqueue(job.id, job.attempt + 1, job.params, self.store.inputs(job.id))
+        self.store.update(job.id, status=QUEUED, attempt=job.attempt + 1, task_id=task_id, progress={})
+
+    def _forget(self, job: Job) -> None:
+        self._beats.pop(job.id, None)
+        for what in ("beat", "progress", "preview", "outcome"):
+            self.queue.huey.delete(report_key(job.id, job.attempt, what))

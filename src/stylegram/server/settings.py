@@ -1,0 +1,48 @@
+"""The service's settings: where it keeps its data, which queue it uses, and its limits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Environment variables read by ``stylegram serve`` and ``stylegram worker`` when the option is not given.
+QUEUE_VARIABLE, TOKEN_VARIABLE, DATA_VARIABLE = "STYLEGRAM_QUEUE", "STYLEGRAM_TOKEN", "STYLEGRAM_DATA"
+
+
+@dataclass
+class ServiceSettings:
+    """Attributes:
+    data_dir: job records, uploads and results (and the SQLite queue, when no Redis URL is given).
+    queue: ``redis://host:port/db`` to share the queue with workers on other machines; None: SQLite in
+        ``data_dir``.
+    token: when set, every API call needs ``Authorization: Bearer <token>`` (or ``?token=`` where a header
+        cannot be sent, as with EventSource and ``<img>``).
+    max_upload_bytes / max_upload_pixels: per uploaded image.
+    max_size: the largest output long side per engine.
+    max_iterations: the most optimisation steps a job may ask for.
+    stale_after_s: a running job whose worker has not reported for this long is given to another worker.
+    attempts: how many times a job is started before it is declared failed (a worker lost each time).
+    """
+
+    data_dir: Path = Path("stylegram-data")
+    queue: str | None = None
+    token: str | None = None
+    max_upload_bytes: int = 20 * 2**20
+    max_upload_pixels: int = 30_000_000
+    max_size: dict[str, int] = field(default_factory=lambda: {"fast": 4096, "gatys": 1024})
+    max_iterations: int = 1000
+    stale_after_s: float = 20.0
+    attempts: int = 3
+
+    @classmethod
+    def from_environment(cls, **given: object) -> ServiceSettings:
+        """Settings from the given values, falling back to ``STYLEGRAM_DATA/QUEUE/TOKEN``, then the defaults."""
+        fallbacks = {"data_dir": DATA_VARIABLE, "queue": QUEUE_VARIABLE, "token": TOKEN_VARIABLE}
+        values = {name: value for name, value in given.items() if value is not None}
+        for name, variable in fallbacks.items():
+            if name not in values and os.environ.get(variable):
+                values[name] = os.environ[variable]
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        return cls(**values)

@@ -1,0 +1,257 @@
+// The stylegram web page: a thin client of the REST API (/v1), nothing it does is out of reach of curl.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const RECENT_KEY = "stylegram.recent";
+const TOKEN_KEY = "stylegram.token";
+const ENGINE_DEFAULTS = { fast: { strength: 1, maxSize: 2048 }, gatys: { strength: 0.5, maxSize: 1024 } };
+
+const state = { content: null, style: null, styleFile: null, job: null, events: null };
+
+function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
+
+function withToken(url) {
+  if (!url || !token()) return url;
+  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token());
+}
+
+async function api(path, options = {}) {
+  const headers = token() ? { Authorization: "Bearer " + token() } : {};
+  const response = await fetch(path, { ...options, headers });
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    if (response.status === 401) $("token-bar").hidden = false;
+    const detail = body?.detail;
+    throw new Error(Array.isArray(detail) ? detail.map((d) => `${d.loc.at(-1)}: ${d.msg}`).join("; ") : detail || response.statusText);
+  }
+  return body;
+}
+
+function engine() { return document.querySelector("input[name=engine]:checked").value; }
+
+function setEngine(name) {
+  document.querySelector(`input[name=engine][value=${name}]`).checked = true;
+  applyEngineDefaults();
+}
+
+function applyEngineDefaults() {
+  const defaults = ENGINE_DEFAULTS[engine()];
+  $("strength").value = defaults.strength;
+  $("size").max = defaults.maxSize;
+  if (+$("size").value > defaults.maxSize) $("size").value = defaults.maxSize;
+  showSliders();
+}
+
+function showSliders() {
+  $("strength-value").textContent = Math.round($("strength").value * 100) + "%";
+  $("size-value").textContent = $("size").value + " px";
+}
+
+function updateStart() {
+  $("start").disabled = !state.content || !(state.style || state.styleFile);
+}
+
+function chooseContent(file) {
+  if (!file) return;
+  state.content = file;
+  const preview = $("content-preview");
+  preview.src = URL.createObjectURL(file);
+  preview.hidden = false;
+  $("drop-text").textContent = file.name + " — drop another to replace";
+  updateStart();
+}
+
+function chooseStyle(name) {
+  state.style = name;
+  state.styleFile = null;
+  $("style-file").value = "";
+  $("style-file-text").textContent = "…or upload your own painting (uses the optimisation engine)";
+  $("style-file").parentElement.classList.remove("chosen");
+  document.querySelector("input[name=engine][value=fast]").disabled = false;
+  for (const button of document.querySelectorAll(".style")) {
+    button.setAttribute("aria-checked", String(button.dataset.name === name));
+  }
+  updateStart();
+}
+
+function chooseStyleFile(file) {
+  if (!file) return;
+  state.styleFile = file;
+  state.style = null;
+  for (const button of document.querySelectorAll(".style")) button.setAttribute("aria-checked", "false");
+  $("style-file-text").textContent = "Painting: " + file.name;
+  $("style-file").parentElement.classList.add("chosen");
+  setEngine("gatys");
+  document.querySelector("input[name=engine][value=fast]").disabled = true;
+  updateStart();
+}
+
+async function loadStyles() {
+  const styles = await api("/v1/styles");
+  const box = $("styles");
+  box.replaceChildren();
+  for (const style of styles) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "style";
+    button.dataset.name = style.name;
+    button.setAttribute("role", "radio");
+    button.setAttribute("aria-checked", "false");
+    const image = document.createElement("img");
+    image.src = withToken(style.painting_url);
+    image.alt = "";
+    const label = document.createElement("span");
+    label.textContent = style.name.replaceAll("_", " ");
+    button.append(image, label);
+    button.addEventListener("click", () => chooseStyle(style.name));
+    box.append(button);
+  }
+  if (styles.length) chooseStyle(styles[0].name);
+}
+
+function showJob(job) {
+  state.job = job;
+  const progress = job.progress;
+  const fraction = job.status === "done" ? 1 : progress.total ? progress.step / progress.total : 0;
+  $("bar-fill").style.width = Math.round(fraction * 100) + "%";
+  const words = {
+    queued: "Waiting for a worker…",
+    running: progress.total ? `Painting… step ${progress.step} of ${progress.total}` : "Painting…",
+    done: `Done in ${progress.elapsed_s ? progress.elapsed_s.toFixed(1) + " s" : "a moment"}`,
+    failed: "Failed: " + (job.error || "unknown error"),
+    cancelled: "Cancelled",
+  };
+  $("status").textContent = (job.attempt > 1 && job.status !== "done" ? `(retry ${job.attempt}) ` : "") + words[job.status];
+  const picture = job.result_url || job.preview_url;
+  if (picture) {
+    $("result-image").src = withToken(picture);
+    $("result-image").hidden = false;
+    $("placeholder").hidden = true;
+  }
+  $("download").hidden = !job.result_url;
+  if (job.result_url) $("download").href = withToken(job.result_url);
+  $("cancel").hidden = !["queued", "running"].includes(job.status);
+}
+
+function follow(job) {
+  if (state.events) state.events.close();
+  showJob(job);
+  const events = new EventSource(withToken(job.events_url));
+  state.events = events;
+  for (const name of ["queued", "running", "done", "failed", "cancelled"]) {
+    events.addEventListener(name, (message) => {
+      const update = JSON.parse(message.data);
+      showJob(update);
+      if (["done", "failed", "cancelled"].includes(name)) {
+        events.close();
+        $("start").disabled = false;
+        refreshRecent();
+      }
+    });
+  }
+}
+
+async function start() {
+  $("message").textContent = "";
+  $("start").disabled = true;
+  const form = new FormData();
+  form.append("content", state.content);
+  form.append("engine", engine());
+  if (state.styleFile) form.append("style_image", state.styleFile);
+  else form.append("style", state.style);
+  form.append("size", $("size").value);
+  form.append("strength", $("strength").value);
+  form.append("color", $("color").value);
+  try {
+    const job = await api("/v1/jobs", { method: "POST", body: form });
+    const recent = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]").filter((id) => id !== job.id);
+    localStorage.setItem(RECENT_KEY, JSON.stringify([job.id, ...recent].slice(0, 24)));
+    $("result-image").hidden = true;
+    $("placeholder").hidden = false;
+    follow(job);
+    refreshRecent();
+  } catch (error) {
+    $("message").textContent = error.message;
+    updateStart();
+  }
+}
+
+async function refreshRecent() {
+  const ids = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]");
+  const list = $("recent");
+  if (!ids.length) return;
+  let jobs;
+  try {
+    jobs = await api("/v1/jobs?ids=" + ids.join(","));
+  } catch (error) {
+    return;
+  }
+  list.replaceChildren();
+  for (const job of jobs.sort((a, b) => b.created - a.created)) {
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = "#" + job.id;
+    link.addEventListener("click", (event) => { event.preventDefault(); follow(job); });
+    const picture = job.result_url || job.preview_url;
+    const thumb = document.createElement(picture ? "img" : "div");
+    if (picture) { thumb.src = withToken(picture); thumb.alt = "picture of job " + job.id.slice(0, 6); }
+    else { thumb.className = "thumb-empty"; thumb.textContent = job.status; }
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const what = document.createElement("span");
+    what.textContent = (job.params.style || "own painting").replaceAll("_", " ") + " · " + job.params.size + " px";
+    const badge = document.createElement("span");
+    badge.className = "badge " + job.status;
+    badge.textContent = job.status;
+    meta.append(what, badge);
+    link.append(thumb, meta);
+    item.append(link);
+    list.append(item);
+  }
+  $("recent-empty").hidden = jobs.length > 0;
+}
+
+function setUpDrop() {
+  const drop = $("drop");
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    chooseContent(event.dataTransfer.files[0]);
+  });
+  drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") $("content").click(); });
+  $("content").addEventListener("change", (event) => chooseContent(event.target.files[0]));
+}
+
+async function init() {
+  setUpDrop();
+  $("style-file").addEventListener("change", (event) => chooseStyleFile(event.target.files[0]));
+  for (const radio of document.querySelectorAll("input[name=engine]")) radio.addEventListener("change", applyEngineDefaults);
+  $("strength").addEventListener("input", showSliders);
+  $("size").addEventListener("input", showSliders);
+  $("start").addEventListener("click", start);
+  $("cancel").addEventListener("click", async () => {
+    if (state.job) showJob(await api(`/v1/jobs/${state.job.id}/cancel`, { method: "POST" }));
+  });
+  $("token-save").addEventListener("click", () => {
+    localStorage.setItem(TOKEN_KEY, $("token").value);
+    $("token-bar").hidden = true;
+    boot();
+  });
+  applyEngineDefaults();
+  boot();
+}
+
+async function boot() {
+  const health = await api("/v1/health");
+  if (health.token_required && !token()) { $("token-bar").hidden = false; return; }
+  try {
+    await loadStyles();
+    await refreshRecent();
+  } catch (error) {
+    $("message").textContent = error.message;
+  }
+}
+
+init();

@@ -1,0 +1,266 @@
+"""The REST API with a test client; queued jobs are run in the test process (as a worker would) so each step
+can be checked: queueing, reports, collection, results, events, cancel, retries, limits and the token."""
+
+import dataclasses
+import io
+import json
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from stylegram.server import ServiceSettings, create_app
+from stylegram.server.jobs import is_job_id, report_key
+
+
+def run_queued(app) -> int:
+    """Run every queued task here, like a worker, then collect the reports; returns how many ran."""
+    huey, collector = app.state.service.queue.huey, app.state.service.collector
+    count = 0
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task)
+        count += 1
+    collector.collect_once()
+    return count
+
+
+@pytest.fixture
+def settings(tmp_path) -> ServiceSettings:
+    return ServiceSettings(data_dir=tmp_path / "data", stale_after_s=0.2)
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings, collect=False)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def photo(content_path) -> bytes:
+    return content_path.read_bytes()
+
+
+def submit(client, photo, **fields):
+    fields = {"engine": "fast", "style": "starry_night", "size": 64, **fields}
+    return client.post("/v1/jobs", files={"content": ("photo.png", photo)}, data=fields)
+
+
+def test_fast_job_is_queued_then_done_with_a_png_of_the_asked_size(client, app, photo):
+    response = submit(client, photo, size=80)
+    assert response.status_code == 202
+    job = response.json()
+    assert is_job_id(job["id"]) and job["status"] == "queued" and job["result_url"] is None
+    assert run_queued(app) == 1
+    done = client.get(f"/v1/jobs/{job['id']}").json()
+    assert done["status"] == "done", done["error"]
+    assert done["run"]["model_style"]
+    picture = client.get(done["result_url"])
+    assert picture.headers["content-type"] == "image/png"
+    assert "attachment" in picture.headers["content-disposition"]
+    assert max(Image.open(io.BytesIO(picture.content)).size) == 80
+
+
+def test_job_ids_differ_and_are_not_sequential(client, photo):
+    ids = {submit(client, photo).json()["id"] for _ in range(5)}
+    assert len(ids) == 5 and all(len(job_id) == 22 for job_id in ids)
+
+
+def test_optimisation_job_with_an_uploaded_painting_reports_progress_and_a_preview(client, app, photo, style_path):
+    response = client.post(
+        "/v1/jobs",
+        files={"content": ("photo.png", photo), "style_image": ("painting.png", style_path.read_bytes())},
+        data={"engine": "gatys", "size": 64, "iterations": 6},
+    )
+    assert response.status_code == 202, response.text
+    run_queued(app)
+    job = client.get(f"/v1/jobs/{response.json()['id']}").json()
+    assert job["status"] == "done", job["error"]
+    assert job["progress"]["step"] == job["progress"]["total"] > 0
+    assert job["preview_url"] is not None
+    preview = client.get(job["preview_url"])
+    assert preview.headers["content-type"] == "image/jpeg"
+    assert (
+        Image.open(io.BytesIO(preview.content)).size
+        == Image.open(io.BytesIO(client.get(job["result_url"]).content)).size
+    )
+
+
+def test_events_stream_progress_until_the_final_state(settings, photo):
+    app = create_app(dataclasses.replace(settings, stale_after_s=30))  # with its collector thread, as served
+    with TestClient(app) as client:
+        job_id = submit(client, photo, engine="gatys", iterations=12).json()["id"]
+        worker = threading.Thread(target=run_queued, args=(app,))
+        worker.start()
+        with client.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            body = stream.read().decode()
+        worker.join()
+    events = [block for block in body.split("\n\n") if block.strip()]
+    names = [
+        line.removeprefix("event: ") for block in events for line in block.splitlines() if line.startswith("event:")
+    ]
+    payloads = [
+        json.loads(line.removeprefix("data: "))
+        for block in events
+        for line in block.splitlines()
+        if line.startswith("data:")
+    ]
+    assert names[-1] == "done" and payloads[-1]["result_url"]
+    steps = [payload["progress"]["step"] for payload in payloads]
+    assert steps == sorted(steps) and len(set(steps)) >= 2
+
+
+def test_cancel_a_queued_job_revokes_it(client, app, photo):
+    job_id = submit(client, photo).json()["id"]
+    cancelled = client.post(f"/v1/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    run_queued(app)
+    assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
+    assert client.get(f"/v1/jobs/{job_id}/result").status_code == 409
+    assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 409
+
+
+def test_cancel_stops_a_running_optimisation(client, app, photo):
+    job_id = submit(client, photo, engine="gatys", iterations=400).json()["id"]
+    huey = app.state.service.queue.huey
+    task = huey.dequeue()
+    worker = threading.Thread(target=huey.execute, args=(task,))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while huey.get(report_key(job_id, 1, "progress"), peek=True) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client.post(f"/v1/jobs/{job_id}/cancel")
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    outcome = huey.get(report_key(job_id, 1, "outcome"), peek=True)
+    assert outcome["status"] == "cancelled"
+    assert huey.get(report_key(job_id, 1, "progress"), peek=True)["step"] < 400
+
+
+def test_a_job_whose_worker_went_silent_is_retried_then_finishes(client, app, photo):
+    service = app.state.service
+    job_id = submit(client, photo).json()["id"]
+    service.queue.huey.dequeue()  # a worker took it …
+    service.queue.huey.put(report_key(job_id, 1, "beat"), {"count": 1, "worker": "lost:1"})
+    service.collector.collect_once()
+    assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
+    time.sleep(0.3)  # … and died: no heartbeat for longer than stale_after_s
+    service.collector.collect_once()
+    retried = client.get(f"/v1/jobs/{job_id}").json()
+    assert retried["status"] == "queued" and retried["attempt"] == 2
+    assert run_queued(app) == 1
+    assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "done"
+
+
+def test_a_job_is_failed_after_its_last_attempt(client, app, photo, settings):
+    service = app.state.service
+    job_id = submit(client, photo).json()["id"]
+    for attempt in range(1, settings.attempts + 1):
+        assert service.queue.huey.dequeue() is not None
+        service.queue.huey.put(report_key(job_id, attempt, "beat"), {"count": 1, "worker": "lost:1"})
+        service.collector.collect_once()
+        time.sleep(0.3)
+        service.collector.collect_once()
+    job = client.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] == "failed" and f"after {settings.attempts} attempts" in job["error"]
+
+
+def test_jobs_and_results_survive_a_restart(settings, photo):
+    with TestClient(create_app(settings, collect=False)) as client:
+        finished = submit(client, photo).json()["id"]
+        run_queued(client.app)
+        waiting = submit(client, photo).json()["id"]
+    restarted = create_app(settings, collect=False)
+    with TestClient(restarted) as client:
+        assert client.get(f"/v1/jobs/{waiting}").json()["status"] == "queued"
+        assert client.get(f"/v1/jobs/{finished}/result").status_code == 200
+        assert run_queued(restarted) == 1
+        assert client.get(f"/v1/jobs/{waiting}").json()["status"] == "done"
+        listed = client.get("/v1/jobs", params={"ids": f"{waiting},{finished},{'x' * 22}"}).json()
+        assert {job["id"] for job in listed} == {waiting, finished}
+
+
+def test_synchronous_fast_stylize_returns_the_picture(client, photo):
+    response = client.post(
+        "/v1/stylize", files={"content": ("p.png", photo)}, data={"style": "starry_night", "size": 96}
+    )
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert max(Image.open(io.BytesIO(response.content)).size) == 96
+
+
+def test_styles_are_listed_with_their_pictures(client):
+    styles = client.get("/v1/styles").json()
+    assert "starry_night" in [style["name"] for style in styles]
+    for url in (styles[0]["thumbnail_url"], styles[0]["painting_url"]):
+        response = client.get(url)
+        assert response.status_code == 200 and Image.open(io.BytesIO(response.content)).format == "JPEG"
+    for url in ("/v1/styles/starry_night/safetensors", "/v1/styles/..%2F..%2Fjobs/painting"):
+        assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "words"),
+    [
+        ({"style": "no_such_style"}, 400, "unknown style"),
+        ({"size": 99999}, 400, "over this server's limit"),
+        ({"engine": "gatys", "iterations": 5000}, 400, "iterations 5000"),
+        ({"engine": "warp"}, 422, "engine"),
+        ({"strength": 2}, 422, "strength"),
+        ({"engine": "gatys", "style": ""}, 400, "either a shipped style name or a style image"),
+    ],
+)
+def test_bad_parameters_are_refused_with_a_json_error(client, photo, fields, status, words):
+    response = submit(client, photo, **fields)
+    assert response.status_code == status
+    assert words in json.dumps(response.json()["detail"])
+
+
+def test_uploads_are_checked_by_content_not_by_name(client, not_an_image_path, truncated_path, bomb_path, tmp_path):
+    response = submit(client, not_an_image_path.read_bytes())
+    assert response.status_code == 415 and "not an image" in response.json()["detail"]
+    assert submit(client, truncated_path.read_bytes()).status_code == 400
+    response = submit(client, bomb_path.read_bytes())
+    assert response.status_code == 400 and "pixels" in response.json()["detail"]
+    gif = tmp_path / "a.png"
+    Image.new("RGB", (64, 64)).save(gif, format="GIF")
+    response = submit(client, gif.read_bytes())
+    assert response.status_code == 415 and "GIF" in response.json()["detail"]
+
+
+def test_uploads_over_the_byte_limit_are_refused(tmp_path, photo):
+    with TestClient(create_app(ServiceSettings(data_dir=tmp_path, max_upload_bytes=1000), collect=False)) as client:
+        response = submit(client, photo)
+    assert response.status_code == 413
+    assert "detail" in response.json()
+
+
+def test_unknown_and_malformed_job_ids_are_404(client):
+    for job_id in ("x" * 22, "short", "..%2F..%2Fjobs.sqlite3"):
+        response = client.get(f"/v1/jobs/{job_id}/result")
+        assert response.status_code == 404 and response.json()["detail"]
+    assert client.get(f"/v1/jobs/{'x' * 22}/preview").status_code == 404
+
+
+def test_token_is_required_when_set(tmp_path, photo):
+    with TestClient(create_app(ServiceSettings(data_dir=tmp_path, token="s3cret"), collect=False)) as client:
+        assert client.get("/v1/health").json()["token_required"] is True
+        assert client.get("/v1/styles").status_code == 401
+        assert client.get("/v1/styles", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/v1/styles", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert client.get("/v1/styles", params={"token": "s3cret"}).status_code == 200
+        assert submit(client, photo).status_code == 401
+
+
+def test_the_web_page_and_api_docs_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "stylegram" in page.text and "/static/app.js" in page.text
+    assert client.get("/static/app.js").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert {"/v1/jobs", "/v1/jobs/{job_id}/events", "/v1/stylize", "/v1/styles"} <= set(schema["paths"])
