@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_CONTENT := examples/images/tubingen.jpg
 DEMO_STYLE := examples/images/starry_night.jpg
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup system-deps demo test lint bench serve clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,19 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
+
+# What the service's process tests drive besides Python: redis-server (the Redis queue test) and chromium (the
+# browser test). Those tests skip, saying why, where these are missing; CI installs them (needs root and apt).
+SYSTEM_PACKAGES := redis-server chromium
+
+system-deps:
+	@if command -v redis-server >/dev/null && command -v chromium >/dev/null; then \
+		echo "system-deps: redis-server and chromium are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	else \
+		echo "system-deps: cannot install $(SYSTEM_PACKAGES) here (not root or no apt-get); their tests will skip"; \
+	fi
 
 demo: setup
 	mkdir -p out
@@ -32,6 +45,9 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests bench scripts
 	$(VENV)/bin/ruff format --check src tests bench scripts
+
+serve: setup
+	$(VENV)/bin/stylegram serve
 
 bench: setup
 	$(PY) bench/gatys_speed.py

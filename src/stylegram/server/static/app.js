@@ -144,7 +144,7 @@ function follow(job) {
       showJob(update);
       if (["done", "failed", "cancelled"].includes(name)) {
         events.close();
-        $("start").disabled = false;
+        updateStart();
         refreshRecent();
       }
     });
@@ -209,6 +209,7 @@ async function refreshRecent() {
     list.append(item);
   }
   $("recent-empty").hidden = jobs.length > 0;
+  return jobs;
 }
 
 function setUpDrop() {
@@ -248,7 +249,9 @@ async function boot() {
   if (health.token_required && !token()) { $("token-bar").hidden = false; return; }
   try {
     await loadStyles();
-    await refreshRecent();
+    const jobs = await refreshRecent();
+    // After a reload the newest job is shown again (and followed, if it is still running).
+    if (jobs?.length && !state.job) follow(jobs[0]);
   } catch (error) {
     $("message").textContent = error.message;
   }

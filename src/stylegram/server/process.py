@@ -1,0 +1,81 @@
+"""``stylegram serve`` in a child process on a free loopback port: for tests, benchmarks and scripts that need a
+real server (its own workers, its own queue) and must stop or crash it at will."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """A running server: its base URL, process and log file. Set ``crash`` to end it with SIGKILL to its whole
+    process group (server and workers at once) instead of a normal stop."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+    crash: bool = False
+
+
+@contextmanager
+def server_process(data: str | os.PathLike, *options: str, startup_s: float = 60) -> Iterator[ServerProcess]:
+    """Run ``stylegram serve --data DATA OPTIONS…`` until the block ends; it is answering when the block starts.
+
+    Args:
+        data: the server's data directory; its log is written beside it as ``serve-<port>.log``.
+        options: more ``stylegram serve`` options, e.g. ``"--workers", "2"``.
+        startup_s: how long to wait for ``/v1/health`` to answer.
+
+    Raises:
+        RuntimeError: the server exited or did not answer in time (its log is in the message).
+    """
+    port = free_port()
+    data = Path(data)
+    data.parent.mkdir(parents=True, exist_ok=True)
+    log = data.parent / f"serve-{port}.log"
+    command = [sys.executable, "-m", "stylegram", "serve", "--port", str(port), "--data", str(data), *options]
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    server = ServerProcess(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_until_up(server, startup_s)
+        yield server
+    finally:
+        if server.crash:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_until_up(server: ServerProcess, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"stylegram serve exited: {server.log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/v1/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"stylegram serve did not answer in {timeout_s:g} s: {server.log.read_text()}")

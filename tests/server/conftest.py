@@ -1,0 +1,94 @@
+"""Real service processes on loopback: ``stylegram serve`` (and ``stylegram worker``, ``redis-server``) started
+by the tests, for the fault, queue and browser tests."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from stylegram.server.process import free_port, server_process
+
+
+class Served:
+    """A running ``stylegram serve`` (see :func:`stylegram.server.process.server_process`) and a client for it."""
+
+    def __init__(self, server) -> None:
+        self.server, self.url = server, server.url
+        self.client = httpx2.Client(base_url=server.url, timeout=30)
+
+    def submit(self, photo: bytes, **fields) -> dict:
+        fields = {"engine": "fast", "style": "starry_night", "size": 64, **fields}
+        response = self.client.post("/v1/jobs", files={"content": ("photo.png", photo)}, data=fields)
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    def job(self, job_id: str) -> dict:
+        return self.client.get(f"/v1/jobs/{job_id}").json()
+
+    def wait_for(self, job_id: str, condition, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.job(job_id)
+            if condition(job):
+                return job
+            time.sleep(0.1)
+        log = self.server.log.read_text()[-3000:]
+        raise AssertionError(f"job {job_id} did not get there in {timeout} s: {job}\n{log}")
+
+
+@contextmanager
+def serve(data: Path, *options: str, kill: bool = False) -> Iterator[Served]:
+    """``stylegram serve`` until the block ends, then stopped, or killed with its workers when ``kill`` is set."""
+    with server_process(data, *options) as server:
+        server.crash = kill
+        served = Served(server)
+        try:
+            yield served
+        finally:
+            served.client.close()
+
+
+@pytest.fixture
+def redis_url(tmp_path) -> Iterator[str]:
+    """A private ``redis-server`` on a free loopback port, without persistence."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server; make system-deps installs it)")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,83 @@
+"""The web page in a real Chromium (Debian's ``chromium`` driven by Playwright): drop a photo, pick a style and
+the optimisation engine, watch the progress and the preview, download the PNG, reload and find the job listed.
+
+Screenshots go to ``$STYLEGRAM_SCREENSHOTS`` when set (``docs/images`` keeps the ones in the docs), else to the
+test's temporary folder.
+"""
+
+import base64
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from .conftest import serve
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install .[dev])")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "images"
+SIZE = 256
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium to drive (Debian package chromium; make system-deps installs it)"
+)
+
+
+def drop_file(page, selector: str, path: Path, mime: str) -> None:
+    """Drop a file on an element the way a drag from the desktop does: a drop event carrying a DataTransfer."""
+    transfer = page.evaluate_handle(
+        """([data, name, type]) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type }));
+            return transfer;
+        }""",
+        [base64.b64encode(path.read_bytes()).decode(), path.name, mime],
+    )
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+def test_upload_progress_download_and_recent_jobs_in_chromium(tmp_path):
+    shots = Path(os.environ.get("STYLEGRAM_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    with serve(tmp_path / "data", "--workers", "1") as served, playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 960}, accept_downloads=True)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(served.url)
+        page.wait_for_selector(".style[aria-checked=true]")
+
+        drop_file(page, "#drop", EXAMPLES / "tubingen.jpg", "image/jpeg")
+        page.wait_for_selector("#content-preview:not([hidden])")
+        page.check("input[name=engine][value=gatys]", force=True)
+        page.eval_on_selector("#size", f"e => {{ e.value = {SIZE}; e.dispatchEvent(new Event('input')); }}")
+        assert page.inner_text("#size-value") == f"{SIZE} px"
+        page.click("#start")
+
+        page.wait_for_function("document.querySelector('#status').textContent.includes('step')", timeout=120_000)
+        page.wait_for_selector("#result-image[src*='/preview']", timeout=120_000)
+        page.screenshot(path=shots / "web_running.png")
+        width = page.eval_on_selector("#bar-fill", "e => e.getBoundingClientRect().width")
+        assert width > 0
+
+        page.wait_for_selector("#download:not([hidden])", timeout=300_000)
+        assert page.inner_text("#status").startswith("Done")
+        page.screenshot(path=shots / "web_done.png")
+        with page.expect_download() as download:
+            page.click("#download")
+        picture = Image.open(io.BytesIO(Path(download.value.path()).read_bytes()))
+        assert picture.format == "PNG" and max(picture.size) == SIZE
+
+        page.reload()
+        page.wait_for_selector("#recent li .badge.done")
+        assert page.locator("#recent li").count() == 1
+        page.wait_for_selector("#result-image[src*='/result']")  # the newest job is shown again
+        page.wait_for_timeout(500)  # the progress bar's transition
+        page.screenshot(path=shots / "web_recent.png", full_page=True)
+        browser.close()
+    assert errors == []
