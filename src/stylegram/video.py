@@ -90,9 +90,8 @@ def stylize_video(
     frame_size = output_size(info, size)
     target = resolve_device(device)
     model_path = resolve_model(model)
-    net, _ = load_model(model_path)
-    net = net.to(target)
     dtype = choose_precision(precision, target)
+    net, _ = load_model(model_path, target, dtype)
     blender = TemporalBlender(temporal_strength)
 
     # 3. Stream the frames through.
@@ -100,7 +99,7 @@ def stylize_video(
     with VideoWriter(output, frame_size, info.fps, audio_from=source) as writer:
         for frame in read_frames(source, frame_size):
             photo = torch.from_numpy(frame.copy()).permute(2, 0, 1)[None].float().div(255).to(target)
-            picture = finish(run_network(net, photo, dtype), photo, color, strength)
+            picture = finish(run_network(net, photo), photo, color, strength)
             stylized = (picture[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
             writer.write(blender(frame, stylized))
             count += 1

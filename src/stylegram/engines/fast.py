@@ -13,6 +13,7 @@ The pipeline:
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import time
@@ -42,7 +43,7 @@ from stylegram.models.store import load_style_model, resolve_model
 from stylegram.models.transformer import TransformerNet, frozen_statistics
 from stylegram.ops.color import COLOR_METHODS, preserve_colors
 from stylegram.ops.tiling import plan_tiles
-from stylegram.runtime import PRECISIONS, autocast, available_memory, choose_precision, resolve_device
+from stylegram.runtime import PRECISIONS, available_memory, choose_precision, resolve_device
 
 DEFAULT_MODEL = "starry_night"
 #: Peak bytes per pixel of one inference pass of the light network in float32 (bench/fast_vs_stl.py measures
@@ -112,9 +113,23 @@ def _cached_model(path: str, modified_ns: int) -> tuple[TransformerNet, dict[str
     return load_style_model(path)
 
 
-def load_model(path: Path) -> tuple[TransformerNet, dict[str, Any]]:
-    """The network of a model file, loaded once per process (reloaded when the file changes)."""
-    return _cached_model(str(path), os.stat(path).st_mtime_ns)
+@lru_cache(maxsize=8)
+def _cached_network(path: str, modified_ns: int, device: torch.device, dtype: torch.dtype | None) -> TransformerNet:
+    net, _ = _cached_model(path, modified_ns)
+    return copy.deepcopy(net).to(device=device, dtype=dtype or torch.float32)
+
+
+def load_model(
+    path: Path, device: torch.device = torch.device("cpu"), dtype: torch.dtype | None = None
+) -> tuple[TransformerNet, dict[str, Any]]:
+    """The network of a model file on ``device`` with its weights in ``dtype`` (None: fp32), and its metadata;
+    loaded once per process (again when the file changes).
+
+    The whole network runs in ``dtype``, instance normalisation included: under autocast instead, every
+    normalisation converts its input to fp32 and back, which cost more than the convolutions (see docs/fast.md).
+    """
+    modified_ns = os.stat(path).st_mtime_ns
+    return _cached_network(str(path), modified_ns, device, dtype), _cached_model(str(path), modified_ns)[1]
 
 
 @lru_cache(maxsize=8)
@@ -134,13 +149,11 @@ def choose_inference_tile(size: tuple[int, int], device: torch.device, requested
 
 @torch.no_grad()
 def run_network(
-    net: TransformerNet,
-    image: torch.Tensor,
-    dtype: torch.dtype | None = None,
-    tile_size: int | None = None,
-    on_tile: Any = None,
+    net: TransformerNet, image: torch.Tensor, tile_size: int | None = None, on_tile: Any = None
 ) -> torch.Tensor:
-    """``net`` applied to ``image`` (``(1, 3, H, W)`` in 0..1), whole or in tiles, clamped to 0..1.
+    """``net`` applied to ``image`` (``(1, 3, H, W)`` in 0..1), whole or in tiles, clamped to 0..1, in fp32.
+
+    The network runs in the precision of its weights (see :func:`load_model`).
 
     In tiles, the instance normalisations use statistics measured once on the whole picture at no more than
     ``STATISTICS_SIDE`` px, and the tiles' outputs are blended with feathered weights that sum to 1.
@@ -151,19 +164,18 @@ def run_network(
         >>> run_network(net, picture, tile_size=128).shape
         torch.Size([1, 3, 200, 300])
     """
-    device = image.device
+    dtype = next(net.parameters()).dtype
     if tile_size is None or max(image.shape[-2:]) <= tile_size:
-        with autocast(device, dtype):
-            return net(image).float().clamp(0, 1)
+        return net(image.to(dtype)).float().clamp(0, 1)
     height, width = image.shape[-2:]
     scale = min(1.0, STATISTICS_SIDE / max(height, width))
     reference = functional.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
     output = torch.zeros_like(image)
     tiles = plan_tiles(height, width, tile_size, min(TILE_OVERLAP, tile_size // 4))
-    with autocast(device, dtype), frozen_statistics(net, reference):
+    with frozen_statistics(net, reference.to(dtype)):
         for index, tile in enumerate(tiles, start=1):
-            stylized = net(tile.crop(image)).float()
-            tile.crop(output).add_(stylized * tile.weight.to(device))
+            stylized = net(tile.crop(image).to(dtype)).float()
+            tile.crop(output).add_(stylized * tile.weight.to(image.device))
             if on_tile is not None:
                 on_tile(index, len(tiles))
     return output.clamp(0, 1)
@@ -196,11 +208,10 @@ class FastEngine:
         photo = load_image(request.content, what="content image")
         size = fit_long_side(photo.size, request.size)
         content = image_to_tensor(resize(photo, size)).to(device)
-        net, info = load_model(model_path)
-        net = net.to(device)
-
-        # 3. Precision and tiles.
         dtype = choose_precision(options.precision, device)
+        net, info = load_model(model_path, device, dtype)
+
+        # 3. Tiles.
         tile_size = choose_inference_tile(size, device, options.tile_size)
         setup_s = time.perf_counter() - started
 
@@ -214,7 +225,7 @@ class FastEngine:
             session = _onnx_network(str(model_path), os.stat(model_path).st_mtime_ns)
             picture = torch.from_numpy(session(content.cpu().numpy())).to(device)
         else:
-            picture = run_network(net, content, dtype, tile_size, on_tile)
+            picture = run_network(net, content, tile_size, on_tile)
         network_s = time.perf_counter() - started - setup_s
         if on_progress is not None and tile_size is None:
             on_tile(1, 1)

@@ -13,6 +13,7 @@ RGB in 0..1 (the output is not clamped; the engine clamps).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,15 +76,61 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-class UpsampleConv(nn.Module):
-    """Nearest-neighbour ×2 upsampling, then a :class:`ConvLayer`: no checkerboard artefacts."""
+#: For an output row of parity 0 or 1, which of the three kernel rows fall on input rows i−1, i, i+1 once the
+#: input is upsampled ×2 by repeating pixels (the same holds for columns).
+_PHASE_TAPS = torch.tensor(
+    [[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 0.0]], [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]]
+)
 
-    def __init__(self, in_channels: int, out_channels: int):
+
+def upsampled_conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv`` (3×3, reflection-padded) applied to ``x`` upsampled ×2 by nearest neighbour, computed without
+    making the upsampled picture: one 3×3 convolution at ``x``'s size with four derived kernels (one per output
+    pixel parity), then a pixel shuffle. Exact; a quarter of the pixels pass through the convolution.
+
+    Reflection padding of the upsampled picture reads, at the border, the pixel itself: replicate padding at
+    ``x``'s size.
+
+    Example:
+        >>> conv = nn.Conv2d(4, 2, 3)
+        >>> x = torch.rand(1, 4, 5, 7)
+        >>> direct = conv(functional.pad(functional.interpolate(x, scale_factor=2.0), (1, 1, 1, 1), mode="reflect"))
+        >>> torch.allclose(upsampled_conv2d(x, conv), direct, atol=1e-5)
+        True
+    """
+    taps = _PHASE_TAPS.to(conv.weight)
+    # kernels[o, a, b, i] = taps[a] · weight[o, i] · taps[b]ᵀ, laid out for pixel_shuffle as channel o·4 + a·2 + b.
+    kernels = torch.einsum("apr,oirc,bqc->oabipq", taps, conv.weight, taps).flatten(0, 2)
+    bias = conv.bias.repeat_interleave(4) if conv.bias is not None else None
+    padded = functional.pad(x, (1, 1, 1, 1), mode="replicate")
+    return functional.pixel_shuffle(functional.conv2d(padded, kernels, bias), 2)
+
+
+class UpsampleConv(nn.Module):
+    """Nearest-neighbour ×2 upsampling, then a 3×3 :class:`ConvLayer` (no checkerboard artefacts), computed at
+    the input's size by :func:`upsampled_conv2d`."""
+
+    def __init__(self, in_channels: int, out_channels: int, last: bool = False):
         super().__init__()
-        self.conv = ConvLayer(in_channels, out_channels, 3)
+        self.conv = ConvLayer(in_channels, out_channels, 3, last=last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(functional.interpolate(x, scale_factor=2, mode="nearest"))
+        x = upsampled_conv2d(x, self.conv[1])
+        for layer in list(self.conv)[2:]:  # normalisation and ReLU, unless last
+            x = layer(x)
+        return x
+
+
+def _rename_old_output_layer(net: TransformerNet, state: dict, prefix: str, *args: object) -> None:
+    """Model files and checkpoints written before the light output stage became an :class:`UpsampleConv` held it
+    as ``decoder.<n+1>.1`` (after a parameter-free upsampling at ``decoder.<n>``); the parameters are the same."""
+    if not net.config["light"]:
+        return
+    ups = len(net.config["widths"]) - 1
+    for name in ("weight", "bias"):
+        old, new = f"{prefix}decoder.{ups + 1}.1.{name}", f"{prefix}decoder.{ups}.conv.1.{name}"
+        if old in state and new not in state:
+            state[new] = state.pop(old)
 
 
 class TransformerNet(nn.Module):
@@ -127,7 +174,7 @@ class TransformerNet(nn.Module):
         first = widths[0]
         if light:
             into = [nn.PixelUnshuffle(2), ConvLayer(12, first, 3)]
-            out_of = [nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(first, 3, 3, last=True)]
+            out_of = [UpsampleConv(first, 3, last=True)]
         else:
             into = [ConvLayer(3, first, 9)]
             out_of = [ConvLayer(first, 3, 9, last=True)]
@@ -137,6 +184,7 @@ class TransformerNet(nn.Module):
         self.decoder = nn.Sequential(*(UpsampleConv(b, a) for a, b in reversed(pairs)), *out_of)
         self.multiple = 2 ** (len(widths) - 1 + light)
         self.add_input = add_input
+        self._register_load_state_dict_pre_hook(functools.partial(_rename_old_output_layer, self))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
