@@ -120,16 +120,19 @@ def _cached_network(path: str, modified_ns: int, device: torch.device, dtype: to
 
 
 def load_model(
-    path: Path, device: torch.device = torch.device("cpu"), dtype: torch.dtype | None = None
+    path: Path, device: torch.device | None = None, dtype: torch.dtype | None = None
 ) -> tuple[TransformerNet, dict[str, Any]]:
-    """The network of a model file on ``device`` with its weights in ``dtype`` (None: fp32), and its metadata;
+    """The network of a model file on ``device`` (None: the CPU) with its weights in ``dtype`` (None: fp32), and
+    its metadata;
     loaded once per process (again when the file changes).
 
     The whole network runs in ``dtype``, instance normalisation included: under autocast instead, every
     normalisation converts its input to fp32 and back, which cost more than the convolutions (see docs/fast.md).
     """
     modified_ns = os.stat(path).st_mtime_ns
-    return _cached_network(str(path), modified_ns, device, dtype), _cached_model(str(path), modified_ns)[1]
+    return _cached_network(str(path), modified_ns, device or torch.device("cpu"), dtype), _cached_model(
+        str(path), modified_ns
+    )[1]
 
 
 @lru_cache(maxsize=8)
