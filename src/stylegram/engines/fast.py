@@ -123,16 +123,14 @@ def load_model(
     path: Path, device: torch.device | None = None, dtype: torch.dtype | None = None
 ) -> tuple[TransformerNet, dict[str, Any]]:
     """The network of a model file on ``device`` (None: the CPU) with its weights in ``dtype`` (None: fp32), and
-    its metadata;
-    loaded once per process (again when the file changes).
+    its metadata; loaded once per process (again when the file changes).
 
     The whole network runs in ``dtype``, instance normalisation included: under autocast instead, every
     normalisation converts its input to fp32 and back, which cost more than the convolutions (see docs/fast.md).
     """
     modified_ns = os.stat(path).st_mtime_ns
-    return _cached_network(str(path), modified_ns, device or torch.device("cpu"), dtype), _cached_model(
-        str(path), modified_ns
-    )[1]
+    net = _cached_network(str(path), modified_ns, device or torch.device("cpu"), dtype)
+    return net, _cached_model(str(path), modified_ns)[1]
 
 
 @lru_cache(maxsize=8)
