@@ -94,3 +94,23 @@ def test_bad_video_input(tmp_path, content_path, model, capsys):
     assert main(["video", str(content_path), "-o", str(tmp_path / "out.avi"), "--model", str(model)]) == 2
     assert "use one of .mp4" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_a_variable_frame_rate_is_refused(tmp_path):
+    """Frames 40 ms apart, then 120 ms apart: re-timing them at a constant rate would make the sound drift."""
+    path = tmp_path / "vfr.mp4"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        time_ms = 0
+        for index in range(20):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 10, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = time_ms, Fraction(1, 1000)
+            time_ms += 40 if index < 10 else 120
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with pytest.raises(InputError, match="variable frame rate"):
+        probe_video(path)

@@ -37,6 +37,7 @@ def test_training_lowers_the_loss_and_writes_a_loadable_model(tmp_path, photos, 
     assert (tmp_path / "model_preview_00030.jpg").is_file()
     net, info = load_style_model(output)
     assert info["trained"]["steps"] == 30 and info["style"] == "style.png"
+    assert info["trained"]["content_layers"] == {"relu2_2": 1.0}
     assert net(torch.rand(1, 3, 40, 56)).shape == (1, 3, 40, 56)
 
 
@@ -68,6 +69,10 @@ def test_bad_training_input_is_refused(tmp_path, photos, style_path):
         train_style(small, tmp_path / "m.safetensors", photos, TrainOptions(**TINY))
     with pytest.raises(InputError, match="image size must be a multiple of 8"):
         train_style(style_path, tmp_path / "m.safetensors", photos, TrainOptions(image_size=60))
+    with pytest.raises(InputError, match="relu9_9"):
+        train_style(style_path, tmp_path / "m.safetensors", photos, TrainOptions(content_layers={"relu9_9": 1.0}))
+    with pytest.raises(InputError, match="at least one content layer"):
+        train_style(style_path, tmp_path / "m.safetensors", photos, TrainOptions(content_layers={}))
 
 
 def test_train_and_use_a_model_from_the_command_line(tmp_path, photos, style_path, content_path, capsys):

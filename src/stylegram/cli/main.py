@@ -251,6 +251,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         style_weight=args.style_weight,
         tv_weight=args.tv_weight,
         adversarial_weight=args.adversarial_weight,
+        content_layers=parse_layers(args.content_layers, "content"),
         checkpoint_every=args.checkpoint_every,
         preview_every=args.preview_every,
         seed=args.seed,
@@ -485,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--content-weight", type=float, default=defaults_train.content_weight)
     train.add_argument("--style-weight", type=float, default=defaults_train.style_weight)
     train.add_argument("--tv-weight", type=float, default=defaults_train.tv_weight)
+    train.add_argument(
+        "--content-layers", default=format_layers(defaults_train.content_layers), help="LAYER[:WEIGHT],…"
+    )
     train.add_argument(
         "--adversarial-weight",
         type=float,

@@ -8,6 +8,7 @@ place only when everything is written, so a failed run leaves nothing under the 
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,11 @@ from stylegram.io.files import atomic_path
 #: Longest clip accepted (frames) and largest frame (pixels): a 10-minute 30 fps clip, 4K frames.
 MAX_FRAMES = 18_000
 MAX_FRAME_PIXELS = 3840 * 2160
+#: Frame intervals are compared over the first this many frames; one more than this many times another
+#: means a variable frame rate.
+VFR_SAMPLE, VFR_TOLERANCE = 240, 1.5
+#: More than the most frames an encoder moves ahead of a B-frame (H.264 allows 16).
+REORDER_DEPTH = 32
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
 
 
@@ -67,18 +73,43 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
                 stream.codec_context.width, stream.codec_context.height, Fraction(rate or 0), frames,
                 bool(container.streams.audio),
             )  # fmt: skip
+            intervals = _frame_intervals(container, stream)
     except (av.error.FFmpegError, UnicodeDecodeError) as error:
         raise InputError(f"{path} is not a readable video ({error})") from None
     if info.frames == 0:
         raise InputError(f"{path} has no frames")
     if info.fps <= 0:
         raise InputError(f"{path} has no frame rate that can be told")
+    if intervals and max(intervals) > VFR_TOLERANCE * min(intervals):
+        raise InputError(
+            f"{path} has a variable frame rate (frames {min(intervals) * 1000:.0f} to {max(intervals) * 1000:.0f} ms "
+            "apart); stylegram writes a constant rate and the sound would drift: convert it first, e.g. "
+            "ffmpeg -i IN -fps_mode cfr OUT.mp4"
+        )
     if info.frames > MAX_FRAMES or info.width * info.height > MAX_FRAME_PIXELS:
         raise InputError(
             f"{path} is {info.width}x{info.height} with {info.frames} frames; the limit is "
             f"{MAX_FRAMES} frames of at most {MAX_FRAME_PIXELS} pixels"
         )
     return info
+
+
+def _frame_intervals(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> list[float]:
+    """Seconds between consecutive frames, in presentation order, over the first ``VFR_SAMPLE`` frames.
+
+    Packets come in decoding order, in which B-frames arrive after later frames: a few more are read than are
+    compared, so that no frame of the span is missing once they are sorted.
+    """
+    times = []
+    for packet in container.demux(stream):
+        if packet.pts is not None and packet.size:
+            times.append(float(packet.pts * stream.time_base))
+        if len(times) >= VFR_SAMPLE + REORDER_DEPTH:
+            times = sorted(times)[:VFR_SAMPLE]
+            break
+    container.seek(0)
+    times.sort()
+    return [later - earlier for earlier, later in itertools.pairwise(times) if later > earlier]
 
 
 def _count_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:

@@ -28,6 +28,7 @@ from stylegram.engines.base import ProgressEvent, check_weight
 from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
+from stylegram.features.vgg import check_layers
 from stylegram.io.files import atomic_path
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
 from stylegram.models.discriminator import PatchDiscriminator
@@ -53,7 +54,7 @@ class TrainOptions:
         style_size: long side of the style image while its statistics are taken (its brush strokes come out
             at this scale relative to a ``image_size`` crop).
         learning_rate: Adam's step size at the start, decayed to a tenth by the end (see ``learning_rate_at``).
-        content_weight: α (relative error at ``relu4_2``).
+        content_weight: α (relative feature errors at ``content_layers``).
         style_weight: β (relative Gram errors at relu1_1 … relu5_1, weighted as in the optimisation engine).
         tv_weight: total-variation weight.
         widths: channels of the network at its three resolutions.
@@ -63,6 +64,8 @@ class TrainOptions:
         preview_every: steps between preview images (0: none).
         seed: seeds the network's initial weights and the crops.
         precision: ``auto``, ``fp32`` or ``bf16``, as for the optimisation engine.
+        content_layers: the layers whose features the picture keeps from the photo, with their weights.
+        style_layers: the layers whose Gram matrices it takes from the painting, with their weights.
         adversarial_weight: weight of an adversarial term (least-squares GAN): a small PatchGAN discriminator
             learns to tell the network's pictures from crops of the painting, and the network learns to fool
             it; 0 (the default) trains without it.
@@ -84,11 +87,14 @@ class TrainOptions:
     preview_every: int = 250
     seed: int = 0
     precision: str = "auto"
+    content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
     style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
     adversarial_weight: float = 0.0
 
 
-CONTENT_LAYER = "relu4_2"
+#: relu4_2 alone (the optimisation engine's choice) let the network trade the photo's structure for the style:
+#: its pictures of The Scream lost the houses entirely. See docs/fast.md for the comparison.
+DEFAULT_CONTENT_LAYERS = {"relu2_2": 1.0}
 
 
 def check_options(options: TrainOptions) -> None:
@@ -101,6 +107,13 @@ def check_options(options: TrainOptions) -> None:
     check_weight("learning rate", options.learning_rate, allow_zero=False)
     for name in ("content_weight", "style_weight", "tv_weight", "adversarial_weight"):
         check_weight(name.replace("_", " "), getattr(options, name))
+    for what in ("content", "style"):
+        layers = getattr(options, f"{what}_layers")
+        if not layers:
+            raise InputError(f"training needs at least one {what} layer")
+        check_layers(layers)
+        for name, weight in layers.items():
+            check_weight(f"weight of {what} layer {name}", weight)
 
 
 def learning_rate_at(step: int, options: TrainOptions) -> float:
@@ -169,7 +182,7 @@ def train_style(
     target = resolve_device(device)
 
     # 2. Encoder, network, optimiser, style targets.
-    encoder = VGGEncoder.load([CONTENT_LAYER, *options.style_layers]).to(target)
+    encoder = VGGEncoder.load([*options.content_layers, *options.style_layers]).to(target)
     dtype = choose_precision(options.precision, target)
     torch.manual_seed(options.seed)
     net = TransformerNet(options.widths, options.residual_blocks, options.light, options.add_input).to(target)
@@ -226,10 +239,13 @@ def train_style(
             batch = next(batches).to(target)
             with autocast(target, dtype):
                 with torch.no_grad():
-                    content_target = encoder(batch)[CONTENT_LAYER]
+                    content_targets = encoder(batch)
                 picture = net(batch)
                 features = encoder(picture)
-            content = relative_squared_error(features[CONTENT_LAYER], content_target)
+            content = sum(
+                weight * relative_squared_error(features[name], content_targets[name])
+                for name, weight in options.content_layers.items()
+            )
             style_term = sum(
                 weight
                 * relative_squared_error(gram_matrix(features[name]), style_targets[name].expand(len(batch), -1, -1))
