@@ -6,6 +6,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from clips import write_clip
 
 from stylegram.cli.main import main
 from stylegram.errors import InputError
@@ -14,30 +15,6 @@ from stylegram.io.video import probe_video, read_frames
 from stylegram.models.store import save_style_model
 from stylegram.models.transformer import TransformerNet
 from stylegram.video import stylize_video
-
-
-def write_clip(path, frames=16, size=(66, 50), audio=True):
-    """Odd-free sizes are the encoder's rule: the clip is made at an even size and read back."""
-    generator = np.random.default_rng(0)
-    background = generator.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    with av.open(str(path), mode="w") as container:
-        video = container.add_stream("libx264", rate=12)
-        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
-        tone = container.add_stream("aac", rate=8000) if audio else None
-        for index in range(frames):
-            frame = background.copy()
-            frame[10:26, 2 + 2 * index : 18 + 2 * index] = (250, 30, 30)
-            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in video.encode():
-            container.mux(packet)
-        if tone is not None:
-            samples = (0.2 * np.sin(np.arange(8000 * frames // 12) * 0.1)).astype(np.float32)[None]
-            audio_frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
-            audio_frame.sample_rate = 8000
-            for packet in [*tone.encode(audio_frame), *tone.encode()]:
-                container.mux(packet)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +49,18 @@ def test_stylized_clip_keeps_frames_rate_and_sound_and_flickers_less(tmp_path, c
     assert sorted(path.name for path in tmp_path.iterdir()) == ["plain.mp4", "steady.mp4"]
 
 
+def test_optimised_clip_follows_the_previous_frame(tmp_path, clip, style_path):
+    """With a painting, every frame is optimised; starting from the previous result, warped, and held to it by
+    the temporal loss, consecutive frames agree better than frames optimised each on their own."""
+    steady, plain = tmp_path / "steady.mp4", tmp_path / "plain.mp4"
+    settings = {"style": style_path, "size": 64, "first_iterations": 20, "iterations": 8}
+    result = stylize_video(clip, steady, temporal_strength=1.0, **settings)
+    stylize_video(clip, plain, temporal_strength=0.0, **settings)
+    assert result.frames == 16 and result.size == (64, 48) and result.options["iterations"] == 8
+    steady_figures, plain_figures = evaluate_video(clip, steady), evaluate_video(clip, plain)
+    assert steady_figures["warping_error"] < 0.8 * plain_figures["warping_error"]
+
+
 def test_bad_video_input(tmp_path, content_path, model, capsys):
     with pytest.raises(InputError, match="is a still image, not a video"):
         probe_video(content_path)
@@ -93,6 +82,7 @@ def test_bad_video_input(tmp_path, content_path, model, capsys):
     assert "video not found" in capsys.readouterr().err
     assert main(["video", str(content_path), "-o", str(tmp_path / "out.avi"), "--model", str(model)]) == 2
     assert "use one of .mp4" in capsys.readouterr().err
+    assert main(["video", str(content_path), "-o", str(output), "--style", str(tmp_path / "nope.jpg")]) == 2
     assert not output.exists()
 
 

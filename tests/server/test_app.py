@@ -8,9 +8,11 @@ import threading
 import time
 
 import pytest
+from clips import write_clip
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from stylegram.io.video import probe_video
 from stylegram.server import ServiceSettings, create_app
 from stylegram.server.jobs import is_job_id, report_key
 
@@ -47,6 +49,12 @@ def photo(content_path) -> bytes:
     return content_path.read_bytes()
 
 
+def _png(side: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (90, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def submit(client, photo, **fields):
     fields = {"engine": "fast", "style": "starry_night", "size": 64, **fields}
     return client.post("/v1/jobs", files={"content": ("photo.png", photo)}, data=fields)
@@ -65,6 +73,36 @@ def test_fast_job_is_queued_then_done_with_a_png_of_the_asked_size(client, app, 
     assert picture.headers["content-type"] == "image/png"
     assert "attachment" in picture.headers["content-disposition"]
     assert max(Image.open(io.BytesIO(picture.content)).size) == 80
+
+
+def test_a_clip_makes_a_video_job_with_an_mp4_result(client, app, tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", frames=8)
+    response = client.post("/v1/jobs", files={"content": ("clip.mp4", clip.read_bytes())},
+                           data={"style": "starry_night", "size": 64})  # fmt: skip
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["params"]["kind"] == "video"
+    run_queued(app)
+    done = client.get(f"/v1/jobs/{job['id']}").json()
+    assert done["status"] == "done", done["error"]
+    assert done["progress"]["step"] == done["progress"]["total"] == 8
+    assert done["run"]["frames"] == 8 and done["run"]["has_audio"]
+    result = client.get(done["result_url"])
+    assert result.headers["content-type"] == "video/mp4"
+    assert result.headers["content-disposition"].endswith('.mp4"')
+    stored = tmp_path / "result.mp4"
+    stored.write_bytes(result.content)
+    assert probe_video(stored).frames == 8 and probe_video(stored).width == 64
+
+
+def test_video_jobs_are_for_the_fast_engine_and_short_clips(client, tmp_path, settings):
+    clip = write_clip(tmp_path / "clip.mp4", frames=8)
+    response = client.post("/v1/jobs", files={"content": ("c.mp4", clip.read_bytes())},
+                           data={"engine": "gatys", "style": "starry_night"})  # fmt: skip
+    assert response.status_code == 400 and "fast engine" in response.json()["detail"]
+    settings.max_video_seconds = 0.5  # the clip lasts 8 frames at 12 fps
+    response = client.post("/v1/jobs", files={"content": ("c.mp4", clip.read_bytes())}, data={"style": "starry_night"})
+    assert response.status_code == 400 and "lasts" in response.json()["detail"]
 
 
 def test_job_ids_differ_and_are_not_sequential(client, photo):
@@ -224,13 +262,19 @@ def test_bad_parameters_are_refused_with_a_json_error(client, photo, fields, sta
 
 def test_uploads_are_checked_by_content_not_by_name(client, not_an_image_path, truncated_path, bomb_path, tmp_path):
     response = submit(client, not_an_image_path.read_bytes())
-    assert response.status_code == 415 and "not an image" in response.json()["detail"]
+    assert response.status_code == 415 and "neither an image nor a video" in response.json()["detail"]
     assert submit(client, truncated_path.read_bytes()).status_code == 400
     response = submit(client, bomb_path.read_bytes())
     assert response.status_code == 400 and "pixels" in response.json()["detail"]
     gif = tmp_path / "a.png"
     Image.new("RGB", (64, 64)).save(gif, format="GIF")
     response = submit(client, gif.read_bytes())
+    assert response.status_code == 415 and "neither an image nor a video" in response.json()["detail"]
+    response = client.post(
+        "/v1/jobs",
+        files={"content": ("p.png", _png(64)), "style_image": ("s.gif", gif.read_bytes())},
+        data={"engine": "gatys"},
+    )
     assert response.status_code == 415 and "GIF" in response.json()["detail"]
 
 

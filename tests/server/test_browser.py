@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from clips import write_clip
 from PIL import Image
 
 from .conftest import serve
@@ -79,5 +80,33 @@ def test_upload_progress_download_and_recent_jobs_in_chromium(tmp_path):
         page.wait_for_selector("#result-image[src*='/result']")  # the newest job is shown again
         page.wait_for_timeout(500)  # the progress bar's transition
         page.screenshot(path=shots / "web_recent.png", full_page=True)
+        browser.close()
+    assert errors == []
+
+
+def test_a_clip_becomes_a_video_job_in_chromium(tmp_path):
+    shots = Path(os.environ.get("STYLEGRAM_SCREENSHOTS", tmp_path))
+    # The docs' screenshot uses a real clip ($STYLEGRAM_SCREENSHOT_CLIP); the test, a synthetic one.
+    given = os.environ.get("STYLEGRAM_SCREENSHOT_CLIP")
+    clip = Path(given) if given else write_clip(tmp_path / "clip.mp4", frames=12)
+    with serve(tmp_path / "data", "--workers", "1") as served, playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 960}, accept_downloads=True)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(served.url)
+        page.wait_for_selector(".style[aria-checked=true]")
+        page.set_input_files("#content", clip)
+        page.wait_for_selector("#content-video:not([hidden])")
+        assert page.is_disabled("input[name=engine][value=gatys]")
+        page.eval_on_selector("#size", "e => { e.value = 320; e.dispatchEvent(new Event('input')); }")
+        page.click("#start")
+        page.wait_for_selector("#result-video:not([hidden])", timeout=300_000)
+        assert page.inner_text("#download") == "Download MP4"
+        page.wait_for_function("document.querySelector('#result-video').readyState >= 2", timeout=30_000)
+        page.screenshot(path=shots / "web_video.png")
+        with page.expect_download() as download:
+            page.click("#download")
+        assert download.value.suggested_filename.endswith(".mp4")
         browser.close()
     assert errors == []

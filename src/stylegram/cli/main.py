@@ -33,7 +33,12 @@ from stylegram.ops.color import COLOR_METHODS
 from stylegram.runtime import PRECISIONS
 from stylegram.server.settings import DATA_VARIABLE, QUEUE_VARIABLE, TOKEN_VARIABLE, ServiceSettings
 from stylegram.training.fast import TrainOptions, checkpoint_path, train_style
-from stylegram.video import DEFAULT_TEMPORAL_STRENGTH, stylize_video
+from stylegram.video import (
+    DEFAULT_FIRST_FRAME_ITERATIONS,
+    DEFAULT_FRAME_ITERATIONS,
+    DEFAULT_TEMPORAL_STRENGTH,
+    stylize_video,
+)
 
 EXIT_INTERRUPTED = 130
 
@@ -282,7 +287,11 @@ def cmd_video(args: argparse.Namespace) -> int:
             args.source,
             args.output,
             model=args.model,
+            style=args.style,
             size=args.size,
+            iterations=args.iterations,
+            first_iterations=args.first_iterations,
+            seed=args.seed,
             temporal_strength=0.0 if args.no_temporal else args.temporal_strength,
             strength=args.strength,
             color=args.preserve_color,
@@ -511,6 +520,14 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("source", help="the clip")
     video.add_argument("-o", "--output", required=True, help="the stylized clip (.mp4, H.264)")
     video.add_argument("--model", default=DEFAULT_MODEL, help="a trained style (stylegram styles) or a model file")
+    video.add_argument(
+        "--style", help="a painting instead: every frame optimised (Gatys, with a temporal loss); for short clips"
+    )
+    video.add_argument("--iterations", type=_positive_int, default=DEFAULT_FRAME_ITERATIONS,
+                       help="with --style: optimisation steps per frame after the first")  # fmt: skip
+    video.add_argument("--first-iterations", type=_positive_int, default=DEFAULT_FIRST_FRAME_ITERATIONS,
+                       help="with --style: optimisation steps for the first frame")  # fmt: skip
+    video.add_argument("--seed", type=_positive_int, default=0)
     video.add_argument("--size", type=_positive_int, help="long side of the frames (default: the clip's)")
     video.add_argument(
         "--temporal-strength",
@@ -519,7 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="how much of the previous frame, moved along the motion, goes into the next (0..1)",
     )
     video.add_argument("--no-temporal", action="store_true", help="plain per-frame stylization (flickers)")
-    video.add_argument("--strength", type=float, default=1.0, help="0 (the clip) … 1 (the network's picture)")
+    video.add_argument(
+        "--strength", type=float, help="0 (the clip) … 1 (the painting); default: 1 with --model, 0.5 with --style"
+    )
     video.add_argument("--preserve-color", choices=COLOR_METHODS, default="none")
     video.add_argument("--precision", choices=PRECISIONS, default="auto")
     video.add_argument("--device", default="auto")

@@ -44,11 +44,13 @@ from stylegram.features.encoder import VGGEncoder
 from stylegram.features.vgg import check_layers
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
 from stylegram.ops.color import COLOR_METHODS, join_luminance, luminance, match_color, match_luminance
-from stylegram.ops.masks import resize_mask
+from stylegram.ops.masks import mask_from_image, resize_mask
 from stylegram.runtime import PRECISIONS, choose_precision, choose_tile_size, resolve_device
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
 DEFAULT_STYLE_WEIGHT = 5.0
+#: A warped previous frame off by 14/255 on average costs as much as the content term's usual value (~1).
+DEFAULT_TEMPORAL_WEIGHT = 5e-3
 #: relu5_1 weighs less: with relative errors every layer starts near 1, and the deepest Gram matrix fights the
 #: content term hardest; at 0.3 three bench pairs kept more of the photo *and* matched the painting better
 #: (mean style distance over all five layers) in the same steps, see docs/speed.md.
@@ -110,6 +112,10 @@ class GatysOptions:
             chroma) or ``match`` (the painting recoloured to the photo's colour statistics first).
         tile_size: pass scales larger than this many pixels through VGG19 in overlapping tiles (see
             ``stylegram.engines.objective``); None tiles only where a whole pass would not fit in memory.
+        temporal_target: for video: the previous frame's result warped to this frame (path or PIL); the picture
+            is kept close to it (Ruder et al. 2016) where ``temporal_mask`` trusts the warp.
+        temporal_mask: where the warp is reliable (greyscale, white = reliable); None: everywhere.
+        temporal_weight: weight of that temporal term (mean squared difference in 0..255 units).
     """
 
     quality: str = "normal"
@@ -133,6 +139,9 @@ class GatysOptions:
     precision: str = "auto"
     tile_size: int | None = None
     color: str = "none"
+    temporal_target: Any = None
+    temporal_mask: Any = None
+    temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT
 
 
 def check_inputs(request: Request) -> GatysOptions:
@@ -179,6 +188,11 @@ def check_inputs(request: Request) -> GatysOptions:
         raise InputError(f"tile size must be a whole number of pixels, at least 64, got {options.tile_size!r}")
     if not isinstance(options.preview_every, int) or options.preview_every < 0:
         raise InputError(f"preview_every must be a non-negative whole number, got {options.preview_every!r}")
+    check_weight("temporal weight", options.temporal_weight)
+    if options.temporal_mask is not None and options.temporal_target is None:
+        raise InputError("a temporal mask needs a temporal target (the previous frame's result, warped)")
+    if options.temporal_target is not None and options.color == "luminance":
+        raise InputError("a temporal target works with colour methods none and match, not luminance")
     if options.strength is not None:
         options = dataclasses.replace(options, style_weight=style_weight_for_strength(options.strength))
     return options
@@ -342,6 +356,11 @@ class GatysEngine:
             image = load_image(spec.image, what=what)
             style_images.append((image, spec.weight, style_region(spec, image, index)))
         regions = content_regions(request, content_image, output_size)
+        temporal_target = temporal_mask = None
+        if options.temporal_target is not None:
+            temporal_target = load_image(options.temporal_target, what="temporal target")
+            if options.temporal_mask is not None:
+                temporal_mask = mask_from_image(load_image(options.temporal_mask, what="temporal mask"))
         style_long_side = options.style_size or max(32, round(options.style_scale * max(output_size)))
 
         # 3. Build the encoder (once for all scales) and choose the precision.
@@ -377,6 +396,13 @@ class GatysEngine:
             tile_size = choose_tile_size(size, steps, device, options.tile_size)
             objective = StyleTransferObjective(encoder, options, tile_size, dtype)
             objective.set_targets(content, styles)
+            if temporal_target is not None:
+                objective.set_temporal(
+                    image_to_tensor(resize(temporal_target, size)).to(device),
+                    torch.ones(1, 1, size[1], size[0], device=device)
+                    if temporal_mask is None
+                    else resize_mask(temporal_mask, size).to(device),
+                )
 
             # 5. Start from the init at the first scale, from the previous scale's best image after that.
             #    L-BFGS carries its estimate of the curvature over, so the first step at a scale is not wasted.

@@ -23,7 +23,7 @@ import torch
 
 from stylegram.features.encoder import VGGEncoder
 from stylegram.ops.gram import gram_matrix, guided_gram
-from stylegram.ops.losses import relative_squared_error, total_variation_loss
+from stylegram.ops.losses import relative_squared_error, temporal_loss, total_variation_loss
 from stylegram.ops.tiling import ALIGN, Tile, average_down, plan_tiles
 
 if TYPE_CHECKING:
@@ -98,6 +98,12 @@ class StyleTransferObjective:
         self.content_energy: dict[str, torch.Tensor] = {}
         self.groups: list[_StyleGroup] = []
         self._position_weights: dict[tuple[int, int, int, int], torch.Tensor] = {}
+        self.temporal: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def set_temporal(self, target: torch.Tensor, mask: torch.Tensor) -> None:
+        """Add the temporal term: stay close to ``target`` (a video's previous result, warped to this frame)
+        where ``mask`` (``(1, 1, H, W)``, 0..1) trusts the warp."""
+        self.temporal = (target, mask)
 
     def _encode(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.autocast_dtype is None:
@@ -193,7 +199,9 @@ class StyleTransferObjective:
         else:
             terms = self._evaluate_tiles(image)
         terms["tv"] = options.tv_weight * total_variation_loss(image)
-        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        if self.temporal is not None:
+            terms["temporal"] = options.temporal_weight * temporal_loss(image, *self.temporal)
+        terms["total"] = sum(terms.values())
         terms["total"].backward()
         return {name: float(value.detach()) for name, value in terms.items()}
 

@@ -59,3 +59,17 @@ def total_variation_loss(image: torch.Tensor) -> torch.Tensor:
     across = (pixels[..., :, 1:] - pixels[..., :, :-1]).pow(2).mean()
     down = (pixels[..., 1:, :] - pixels[..., :-1, :]).pow(2).mean()
     return across + down
+
+
+def temporal_loss(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference to ``target`` (the previous video frame's result, warped to this frame) over the
+    pixels ``mask`` trusts (``(1, 1, H, W)`` in 0..1), in 0..255 units: Ruder et al. (2016)'s short-term
+    temporal loss.
+
+    Example:
+        >>> image, target = torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), 1 / 255)
+        >>> temporal_loss(image, target, torch.tensor([[[[1.0, 1.0], [0.0, 0.0]]]]))
+        tensor(1.)
+    """
+    squared = ((image.float() - target) * 255.0).pow(2) * mask
+    return squared.sum() / (mask.sum() * image.shape[1] + 1e-8)

@@ -37,13 +37,14 @@ from stylegram.server.jobs import (
     CANCELLED,
     FINAL_STATES,
     QUEUED,
+    RESULTS,
     Job,
     JobStore,
-    UnsupportedImage,
+    UnsupportedUpload,
     cancel_key,
-    encode,
     new_job_id,
     open_image_bytes,
+    probe_video_bytes,
 )
 from stylegram.server.queue import JobQueue
 from stylegram.server.requests import JobParams, check_job, stylize_job
@@ -123,18 +124,37 @@ class Service:
             raise HTTPException(404, f"no job {job_id!r}")
         return job
 
-    async def read_upload(self, upload: UploadFile, what: str) -> bytes:
-        limit = self.settings.max_upload_bytes
+    async def read_upload(self, upload: UploadFile, what: str, videos: bool = False) -> tuple[bytes, str]:
+        """An upload's bytes and kind (``image``, or ``video`` where ``videos`` are taken), checked by content
+        against the limits: a bad file is refused now with a clear error, not as a failed job later."""
+        settings = self.settings
+        limit = max(settings.max_upload_bytes, settings.max_video_bytes if videos else 0)
         data = await upload.read(limit + 1)
-        if len(data) > limit:
-            raise HTTPException(413, f"the {what} is over this server's limit of {limit} bytes")
         if not data:
             raise HTTPException(400, f"the {what} upload is empty")
-        # Decoded here to refuse a bad image with a clear error now, not as a failed job later.
         try:
-            open_image_bytes(data, what, self.settings.max_upload_pixels)
-        except UnsupportedImage as error:
+            open_image_bytes(data, what, settings.max_upload_pixels)
+        except UnsupportedUpload as error:
+            if not videos:
+                raise HTTPException(415, str(error)) from None
+            return self._check_clip(data, what), "video"
+        if len(data) > settings.max_upload_bytes:
+            raise HTTPException(413, f"the {what} is over this server's limit of {settings.max_upload_bytes} bytes")
+        return data, "image"
+
+    def _check_clip(self, data: bytes, what: str) -> bytes:
+        settings = self.settings
+        if len(data) > settings.max_video_bytes:
+            raise HTTPException(413, f"the {what} is over this server's limit of {settings.max_video_bytes} bytes")
+        try:
+            info = probe_video_bytes(data, what)
+        except UnsupportedUpload as error:
             raise HTTPException(415, str(error)) from None
+        if info.duration_s > settings.max_video_seconds:
+            raise HTTPException(
+                400,
+                f"the {what} lasts {info.duration_s:.0f} s; this server takes up to {settings.max_video_seconds:g} s",
+            )
         return data
 
 
@@ -162,8 +182,8 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         description="Neural style transfer as a service: queue a photo and a painting, follow its progress, "
         "download the picture.",
         lifespan=lifespan,
-        # Two uploads and the form fields; each upload is limited again on its own.
-        max_body_size=2 * settings.max_upload_bytes + 2**16,
+        # The uploads (a photo or clip, and a painting) and the form fields; each is limited again on its own.
+        max_body_size=max(settings.max_upload_bytes, settings.max_video_bytes) + settings.max_upload_bytes + 2**16,
     )
     app.state.service = service
 
@@ -221,15 +241,17 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
 
     @api.post("/jobs", status_code=202, tags=["jobs"])
     async def submit(
-        content: Annotated[UploadFile, File(description="the photo")],
+        content: Annotated[UploadFile, File(description="the photo, or a video clip (fast engine)")],
         params: Annotated[JobParams, Form()],
         style_image: Annotated[UploadFile | None, File(description="a painting, instead of a style name")] = None,
     ) -> JobOut:
         """Queue a job; answers at once with its id and URLs (202)."""
+        data, kind = await service.read_upload(content, "content", videos=True)
+        params = params.model_copy(update={"kind": kind})
         check_job(params, style_image is not None, settings)
-        inputs = {"content": await service.read_upload(content, "content image")}
+        inputs = {"content": data}
         if style_image is not None:
-            inputs["style"] = await service.read_upload(style_image, "style image")
+            inputs["style"], _ = await service.read_upload(style_image, "style image")
         job = Job(id=new_job_id(), status=QUEUED, params=params.model_dump())
         service.store.add(job, inputs)
         task_id = service.queue.enqueue(job.id, job.attempt, job.params, inputs)
@@ -271,11 +293,12 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
 
     @api.get("/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse)
     def job_result(job_id: str) -> FileResponse:
-        """The finished picture (PNG)."""
+        """The finished picture (PNG), or clip (MP4) for a video job."""
         job = service.job(job_id)
         if job.status != "done":
             raise HTTPException(409, f"job {job_id} is {job.status}, it has no result")
-        return _job_file(job_id, "result.png", "image/png", download=f"stylegram-{job_id[:8]}.png")
+        name, media_type = RESULTS[job.params.get("kind", "image")]
+        return _job_file(job_id, name, media_type, download=f"stylegram-{job_id[:8]}{Path(name).suffix}")
 
     def _job_file(job_id: str, name: str, media_type: str, download: str | None = None) -> FileResponse:
         path = service.store.folder(service.job(job_id).id) / name
@@ -305,9 +328,9 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         """The fast engine, answered in the request: the picture as PNG."""
         params = JobParams(engine="fast", style=style, size=size, strength=strength, color=color)
         check_job(params, False, settings)
-        inputs = {"content": await service.read_upload(content, "content image")}
-        image, _ = await asyncio.to_thread(stylize_job, params.model_dump(), inputs)
-        return Response(encode(image, "PNG"), media_type="image/png")
+        data, _ = await service.read_upload(content, "content image")
+        picture, _ = await asyncio.to_thread(stylize_job, params.model_dump(), {"content": data})
+        return Response(picture, media_type="image/png")
 
     app.include_router(api)
 

@@ -11,6 +11,7 @@ from stylegram.server.jobs import (
     DONE,
     FAILED,
     QUEUED,
+    RESULTS,
     RUNNING,
     Job,
     JobStore,
@@ -87,7 +88,8 @@ class Collector:
 
     def _finish(self, job: Job, outcome: dict, progress: dict) -> None:
         if outcome["status"] == DONE:
-            write_atomically(self.store.folder(job.id) / "result.png", outcome["png"])
+            name, _ = RESULTS[job.params.get("kind", "image")]
+            write_atomically(self.store.folder(job.id) / name, outcome["result"])
         if outcome["status"] == DONE and progress.get("total"):
             progress = {**progress, "step": progress["total"]}
         self.store.update(

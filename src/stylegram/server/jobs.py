@@ -1,11 +1,11 @@
 """Jobs: their records in the data directory, and the run of one job on a worker.
 
 A job's parameters, status and progress live in ``<data>/jobs.sqlite3``; its files in ``<data>/jobs/<id>/``
-(the uploads, ``preview.jpg``, ``result.png``). Workers never touch that directory: a job's inputs travel in
-the queued task, and everything a worker reports (progress, a heartbeat, previews, the finished picture) goes
-through the queue's key-value store under keys of that job and attempt. That is what lets ``stylegram worker``
-run on another machine with nothing but the Redis URL; the server's :class:`~stylegram.server.collector.Collector`
-moves the reports into the records.
+(the uploads, ``preview.jpg``, ``result.png`` or ``result.mp4``). Workers never touch that directory: a job's
+inputs travel in the queued task, and everything a worker reports (progress, a heartbeat, previews, the
+finished result) goes through the queue's key-value store under keys of that job and attempt. That is what lets
+``stylegram worker`` run on another machine with nothing but the Redis URL; the server's
+:class:`~stylegram.server.collector.Collector` moves the reports into the records.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 import secrets
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -25,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import av
 from huey import Huey
 from PIL import Image
 
 from stylegram.engines import ProgressEvent
 from stylegram.errors import InputError, StylegramError
 from stylegram.io.files import atomic_path
+from stylegram.io.video import VideoInfo, probe_video
 
 #: Job states; the last three are final.
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -255,12 +258,9 @@ class Reporter:
             self._put("preview", {"step": event.step, "jpeg": encode(event.preview, "JPEG")})
 
     def finish(
-        self, status: str, image: Image.Image | None = None, run: dict | None = None, error: str | None = None
+        self, status: str, result: bytes | None = None, run: dict | None = None, error: str | None = None
     ) -> None:
-        outcome = {"status": status, "error": error, "run": run or {}}
-        if image is not None:
-            outcome["png"] = encode(image, "PNG")
-        self._put("outcome", outcome)
+        self._put("outcome", {"status": status, "error": error, "run": run or {}, "result": result})
 
 
 def encode(image: Image.Image, image_format: str) -> bytes:
@@ -270,12 +270,12 @@ def encode(image: Image.Image, image_format: str) -> bytes:
 
 
 def run_job(huey: Huey, job_id: str, attempt: int, params: dict[str, Any], inputs: dict[str, bytes]) -> None:
-    """Make one job's picture on this worker and report the outcome (never raises: every failure is reported)."""
+    """Make one job's result on this worker and report the outcome (never raises: every failure is reported)."""
     from stylegram.server.requests import stylize_job  # the engines are imported in the worker only
 
     with Reporter(huey, job_id, attempt) as reporter:
         try:
-            image, run = stylize_job(params, inputs, reporter.progress)
+            result, run = stylize_job(params, inputs, reporter.progress)
         except JobCancelled:
             reporter.finish(CANCELLED)
         except StylegramError as error:
@@ -284,18 +284,52 @@ def run_job(huey: Huey, job_id: str, attempt: int, params: dict[str, Any], input
             reporter.finish(FAILED, error=f"internal error: {type(error).__name__}: {error}")
             raise
         else:
-            reporter.finish(DONE, image=image, run=run)
+            reporter.finish(DONE, result=result, run=run)
 
 
-class UnsupportedImage(InputError):
-    """An upload that is not an image in one of :data:`UPLOAD_FORMATS` (HTTP 415)."""
+class UnsupportedUpload(InputError):
+    """An upload that is not an image in one of :data:`UPLOAD_FORMATS`, nor a video where one is taken (HTTP 415)."""
+
+
+#: FFmpeg's names of the containers taken as video uploads (MP4/MOV, Matroska/WebM, AVI): not GIFs or stills.
+VIDEO_CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi"}
+
+#: What a job makes, by kind: the result's file name and media type.
+RESULTS = {"image": ("result.png", "image/png"), "video": ("result.mp4", "video/mp4")}
+
+
+def probe_video_bytes(data: bytes, what: str) -> VideoInfo:
+    """:func:`~stylegram.io.video.probe_video` of an upload's bytes (through a temporary file: container formats
+    need to seek); errors name the upload as ``what``.
+
+    Raises:
+        UnsupportedUpload: not a video.
+        InputError: a video stylegram does not take (variable frame rate, over the limits…).
+    """
+    with tempfile.NamedTemporaryFile(suffix=".video") as file:
+        file.write(data)
+        file.flush()
+        try:
+            with av.open(file.name) as container:
+                if not set(container.format.name.split(",")) & VIDEO_CONTAINERS:
+                    raise UnsupportedUpload(f"the {what} is neither an image nor a video stylegram can read")
+            return probe_video(file.name)
+        except av.error.FFmpegError:
+            raise UnsupportedUpload(f"the {what} is neither an image nor a video stylegram can read") from None
+        except UnsupportedUpload:
+            raise
+        except InputError as error:
+            message = str(error).replace(file.name, f"the {what}")
+            if any(words in message for words in ("not a readable video", "still image", "no video stream")):
+                raise UnsupportedUpload(f"the {what} is neither an image nor a video stylegram can read") from None
+            raise InputError(message) from None
 
 
 def open_image_bytes(data: bytes, what: str, max_pixels: int) -> Image.Image:
     """An upload's bytes as an RGB image, checked by content (not by name) and against ``max_pixels``.
 
     Raises:
-        UnsupportedImage: not an image in an accepted format.
+        UnsupportedUpload: not an image in an accepted format.
         InputError: damaged, or too large.
     """
     from stylegram.io.image import load_image
@@ -305,9 +339,9 @@ def open_image_bytes(data: bytes, what: str, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError:
         raise InputError(f"the {what} has too many pixels (over {max_pixels})") from None
     except Exception:
-        raise UnsupportedImage(f"the {what} is not an image (JPEG, PNG, WebP, BMP or TIFF)") from None
+        raise UnsupportedUpload(f"the {what} is not an image (JPEG, PNG, WebP, BMP or TIFF)") from None
     if image.format not in UPLOAD_FORMATS:
-        raise UnsupportedImage(f"the {what} is a {image.format} file; accepted: {', '.join(UPLOAD_FORMATS)}")
+        raise UnsupportedUpload(f"the {what} is a {image.format} file; accepted: {', '.join(UPLOAD_FORMATS)}")
     return load_image(image, max_pixels=max_pixels, what=what)
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
-from PIL import Image
 from pydantic import BaseModel, Field
 
 from stylegram.api import stylize
 from stylegram.engines import ProgressEvent
 from stylegram.errors import InputError
 from stylegram.models.store import shipped_styles, style_painting
-from stylegram.server.jobs import open_image_bytes
+from stylegram.server.jobs import encode, open_image_bytes
 from stylegram.server.settings import ServiceSettings
+from stylegram.video import stylize_video
 
 #: The optimisation engine sends a preview with every N-th step.
 PREVIEW_EVERY = 5
@@ -37,14 +39,20 @@ class JobParams(BaseModel):
     color: Literal["none", "luminance", "match"] = Field("none", description="keep the photo's colours")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     iterations: int | None = Field(None, ge=1, description="optimisation steps (gatys); default: its normal quality")
+    kind: Literal["image", "video"] = Field(
+        "image", description="set by the server from the upload: a photo makes a picture, a clip a video"
+    )
 
 
 def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettings) -> None:
     """Refuse what the engines would refuse, before anything is queued.
 
     Raises:
-        InputError: an unknown style, a missing or extra style image, a size or step count over the caps.
+        InputError: an unknown style, a missing or extra style image, a size or step count over the caps, a
+            video for another engine than the fast one.
     """
+    if params.kind == "video" and params.engine != "fast":
+        raise InputError("videos are made with the fast engine (a shipped style); choose engine fast")
     if params.style is not None and params.style not in shipped_styles():
         raise InputError(f"unknown style {params.style!r}; shipped: {', '.join(shipped_styles()) or 'none'}")
     if params.engine == "fast":
@@ -54,18 +62,21 @@ def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettin
             raise InputError("choose a shipped style for the fast engine")
     elif has_style_upload == (params.style is not None):
         raise InputError("give either a shipped style name or a style image upload, one of them")
-    cap = settings.max_size[params.engine]
+    what = "video" if params.kind == "video" else params.engine
+    cap = settings.max_size[what]
     if params.size > cap:
-        raise InputError(f"size {params.size} is over this server's limit of {cap} px for the {params.engine} engine")
+        raise InputError(f"size {params.size} is over this server's limit of {cap} px for the {what} jobs")
     if params.iterations is not None and params.iterations > settings.max_iterations:
         raise InputError(f"iterations {params.iterations} is over this server's limit of {settings.max_iterations}")
 
 
 def stylize_job(
     params: dict[str, Any], inputs: dict[str, bytes], on_progress: Callable[[ProgressEvent], None] | None = None
-) -> tuple[Image.Image, dict[str, Any]]:
-    """Run a job on this machine: its picture, and what the engine chose (the result's ``run`` record)."""
+) -> tuple[bytes, dict[str, Any]]:
+    """Run a job on this machine: its result file (PNG, or MP4 for a video) and what the engine chose."""
     job = JobParams(**params)
+    if job.kind == "video":
+        return _stylize_clip(job, inputs["content"], on_progress)
     pixels = ServiceSettings.max_upload_pixels
     content = open_image_bytes(inputs["content"], "content image", pixels)
     common = {"size": job.size, "seed": job.seed, "color": job.color}
@@ -88,4 +99,19 @@ def stylize_job(
             on_progress=on_progress,
             **common,
         )
-    return result.image, result.options.get("run", {})
+    return encode(result.image, "PNG"), result.options.get("run", {})
+
+
+def _stylize_clip(
+    job: JobParams, clip: bytes, on_progress: Callable[[ProgressEvent], None] | None
+) -> tuple[bytes, dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="stylegram-video-") as folder:
+        source, output = Path(folder) / "source.video", Path(folder) / "stylized.mp4"
+        source.write_bytes(clip)
+        result = stylize_video(
+            source, output, model=job.style, size=job.size, strength=job.strength, color=job.color,
+            on_progress=on_progress,
+        )  # fmt: skip
+        run = {"frames": result.frames, "size": list(result.size), "fps": float(result.fps),
+               "has_audio": result.has_audio, "precision": result.options["precision"]}  # fmt: skip
+        return output.read_bytes(), run

@@ -19,7 +19,8 @@ class ServiceSettings:
     token: when set, every API call needs ``Authorization: Bearer <token>`` (or ``?token=`` where a header
         cannot be sent, as with EventSource and ``<img>``).
     max_upload_bytes / max_upload_pixels: per uploaded image.
-    max_size: the largest output long side per engine.
+    max_video_bytes / max_video_seconds: per uploaded clip.
+    max_size: the largest output long side per engine, and for videos.
     max_iterations: the most optimisation steps a job may ask for.
     stale_after_s: a running job whose worker has not reported for this long is given to another worker.
     attempts: how many times a job is started before it is declared failed (a worker lost each time).
@@ -30,7 +31,9 @@ class ServiceSettings:
     token: str | None = None
     max_upload_bytes: int = 20 * 2**20
     max_upload_pixels: int = 30_000_000
-    max_size: dict[str, int] = field(default_factory=lambda: {"fast": 4096, "gatys": 1024})
+    max_video_bytes: int = 200 * 2**20
+    max_video_seconds: float = 120.0
+    max_size: dict[str, int] = field(default_factory=lambda: {"fast": 4096, "gatys": 1024, "video": 1920})
     max_iterations: int = 1000
     stale_after_s: float = 20.0
     attempts: int = 3

@@ -5,6 +5,9 @@ const $ = (id) => document.getElementById(id);
 const RECENT_KEY = "stylegram.recent";
 const TOKEN_KEY = "stylegram.token";
 const ENGINE_DEFAULTS = { fast: { strength: 1, maxSize: 2048 }, gatys: { strength: 0.5, maxSize: 1024 } };
+const VIDEO_MAX_SIZE = 1920;
+
+function isVideo(file) { return file.type.startsWith("video/"); }
 
 const state = { content: null, style: null, styleFile: null, job: null, events: null };
 
@@ -37,7 +40,7 @@ function setEngine(name) {
 function applyEngineDefaults() {
   const defaults = ENGINE_DEFAULTS[engine()];
   $("strength").value = defaults.strength;
-  $("size").max = defaults.maxSize;
+  $("size").max = state.content && isVideo(state.content) ? VIDEO_MAX_SIZE : defaults.maxSize;
   if (+$("size").value > defaults.maxSize) $("size").value = defaults.maxSize;
   showSliders();
 }
@@ -54,10 +57,19 @@ function updateStart() {
 function chooseContent(file) {
   if (!file) return;
   state.content = file;
-  const preview = $("content-preview");
+  const video = isVideo(file);
+  const preview = $(video ? "content-video" : "content-preview");
   preview.src = URL.createObjectURL(file);
   preview.hidden = false;
+  $(video ? "content-preview" : "content-video").hidden = true;
   $("drop-text").textContent = file.name + " — drop another to replace";
+  // Clips are made by the fast engine, frame by frame, with a shipped style.
+  document.querySelector("input[name=engine][value=gatys]").disabled = video;
+  if (video) {
+    if (state.styleFile) chooseStyle(document.querySelector(".style")?.dataset.name);
+    setEngine("fast");
+  }
+  $("style-file").disabled = video;
   updateStart();
 }
 
@@ -116,19 +128,30 @@ function showJob(job) {
   $("bar-fill").style.width = Math.round(fraction * 100) + "%";
   const words = {
     queued: "Waiting for a worker…",
-    running: progress.total ? `Painting… step ${progress.step} of ${progress.total}` : "Painting…",
+    running: progress.total
+      ? `Painting… ${job.params.kind === "video" ? "frame" : "step"} ${progress.step} of ${progress.total}`
+      : "Painting…",
     done: `Done in ${progress.elapsed_s ? progress.elapsed_s.toFixed(1) + " s" : "a moment"}`,
     failed: "Failed: " + (job.error || "unknown error"),
     cancelled: "Cancelled",
   };
   $("status").textContent = (job.attempt > 1 && job.status !== "done" ? `(retry ${job.attempt}) ` : "") + words[job.status];
-  const picture = job.result_url || job.preview_url;
+  const video = job.params.kind === "video";
+  const picture = video ? null : job.result_url || job.preview_url;
   if (picture) {
     $("result-image").src = withToken(picture);
     $("result-image").hidden = false;
     $("placeholder").hidden = true;
   }
+  if (video && job.result_url && !$("result-video").src.includes(job.result_url)) {
+    $("result-video").src = withToken(job.result_url);
+    $("result-video").hidden = false;
+    $("placeholder").hidden = true;
+  }
+  if (!video) $("result-video").hidden = true;
+  if (video && !job.result_url) $("result-image").hidden = true;
   $("download").hidden = !job.result_url;
+  $("download").textContent = video ? "Download MP4" : "Download PNG";
   if (job.result_url) $("download").href = withToken(job.result_url);
   $("cancel").hidden = !["queued", "running"].includes(job.status);
 }
@@ -167,6 +190,8 @@ async function start() {
     const recent = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]").filter((id) => id !== job.id);
     localStorage.setItem(RECENT_KEY, JSON.stringify([job.id, ...recent].slice(0, 24)));
     $("result-image").hidden = true;
+    $("result-video").hidden = true;
+    $("result-video").removeAttribute("src");
     $("placeholder").hidden = false;
     follow(job);
     refreshRecent();
@@ -192,14 +217,18 @@ async function refreshRecent() {
     const link = document.createElement("a");
     link.href = "#" + job.id;
     link.addEventListener("click", (event) => { event.preventDefault(); follow(job); });
-    const picture = job.result_url || job.preview_url;
-    const thumb = document.createElement(picture ? "img" : "div");
-    if (picture) { thumb.src = withToken(picture); thumb.alt = "picture of job " + job.id.slice(0, 6); }
-    else { thumb.className = "thumb-empty"; thumb.textContent = job.status; }
+    const video = job.params.kind === "video";
+    const picture = job.result_url || (video ? null : job.preview_url);
+    const thumb = document.createElement(picture ? (video ? "video" : "img") : "div");
+    if (picture) {
+      thumb.src = withToken(picture);
+      if (video) { thumb.muted = true; thumb.preload = "metadata"; } else thumb.alt = "picture of job " + job.id.slice(0, 6);
+    } else { thumb.className = "thumb-empty"; thumb.textContent = job.status; }
     const meta = document.createElement("div");
     meta.className = "meta";
     const what = document.createElement("span");
-    what.textContent = (job.params.style || "own painting").replaceAll("_", " ") + " · " + job.params.size + " px";
+    what.textContent = (job.params.style || "own painting").replaceAll("_", " ") + " · " + job.params.size + " px"
+      + (video ? " · video" : "");
     const badge = document.createElement("span");
     badge.className = "badge " + job.status;
     badge.textContent = job.status;
