@@ -1,12 +1,14 @@
 """Video: speed, flicker and memory of `stylegram video` with a shipped style, plain against consistent.
 
-    python bench/video.py [--model starry_night] [--temporal-strength 0.6]
+    python bench/video.py [--model starry_night] [--temporal-strength 0.8] [--optimised-seconds 2]
 
 Clips: ``../shared/bench/video/bunny.mp4`` (640×360, 24 fps, 10 s, with sound) and one made here, a slow pan
 and zoom across the Tübingen photo (640×360, 24 fps, 6 s), written to ``bench/results/video/pan.mp4``. For
 each clip, plain per-frame stylization (``--no-temporal``) and the temporally consistent one: frames/s, then
 ``stylegram eval-video`` figures (warping error, the source's own, mean per-frame style distance). Peak memory
-(RSS) of a run is measured in a child process for the 6 s and a 3× longer pan: streaming keeps it flat.
+(RSS) of a run is measured in a child process for the 6 s and a 3× longer pan: streaming keeps it flat. The
+optimisation mode (``--style``) on bunny's first seconds at 256×144, plain and consistent. Frames 60–62 of
+bunny, plain above consistent: ``docs/images/video_frames.jpg``.
 Results: ``bench/results/video.json``; clips in ``bench/results/video/`` (not committed).
 """
 
@@ -16,13 +18,14 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from common import IMAGES, RESULTS, ROOT, report, save
 from PIL import Image
 
 from stylegram.evaluation import evaluate_video
-from stylegram.io.video import VideoWriter
+from stylegram.io.video import VideoWriter, probe_video, read_frames
 from stylegram.video import DEFAULT_TEMPORAL_STRENGTH, stylize_video
 
 BUNNY = ROOT.parent / "shared" / "bench" / "video" / "bunny.mp4"
@@ -63,10 +66,52 @@ def peak_memory(clip, model: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def frames_sheet(plain: Path, consistent: Path, first: int, count: int, path: Path) -> None:
+    """Frames ``first … first+count−1`` side by side, plain on top, consistent below (what docs/video.md shows)."""
+    rows = []
+    for clip in (plain, consistent):
+        frames = [frame for index, frame in enumerate(read_frames(clip)) if first <= index < first + count]
+        rows.append(np.concatenate(frames, axis=1))
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path, quality=88)
+
+
+def cut(source: Path, path: Path, frames: int, size: tuple[int, int]) -> Path:
+    """The first ``frames`` frames of ``source`` at ``size``, without sound."""
+    info = probe_video(source)
+    with VideoWriter(path, size, info.fps) as writer:
+        for index, frame in enumerate(read_frames(source, size)):
+            if index == frames:
+                break
+            writer.write(frame)
+    return path
+
+
+def optimised_rows(style: Path, seconds: float) -> dict:
+    """The optimisation mode (--style) on the first seconds of bunny at 256×144: per frame, then consistent."""
+    clip = cut(BUNNY, OUT / "bunny_short.mp4", round(24 * seconds), (256, 144))
+    row = {"clip": f"bunny, first {seconds:g} s, 256x144", "engine": "gatys"}
+    for mode, strength in (("plain", 0.0), ("consistent", DEFAULT_TEMPORAL_STRENGTH)):
+        output = OUT / f"bunny_short__gatys__{mode}.mp4"
+        result = stylize_video(clip, output, style=style, temporal_strength=strength)
+        row[mode] = {"frames_per_second": round(result.frames_per_second, 3), **evaluate_video(clip, output, style)}
+        print("optimised", mode, json.dumps(row[mode]), flush=True)
+    row.update(compare(row["plain"], row["consistent"]))
+    return row
+
+
+def compare(plain: dict, consistent: dict) -> dict:
+    return {
+        "warping_error_reduction": round(1 - consistent["warping_error"] / plain["warping_error"], 3),
+        "warping_error_vs_source": round(consistent["warping_error"] / consistent["source_warping_error"], 3),
+        "style_distance_rise": round(consistent["style_distance"] / plain["style_distance"] - 1, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="starry_night")
     parser.add_argument("--temporal-strength", type=float, default=DEFAULT_TEMPORAL_STRENGTH)
+    parser.add_argument("--optimised-seconds", type=float, default=2.0, help="of bunny, for --style (0: skip)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     pan = OUT / "pan.mp4"
@@ -81,11 +126,14 @@ def main() -> None:
             figures = evaluate_video(source, output, style)
             row[mode] = {"frames_per_second": round(result.frames_per_second, 2), **figures}
             print(name, mode, json.dumps(row[mode]), flush=True)
-        plain, consistent = row["plain"], row["consistent"]
-        row["warping_error_reduction"] = round(1 - consistent["warping_error"] / plain["warping_error"], 3)
-        row["warping_error_vs_source"] = round(consistent["warping_error"] / consistent["source_warping_error"], 3)
-        row["style_distance_rise"] = round(consistent["style_distance"] / plain["style_distance"] - 1, 3)
+        row.update(compare(row["plain"], row["consistent"]))
         clips.append(row)
+    frames_sheet(
+        OUT / f"bunny__{args.model}__plain.mp4", OUT / f"bunny__{args.model}__consistent.mp4", 60, 3,
+        ROOT / "docs" / "images" / "video_frames.jpg",
+    )  # fmt: skip
+    if args.optimised_seconds:
+        clips.append(optimised_rows(style, args.optimised_seconds))
     long_pan = OUT / "pan_long.mp4"
     make_pan(long_pan, 18)
     memory = {"6 s": peak_memory(pan, args.model), "18 s": peak_memory(long_pan, args.model)}

@@ -39,12 +39,14 @@ def optical_flow(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
     return _dis().calc(current, previous, None)
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``image`` (the previous frame, any channels) sampled where ``flow`` says each current pixel was."""
+def warp(image: np.ndarray, flow: np.ndarray, sharp: bool = False) -> np.ndarray:
+    """``image`` (the previous frame, any channels) sampled where ``flow`` says each current pixel was:
+    bilinearly, or bicubically when ``sharp`` (for pictures warped frame after frame, whose blur would add up)."""
     height, width = flow.shape[:2]
     columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     x, y = columns + flow[..., 0], rows + flow[..., 1]
-    return cv2.remap(image, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    interpolation = cv2.INTER_CUBIC if sharp else cv2.INTER_LINEAR
+    return cv2.remap(image, x, y, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def reliable(flow_to_previous: np.ndarray, flow_to_current: np.ndarray) -> np.ndarray:
@@ -82,7 +84,7 @@ class TemporalBlender:
         100
     """
 
-    def __init__(self, strength: float = 0.6):
+    def __init__(self, strength: float = 0.8):
         self.strength = strength
         self.previous_grey: np.ndarray | None = None
         self.previous_output: np.ndarray | None = None
@@ -94,7 +96,7 @@ class TemporalBlender:
         if self.previous_grey is not None and self.strength > 0:
             to_previous, trusted = motion(grey, self.previous_grey)
             weight = self.strength * trusted.astype(np.float32)[..., None]
-            warped = warp(self.previous_output, to_previous).astype(np.float32)
+            warped = warp(self.previous_output, to_previous, sharp=True).astype(np.float32)
             output = np.clip(weight * warped + (1 - weight) * stylized, 0, 255).round().astype(np.uint8)
         self.previous_grey, self.previous_output = grey, output
         return output
