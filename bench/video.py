@@ -112,32 +112,43 @@ def main() -> None:
     parser.add_argument("--model", default="starry_night")
     parser.add_argument("--temporal-strength", type=float, default=DEFAULT_TEMPORAL_STRENGTH)
     parser.add_argument("--optimised-seconds", type=float, default=2.0, help="of bunny, for --style (0: skip)")
+    parser.add_argument("--skip-fast", action="store_true", help="keep the last run's network rows and memory")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "video.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    style = IMAGES / f"{args.model}.jpg"
+    if args.skip_fast:  # keep the network rows and memory of the last run, e.g. to add the optimisation row
+        clips, memory = [row for row in previous["clips"] if row.get("engine") != "gatys"], previous["memory"]
+    else:
+        clips, memory = fast_rows(args.model, args.temporal_strength, style)
+    if args.optimised_seconds:
+        clips.append(optimised_rows(style, args.optimised_seconds))
+    save(report("video", model=args.model, temporal_strength=args.temporal_strength, clips=clips, memory=memory))
+
+
+def fast_rows(model: str, temporal_strength: float, style: Path) -> tuple[list[dict], dict]:
+    """Both clips with the trained style, plain and consistent; the frames sheet; memory for 6 and 18 s."""
     pan = OUT / "pan.mp4"
     make_pan(pan, 6)
-    style = IMAGES / f"{args.model}.jpg"
     clips = []
     for name, source in (("bunny", BUNNY), ("pan", pan)):
-        row = {"clip": name}
-        for mode, strength in (("plain", 0.0), ("consistent", args.temporal_strength)):
-            output = OUT / f"{name}__{args.model}__{mode}.mp4"
-            result = stylize_video(source, output, model=args.model, temporal_strength=strength)
+        row = {"clip": name, "engine": "fast"}
+        for mode, strength in (("plain", 0.0), ("consistent", temporal_strength)):
+            output = OUT / f"{name}__{model}__{mode}.mp4"
+            result = stylize_video(source, output, model=model, temporal_strength=strength)
             figures = evaluate_video(source, output, style)
             row[mode] = {"frames_per_second": round(result.frames_per_second, 2), **figures}
             print(name, mode, json.dumps(row[mode]), flush=True)
         row.update(compare(row["plain"], row["consistent"]))
         clips.append(row)
     frames_sheet(
-        OUT / f"bunny__{args.model}__plain.mp4", OUT / f"bunny__{args.model}__consistent.mp4", 60, 3,
+        OUT / f"bunny__{model}__plain.mp4", OUT / f"bunny__{model}__consistent.mp4", 60, 3,
         ROOT / "docs" / "images" / "video_frames.jpg",
     )  # fmt: skip
-    if args.optimised_seconds:
-        clips.append(optimised_rows(style, args.optimised_seconds))
     long_pan = OUT / "pan_long.mp4"
     make_pan(long_pan, 18)
-    memory = {"6 s": peak_memory(pan, args.model), "18 s": peak_memory(long_pan, args.model)}
-    save(report("video", model=args.model, temporal_strength=args.temporal_strength, clips=clips, memory=memory))
+    return clips, {"6 s": peak_memory(pan, model), "18 s": peak_memory(long_pan, model)}
 
 
 if __name__ == "__main__":
