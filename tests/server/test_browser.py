@@ -42,9 +42,16 @@ def drop_file(page, selector: str, path: Path, mime: str) -> None:
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
 
 
-def test_upload_progress_download_and_recent_jobs_in_chromium(tmp_path):
-    shots = Path(os.environ.get("STYLEGRAM_SCREENSHOTS", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("STYLEGRAM_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(tmp_path):
+    """The page of a fresh server with one worker, loaded in Chromium; no script error may happen on it."""
     with serve(tmp_path / "data", "--workers", "1") as served, playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 960}, accept_downloads=True)
@@ -52,61 +59,53 @@ def test_upload_progress_download_and_recent_jobs_in_chromium(tmp_path):
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(served.url)
         page.wait_for_selector(".style[aria-checked=true]")
-
-        drop_file(page, "#drop", EXAMPLES / "tubingen.jpg", "image/jpeg")
-        page.wait_for_selector("#content-preview:not([hidden])")
-        page.check("input[name=engine][value=gatys]", force=True)
-        page.eval_on_selector("#size", f"e => {{ e.value = {SIZE}; e.dispatchEvent(new Event('input')); }}")
-        assert page.inner_text("#size-value") == f"{SIZE} px"
-        page.click("#start")
-
-        page.wait_for_function("document.querySelector('#status').textContent.includes('step')", timeout=120_000)
-        page.wait_for_selector("#result-image[src*='/preview']", timeout=120_000)
-        page.screenshot(path=shots / "web_running.png")
-        width = page.eval_on_selector("#bar-fill", "e => e.getBoundingClientRect().width")
-        assert width > 0
-
-        page.wait_for_selector("#download:not([hidden])", timeout=300_000)
-        assert page.inner_text("#status").startswith("Done")
-        page.screenshot(path=shots / "web_done.png")
-        with page.expect_download() as download:
-            page.click("#download")
-        picture = Image.open(io.BytesIO(Path(download.value.path()).read_bytes()))
-        assert picture.format == "PNG" and max(picture.size) == SIZE
-
-        page.reload()
-        page.wait_for_selector("#recent li .badge.done")
-        assert page.locator("#recent li").count() == 1
-        page.wait_for_selector("#result-image[src*='/result']")  # the newest job is shown again
-        page.wait_for_timeout(500)  # the progress bar's transition
-        page.screenshot(path=shots / "web_recent.png", full_page=True)
+        yield page
         browser.close()
     assert errors == []
 
 
-def test_a_clip_becomes_a_video_job_in_chromium(tmp_path):
-    shots = Path(os.environ.get("STYLEGRAM_SCREENSHOTS", tmp_path))
+def test_upload_progress_download_and_recent_jobs_in_chromium(page, shots):
+    drop_file(page, "#drop", EXAMPLES / "tubingen.jpg", "image/jpeg")
+    page.wait_for_selector("#content-preview:not([hidden])")
+    page.check("input[name=engine][value=gatys]", force=True)
+    page.eval_on_selector("#size", f"e => {{ e.value = {SIZE}; e.dispatchEvent(new Event('input')); }}")
+    assert page.inner_text("#size-value") == f"{SIZE} px"
+    page.click("#start")
+
+    page.wait_for_function("document.querySelector('#status').textContent.includes('step')", timeout=120_000)
+    page.wait_for_selector("#result-image[src*='/preview']", timeout=120_000)
+    page.screenshot(path=shots / "web_running.png")
+    assert page.eval_on_selector("#bar-fill", "e => e.getBoundingClientRect().width") > 0
+
+    page.wait_for_selector("#download:not([hidden])", timeout=300_000)
+    assert page.inner_text("#status").startswith("Done")
+    page.screenshot(path=shots / "web_done.png")
+    with page.expect_download() as download:
+        page.click("#download")
+    picture = Image.open(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert picture.format == "PNG" and max(picture.size) == SIZE
+
+    page.reload()
+    page.wait_for_selector("#recent li .badge.done")
+    assert page.locator("#recent li").count() == 1
+    page.wait_for_selector("#result-image[src*='/result']")  # the newest job is shown again
+    page.wait_for_timeout(500)  # the progress bar's transition
+    page.screenshot(path=shots / "web_recent.png", full_page=True)
+
+
+def test_a_clip_becomes_a_video_job_in_chromium(page, shots, tmp_path):
     # The docs' screenshot uses a real clip ($STYLEGRAM_SCREENSHOT_CLIP); the test, a synthetic one.
     given = os.environ.get("STYLEGRAM_SCREENSHOT_CLIP")
     clip = Path(given) if given else write_clip(tmp_path / "clip.mp4", frames=12)
-    with serve(tmp_path / "data", "--workers", "1") as served, playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 960}, accept_downloads=True)
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(served.url)
-        page.wait_for_selector(".style[aria-checked=true]")
-        page.set_input_files("#content", clip)
-        page.wait_for_selector("#content-video:not([hidden])")
-        assert page.is_disabled("input[name=engine][value=gatys]")
-        page.eval_on_selector("#size", "e => { e.value = 320; e.dispatchEvent(new Event('input')); }")
-        page.click("#start")
-        page.wait_for_selector("#result-video:not([hidden])", timeout=300_000)
-        assert page.inner_text("#download") == "Download MP4"
-        page.wait_for_function("document.querySelector('#result-video').readyState >= 2", timeout=30_000)
-        page.screenshot(path=shots / "web_video.png")
-        with page.expect_download() as download:
-            page.click("#download")
-        assert download.value.suggested_filename.endswith(".mp4")
-        browser.close()
-    assert errors == []
+    page.set_input_files("#content", clip)
+    page.wait_for_selector("#content-video:not([hidden])")
+    assert page.is_disabled("input[name=engine][value=gatys]")
+    page.eval_on_selector("#size", "e => { e.value = 320; e.dispatchEvent(new Event('input')); }")
+    page.click("#start")
+    page.wait_for_selector("#result-video:not([hidden])", timeout=300_000)
+    assert page.inner_text("#download") == "Download MP4"
+    page.wait_for_function("document.querySelector('#result-video').readyState >= 2", timeout=30_000)
+    page.screenshot(path=shots / "web_video.png")
+    with page.expect_download() as download:
+        page.click("#download")
+    assert download.value.suggested_filename.endswith(".mp4")
