@@ -84,7 +84,7 @@ class TemporalBlender:
         100
     """
 
-    def __init__(self, strength: float = 0.8):
+    def __init__(self, strength: float = 0.85):
         self.strength = strength
         self.previous_grey: np.ndarray | None = None
         self.previous_output: np.ndarray | None = None
