@@ -26,7 +26,8 @@ from PIL import Image
 
 from stylegram.evaluation import evaluate_video
 from stylegram.io.video import VideoWriter, probe_video, read_frames
-from stylegram.video import DEFAULT_TEMPORAL_STRENGTH, stylize_video
+from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
+from stylegram.video import stylize_video
 
 BUNNY = ROOT.parent / "shared" / "bench" / "video" / "bunny.mp4"
 OUT = RESULTS / "video"

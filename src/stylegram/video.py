@@ -31,13 +31,9 @@ from stylegram.io.image import ImageInput, check_output_path, load_image
 from stylegram.io.video import VideoWriter, output_size, probe_video, read_frames
 from stylegram.models.store import resolve_model
 from stylegram.ops.color import COLOR_METHODS
-from stylegram.ops.flow import TemporalBlender, motion, to_grey, warp
+from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH, TemporalBlender, motion, to_grey, warp
 from stylegram.runtime import choose_precision, resolve_device
 
-#: Measured on bunny.mp4 with starry_night (bench/video.py, docs/video.md): the warped previous output blended in
-#: at 0.85, bicubically, lowers the warping error 69 % (1.9x the source's own) for an 11 % higher style distance;
-#: bilinear warps blurred more, 0.6 left twice the flicker, 0.8 stayed 2.1x the source's.
-DEFAULT_TEMPORAL_STRENGTH = 0.85
 #: Optimisation steps for a video's first frame and for each later one (which starts from the previous result).
 DEFAULT_FIRST_FRAME_ITERATIONS, DEFAULT_FRAME_ITERATIONS = 100, 30
 

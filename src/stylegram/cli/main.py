@@ -28,15 +28,15 @@ from stylegram.evaluation import evaluate, evaluate_video
 from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.image import check_output_path, save_image
 from stylegram.models.export import export_onnx, onnx_difference
-from stylegram.models.store import load_style_model, shipped_styles
+from stylegram.models.store import load_style_model, read_style_info, shipped_styles
 from stylegram.ops.color import COLOR_METHODS
+from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
 from stylegram.runtime import PRECISIONS
 from stylegram.server.settings import DATA_VARIABLE, QUEUE_VARIABLE, TOKEN_VARIABLE, ServiceSettings
 from stylegram.training.fast import TrainOptions, checkpoint_path, train_style
 from stylegram.video import (
     DEFAULT_FIRST_FRAME_ITERATIONS,
     DEFAULT_FRAME_ITERATIONS,
-    DEFAULT_TEMPORAL_STRENGTH,
     stylize_video,
 )
 
@@ -325,7 +325,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_styles(args: argparse.Namespace) -> int:
     styles = shipped_styles()
     for name, path in styles.items():
-        _, info = load_style_model(path)
+        info = read_style_info(path)
         trained = info.get("trained", {})
         print(f"{name:16} {trained.get('steps', '?')} steps on {info.get('style', '?')}")
     if not styles:

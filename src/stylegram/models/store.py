@@ -69,8 +69,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
     raise InputError(f"unknown model {str(name_or_path)!r}: not a shipped style ({known}) nor a file")
 
 
-def load_style_model(name_or_path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
-    """The network (float32, eval mode) and its metadata from a shipped style's name or a model file.
+def read_style_info(name_or_path: str | Path) -> dict[str, Any]:
+    """The metadata of a shipped style or model file (layout, provenance), read without loading its weights.
 
     Raises:
         InputError: an unknown name.
@@ -80,13 +80,31 @@ def load_style_model(name_or_path: str | Path) -> tuple[TransformerNet, dict[str
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-        state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{path} is not a readable safetensors file ({error})") from None
     try:
         info = json.loads(metadata[METADATA_KEY])
         if info.get("kind") != KIND:
             raise KeyError("kind")
+    except (KeyError, TypeError, ValueError):
+        raise WeightsError(f"{path} is not a stylegram style model (wrong or missing layout)") from None
+    return info
+
+
+def load_style_model(name_or_path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
+    """The network (float32, eval mode) and its metadata from a shipped style's name or a model file.
+
+    Raises:
+        InputError: an unknown name.
+        WeightsError: a file that is not a stylegram style model, or is damaged.
+    """
+    path = resolve_model(name_or_path)
+    info = read_style_info(path)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path} is not a readable safetensors file ({error})") from None
+    try:
         config = info["config"]
         net = TransformerNet(tuple(config["widths"]), config["residual_blocks"], config["light"], config["add_input"])
         net.load_state_dict({name: tensor.float() for name, tensor in state.items()})

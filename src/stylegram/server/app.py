@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 import stylegram
 from stylegram.errors import InputError
-from stylegram.models.store import load_style_model, shipped_styles, style_painting
+from stylegram.models.store import read_style_info, shipped_styles, style_painting
 from stylegram.server.collector import Collector
 from stylegram.server.jobs import (
     CANCELLED,
@@ -219,7 +219,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         """The shipped styles, usable by every engine by name."""
         listing = []
         for name in shipped_styles():
-            _, info = load_style_model(name)
+            info = read_style_info(name)
             trained = info.get("trained", {})
             listing.append(
                 StyleOut(

@@ -271,7 +271,7 @@ def encode(image: Image.Image, image_format: str) -> bytes:
 
 def run_job(huey: Huey, job_id: str, attempt: int, params: dict[str, Any], inputs: dict[str, bytes]) -> None:
     """Make one job's result on this worker and report the outcome (never raises: every failure is reported)."""
-    from stylegram.server.requests import stylize_job  # the engines are imported in the worker only
+    from stylegram.server.requests import stylize_job  # here: requests imports this module
 
     with Reporter(huey, job_id, attempt) as reporter:
         try:

@@ -77,6 +77,8 @@ def stylize_job(
     job = JobParams(**params)
     if job.kind == "video":
         return _stylize_clip(job, inputs["content"], on_progress)
+    # The server checked the uploads against its own limits; a worker (maybe on another machine) has only the
+    # defaults, which guard the decoding here.
     pixels = ServiceSettings.max_upload_pixels
     content = open_image_bytes(inputs["content"], "content image", pixels)
     common = {"size": job.size, "seed": job.seed, "color": job.color}
