@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import platform
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 import stylegram
 
@@ -55,3 +57,45 @@ def save(result: dict, directory: Path = RESULTS) -> Path:
     path = directory / f"{result['benchmark']}.json"
     path.write_text(text + "\n")
     return path
+
+
+def best_time(function, repeats: int) -> float:
+    """The fastest of ``repeats`` calls of ``function`` after one warm-up call, in seconds."""
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def measure_parts(result: dict, previous: dict, parts: list) -> None:
+    """Put each part's figures into ``result``: ``(name, skipped, measure)`` runs ``measure()`` unless skipped,
+    and a skipped part keeps its figures (and the machine they were taken on) from the ``previous`` run, since
+    timings need an idle machine and the other parts do not."""
+    for name, skipped, measure in parts:
+        if not skipped:
+            result[name] = measure()
+            result[f"{name}_machine"] = result["machine"]
+        elif name in previous:
+            result[name] = previous[name]
+            result[f"{name}_machine"] = previous.get(f"{name}_machine", previous["machine"])
+
+
+def previous_result(benchmark: str) -> dict:
+    """The JSON the last run of ``benchmark`` saved, or an empty dict."""
+    path = RESULTS / f"{benchmark}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def picture_grid(rows: list[list[Path]], path: Path, cell: int = 256) -> None:
+    """A grid of pictures (each fitted into a 4:3 cell), one list of files per row, saved as JPEG at ``path``."""
+    height = round(cell * 0.75)
+    sheet = Image.new("RGB", (max(map(len, rows)) * (cell + 4), len(rows) * (height + 4)), "white")
+    for row, files in enumerate(rows):
+        for column, file in enumerate(files):
+            picture = Image.open(file).convert("RGB")
+            picture.thumbnail((cell, height), Image.Resampling.LANCZOS)
+            sheet.paste(picture, (column * (cell + 4), row * (height + 4)))
+    sheet.save(path, quality=88)

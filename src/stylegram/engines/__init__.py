@@ -1,6 +1,6 @@
 """Engines: the ways stylegram makes a picture, all behind :class:`~stylegram.engines.base.Engine`."""
 
-from stylegram.engines import fast, gatys  # noqa: F401  (registers the engines)
+from stylegram.engines import arbitrary, fast, gatys  # noqa: F401  (registers the engines)
 from stylegram.engines.base import (
     Engine,
     ProgressCallback,

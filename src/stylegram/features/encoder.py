@@ -50,5 +50,6 @@ class VGGEncoder(nn.Module):
         """Build an encoder from the shipped weights, or from the user's file at ``weights``."""
         return cls(layers, load_vgg19_weights(weights, preprocessing), pooling)
 
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.net(preprocess(image, self.preprocessing), self.layers)
+    def forward(self, image: torch.Tensor, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """The activations of ``layers`` (None: all the encoder's layers); the pass stops at the deepest."""
+        return self.net(preprocess(image, self.preprocessing), self.layers if layers is None else layers)

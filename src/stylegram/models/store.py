@@ -1,9 +1,11 @@
-"""Style networks on disk: fp16 safetensors with their layout and provenance in the file's metadata.
+"""Trained networks on disk: fp16 safetensors with their layout and provenance in the file's metadata.
 
-A model file holds the :class:`~stylegram.models.transformer.TransformerNet` weights in float16 (half the size,
-no visible difference) and, under the metadata key ``stylegram``, a JSON object with the network's ``config``
-and what made it (style image, steps, losses, command). The shipped styles live in
-``stylegram/weights/styles/<name>.safetensors``.
+A model file holds a network's weights in float16 (half the size, no visible difference) and, under the
+metadata key ``stylegram``, a JSON object with its ``kind``, its ``config`` and what made it (style image,
+steps, losses, command). Two kinds are stored: style networks
+(:class:`~stylegram.models.transformer.TransformerNet`, shipped in ``stylegram/weights/styles/<name>.safetensors``)
+and the arbitrary-style engines' decoders (:class:`~stylegram.models.decoder.Decoder`, shipped in
+``stylegram/weights/decoders/<layer>.safetensors``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from safetensors.torch import load_file, save_file
 
 from stylegram.errors import InputError, WeightsError
 from stylegram.io.files import atomic_path
+from stylegram.models.decoder import Decoder
 from stylegram.models.transformer import TransformerNet
 
 METADATA_KEY = "stylegram"
-KIND = "stylegram.transformer"
+STYLE_MODEL = "stylegram.transformer"
+DECODER = "stylegram.decoder"
+_KIND_NAMES = {STYLE_MODEL: "style model", DECODER: "decoder"}
 
 
 def shipped_styles() -> dict[str, Path]:
@@ -43,11 +48,17 @@ def style_painting(name: str) -> Path:
     return shipped[name].with_name(f"{name}.painting.jpg")
 
 
-def save_style_model(net: TransformerNet, path: str | Path, info: dict[str, Any]) -> Path:
-    """Write ``net`` in float16 with its config and ``info`` as metadata, atomically."""
+def shipped_decoders() -> dict[str, Path]:
+    """The decoders shipped in the package by the VGG19 layer they start from."""
+    folder = Path(str(resources.files("stylegram.weights") / "decoders"))
+    return {path.stem: path for path in sorted(folder.glob("*.safetensors"))}
+
+
+def save_network(net: TransformerNet | Decoder, path: str | Path, kind: str, info: dict[str, Any]) -> Path:
+    """Write ``net`` in float16 with its ``kind``, config and ``info`` as metadata, atomically."""
     path = Path(path)
     state = {name: tensor.detach().to(torch.float16).contiguous().cpu() for name, tensor in net.state_dict().items()}
-    metadata = {METADATA_KEY: json.dumps({"kind": KIND, "config": net.config, **info}, default=str)}
+    metadata = {METADATA_KEY: json.dumps({"kind": kind, "config": net.config, **info}, default=str)}
     with atomic_path(path) as temporary:
         save_file(state, str(temporary), metadata=metadata)
     return path
@@ -69,6 +80,10 @@ def resolve_model(name_or_path: str | Path) -> Path:
     raise InputError(f"unknown model {str(name_or_path)!r}: not a shipped style ({known}) nor a file")
 
 
+def save_style_model(net: TransformerNet, path: str | Path, info: dict[str, Any]) -> Path:
+    return save_network(net, path, STYLE_MODEL, info)
+
+
 def read_style_info(name_or_path: str | Path) -> dict[str, Any]:
     """The metadata of a shipped style or model file (layout, provenance), read without loading its weights.
 
@@ -76,7 +91,10 @@ def read_style_info(name_or_path: str | Path) -> dict[str, Any]:
         InputError: an unknown name.
         WeightsError: a file that is not a stylegram style model, or is damaged.
     """
-    path = resolve_model(name_or_path)
+    return _read_info(resolve_model(name_or_path), STYLE_MODEL)
+
+
+def _read_info(path: Path, kind: str) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
@@ -84,11 +102,26 @@ def read_style_info(name_or_path: str | Path) -> dict[str, Any]:
         raise WeightsError(f"{path} is not a readable safetensors file ({error})") from None
     try:
         info = json.loads(metadata[METADATA_KEY])
-        if info.get("kind") != KIND:
+        if info.get("kind") != kind:
             raise KeyError("kind")
     except (KeyError, TypeError, ValueError):
-        raise WeightsError(f"{path} is not a stylegram style model (wrong or missing layout)") from None
+        raise WeightsError(f"{path} is not a stylegram {_KIND_NAMES[kind]} (wrong or missing layout)") from None
     return info
+
+
+def _load_network(path: Path, kind: str, build: Any) -> tuple[Any, dict[str, Any]]:
+    """The network in ``path`` made by ``build(config)``, float32 in eval mode, and the file's metadata."""
+    info = _read_info(path, kind)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path} is not a readable safetensors file ({error})") from None
+    try:
+        net = build(info["config"])
+        net.load_state_dict({name: tensor.float() for name, tensor in state.items()})
+    except (KeyError, TypeError, ValueError, RuntimeError, InputError):
+        raise WeightsError(f"{path} is not a stylegram {_KIND_NAMES[kind]} (wrong or missing layout)") from None
+    return net.eval(), info
 
 
 def load_style_model(name_or_path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
@@ -98,16 +131,21 @@ def load_style_model(name_or_path: str | Path) -> tuple[TransformerNet, dict[str
         InputError: an unknown name.
         WeightsError: a file that is not a stylegram style model, or is damaged.
     """
-    path = resolve_model(name_or_path)
-    info = read_style_info(path)
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise WeightsError(f"{path} is not a readable safetensors file ({error})") from None
-    try:
-        config = info["config"]
-        net = TransformerNet(tuple(config["widths"]), config["residual_blocks"], config["light"], config["add_input"])
-        net.load_state_dict({name: tensor.float() for name, tensor in state.items()})
-    except (KeyError, TypeError, ValueError, RuntimeError):
-        raise WeightsError(f"{path} is not a stylegram style model (wrong or missing layout)") from None
-    return net.eval(), info
+
+    def build(config: dict) -> TransformerNet:
+        return TransformerNet(tuple(config["widths"]), config["residual_blocks"], config["light"], config["add_input"])
+
+    return _load_network(resolve_model(name_or_path), STYLE_MODEL, build)
+
+
+def load_decoder(path: str | Path) -> tuple[Decoder, dict[str, Any]]:
+    """A decoder (float32, eval mode) and its metadata from a file written by ``stylegram train-decoder``.
+
+    Raises:
+        InputError: no such file.
+        WeightsError: a file that is not a stylegram decoder, or is damaged.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"decoder file not found: {path}")
+    return _load_network(path, DECODER, lambda config: Decoder(config["layer"], config["stages"]))

@@ -24,9 +24,10 @@ PREVIEW_EVERY = 5
 class JobParams(BaseModel):
     """A job's parameters (the form fields of ``POST /v1/jobs`` besides the uploads)."""
 
-    engine: Literal["fast", "gatys"] = Field(
+    engine: Literal["fast", "gatys", "adain", "wct"] = Field(
         "fast",
-        description="fast: a shipped network, in one pass; gatys: optimisation, any painting, slower and closer to it",
+        description="fast: a shipped network, in one pass; gatys: optimisation, any painting, slower and closer to "
+        "it; adain, wct: any painting in one pass",
     )
     style: str | None = Field(None, description="a shipped style's name (see /v1/styles), or none with a style upload")
     size: int = Field(512, ge=64, description="long side of the result in pixels")
@@ -57,7 +58,7 @@ def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettin
         raise InputError(f"unknown style {params.style!r}; shipped: {', '.join(shipped_styles()) or 'none'}")
     if params.engine == "fast":
         if has_style_upload:
-            raise InputError("the fast engine paints shipped styles only; to use your own painting choose gatys")
+            raise InputError("the fast engine paints shipped styles only; for your own painting choose gatys or adain")
         if params.style is None:
             raise InputError("choose a shipped style for the fast engine")
     elif has_style_upload == (params.style is not None):
@@ -92,15 +93,9 @@ def stylize_job(
             if job.style is None:
                 raise InputError("the job has neither a style name nor a style image")
             style = style_painting(job.style)
-        result = stylize(
-            content,
-            style,
-            engine="gatys",
-            iterations=job.iterations,
-            preview_every=PREVIEW_EVERY,
-            on_progress=on_progress,
-            **common,
-        )
+        if job.engine == "gatys":
+            common |= {"iterations": job.iterations, "preview_every": PREVIEW_EVERY}
+        result = stylize(content, style, engine=job.engine, on_progress=on_progress, **common)
     return encode(result.image, "PNG"), result.options.get("run", {})
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +97,27 @@ def build_photo_set(destination: Path, packages: Iterable[str] = WALLPAPER_PACKA
         return collect_photos(pictures, destination)
 
 
+def image_paths(sources: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The pictures in a folder (searched recursively; none if it does not exist), or in a list of folders and
+    picture files.
+
+    Raises:
+        InputError: a listed file or folder that does not exist.
+    """
+    if isinstance(sources, str | Path):  # one folder: missing is empty, which callers explain
+        return sorted(p for p in Path(sources).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    found = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InputError(f"no such file or folder: {path}")
+    return found
+
+
 class PhotoCrops:
     """An endless, seeded stream of batches of random square crops of the photos in a folder.
 
@@ -104,7 +125,7 @@ class PhotoCrops:
     right half the time: a few dozen photos become many different views.
 
     Args:
-        folder: a folder of photos (or one made by :func:`build_photo_set`).
+        folder: a folder of photos (or one made by :func:`build_photo_set`), or a list of folders and pictures.
         size: side of the crops in pixels.
         seed: seeds the choice of photos and crops.
 
@@ -116,8 +137,8 @@ class PhotoCrops:
         torch.Size([4, 3, 32, 32])
     """
 
-    def __init__(self, folder: str | Path, size: int = 256, seed: int = 0) -> None:
-        self.paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    def __init__(self, folder: str | Path | Sequence[str | Path], size: int = 256, seed: int = 0) -> None:
+        self.paths = image_paths(folder)
         if not self.paths:
             raise InputError(f"no photos in {folder}; build the set with scripts/build_photo_set.py")
         self.size = size

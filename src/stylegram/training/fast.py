@@ -15,8 +15,6 @@ aims at what ``stylegram eval`` measures.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +27,6 @@ from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.features.vgg import check_layers
-from stylegram.io.files import atomic_path
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
 from stylegram.models.discriminator import PatchDiscriminator
 from stylegram.models.store import save_style_model
@@ -38,6 +35,7 @@ from stylegram.ops.gram import gram_matrix
 from stylegram.ops.losses import relative_squared_error, total_variation_loss
 from stylegram.runtime import autocast, choose_precision, resolve_device
 from stylegram.training.data import PhotoCrops
+from stylegram.training.run import TrainingRun, TrainResult, optimisation_step
 
 #: The smallest style image worth learning from: its Gram statistics need a few relu5_1 positions.
 MIN_STYLE_SIDE = 128
@@ -53,7 +51,8 @@ class TrainOptions:
         image_size: side of the square crops.
         style_size: long side of the style image while its statistics are taken (its brush strokes come out
             at this scale relative to a ``image_size`` crop).
-        learning_rate: Adam's step size at the start, decayed to a tenth by the end (see ``learning_rate_at``).
+        learning_rate: Adam's step size at the start, decayed to a tenth by the end (see
+            :func:`~stylegram.training.run.learning_rate_at`).
         content_weight: α (relative feature errors at ``content_layers``).
         style_weight: β (relative Gram errors at relu1_1 … relu5_1, weighted as in the optimisation engine).
         tv_weight: total-variation weight.
@@ -116,35 +115,6 @@ def check_options(options: TrainOptions) -> None:
             check_weight(f"weight of {what} layer {name}", weight)
 
 
-def learning_rate_at(step: int, options: TrainOptions) -> float:
-    """Cosine decay from the learning rate to a tenth of it over the run: the full rate learns the style fast,
-    and the decay stops the late jumps in the loss a constant rate gave (starry_night's first run spiked at
-    step 2200 and ended worse than it was at 1800).
-
-    Example:
-        >>> options = TrainOptions(steps=100, learning_rate=1.0)
-        >>> [round(learning_rate_at(step, options), 3) for step in (0, 50, 100)]
-        [1.0, 0.55, 0.1]
-    """
-    progress = min(1.0, step / options.steps)
-    return options.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def checkpoint_path(output: Path) -> Path:
-    return output.with_name(output.name + ".ckpt")
-
-
-@dataclass
-class TrainResult:
-    """What a run made: the model file, its loss log, and whether it was interrupted."""
-
-    model: Path | None
-    log: list[dict] = field(default_factory=list)
-    steps_done: int = 0
-    interrupted: bool = False
-    seconds: float = 0.0
-
-
 def train_style(
     style: str | Path,
     output: str | Path,
@@ -165,7 +135,6 @@ def train_style(
         InputError: bad options, a missing or too small style image, an empty photo folder, or a checkpoint
             made for another style or other settings.
     """
-    started = time.perf_counter()
     # 1. Check the options and load the style image.
     options = options or TrainOptions()
     check_options(options)
@@ -196,44 +165,19 @@ def train_style(
         adversary = _Adversary(style_tensor, options.image_size, options.seed, target)
 
     # 3. Resume when a checkpoint of this run exists.
-    # A checkpoint resumes a run of the same style and settings; how long it runs and how often it reports
-    # may change (train 1500 steps, then go on to 3000).
     settings = {"style": str(Path(style).resolve()), **asdict(options), "widths": list(options.widths)}
-    for name in ("steps", "checkpoint_every", "preview_every"):
-        settings.pop(name)
-    log: list[dict] = []
-    first_step = 0
-    checkpoint = checkpoint_path(output)
-    if checkpoint.exists():
-        try:
-            state = torch.load(checkpoint, map_location=target, weights_only=False)
-        except Exception as error:  # a torn or foreign file: say so rather than start over silently
-            raise InputError(f"cannot read checkpoint {checkpoint} ({error}); delete it to start over") from None
-        if state.get("settings") != settings:
-            raise InputError(f"checkpoint {checkpoint} is of another style or other settings; delete it to start over")
-        net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
-        if adversary is not None:
-            adversary.load_state_dict(state["adversary"])
-        first_step, log = state["step"], state["log"]
+    parts = {"net": net, "optimizer": optimizer} | ({"adversary": adversary} if adversary is not None else {})
+    run = TrainingRun(output, settings, parts)
+    first_step = run.resume(target)
     preview = None
     if preview_photo is not None and options.preview_every:
         photo = load_image(preview_photo, what="preview photo")
         preview = image_to_tensor(resize(photo, fit_long_side(photo.size, 384)))
-    earlier_seconds = log[-1]["seconds"] if log else 0.0
-
-    def save_checkpoint(step: int) -> None:
-        state = {"settings": settings, "net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
-        if adversary is not None:
-            state["adversary"] = adversary.state_dict()
-        with atomic_path(checkpoint) as temporary:
-            torch.save({**state, "log": log}, temporary)
 
     # 4. Train.
     batches = PhotoCrops(photos, options.image_size, options.seed + first_step).batches(options.batch_size)
     step = first_step
     interrupted = False
-    sums: dict[str, float] = {}
     try:
         while step < options.steps:
             batch = next(batches).to(target)
@@ -258,29 +202,8 @@ def train_style(
             }
             if adversary is not None:
                 terms["adversarial"] = options.adversarial_weight * adversary.step(picture, len(batch))
-            loss = sum(terms.values())
-            if not math.isfinite(float(loss.detach())):
-                raise InputError(f"the loss is no longer finite at step {step + 1}; lower the learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate_at(step, options)
-            optimizer.step()
-            step += 1
-            values = {name: float(value.detach()) for name, value in terms.items()} | {"total": float(loss.detach())}
-            for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + value
-            if on_progress is not None:
-                on_progress(ProgressEvent(step, options.steps, "train", values, time.perf_counter() - started))
-            if step % options.checkpoint_every == 0 or step == options.steps:
-                count = step - (log[-1]["step"] if log else first_step) or 1
-                seconds = earlier_seconds + time.perf_counter() - started
-                log.append(
-                    {"step": step, "seconds": round(seconds, 1)}
-                    | {name: round(total / count, 5) for name, total in sums.items()}
-                )
-                sums = {}
-                save_checkpoint(step)
+            step = optimisation_step(optimizer, terms, step, options.steps, options.learning_rate)
+            run.after_step(step, options.steps, options.checkpoint_every, terms, on_progress)
             if preview is not None and step % options.preview_every == 0:
                 net.eval()
                 with torch.no_grad(), autocast(target, dtype):
@@ -289,19 +212,18 @@ def train_style(
                 save_image(tensor_to_image(picture), output.with_name(f"{output.stem}_preview_{step:05d}.jpg"))
     except KeyboardInterrupt:
         interrupted = True
-        save_checkpoint(step)
+        run.save(step)
 
     # 5. Write the model when the run is complete.
-    seconds = earlier_seconds + time.perf_counter() - started
     if interrupted:
-        return TrainResult(None, log, step, True, seconds)
+        return run.result(None, step)
     info = {
         "style": Path(style).name,
         "trained": {**settings, "style": Path(style).name, "steps": step, "precision": str(dtype)},
-        "final_losses": log[-1] if log else {},
+        "final_losses": run.log[-1] if run.log else {},
     }
     save_style_model(net, output, info)
-    return TrainResult(output, log, step, False, seconds)
+    return run.result(output, step)
 
 
 class _Adversary:

@@ -4,7 +4,13 @@
 const $ = (id) => document.getElementById(id);
 const RECENT_KEY = "stylegram.recent";
 const TOKEN_KEY = "stylegram.token";
-const ENGINE_DEFAULTS = { fast: { strength: 1, maxSize: 2048 }, gatys: { strength: 0.5, maxSize: 1024 } };
+const ENGINE_DEFAULTS = {
+  fast: { strength: 1, maxSize: 2048 },
+  adain: { strength: 1, maxSize: 2048 },
+  wct: { strength: 1, maxSize: 2048 },
+  gatys: { strength: 0.5, maxSize: 1024 },
+};
+const IMAGE_ONLY_ENGINES = ["gatys", "adain", "wct"];
 const VIDEO_MAX_SIZE = 1920;
 
 function isVideo(file) { return file.type.startsWith("video/"); }
@@ -29,6 +35,8 @@ async function api(path, options = {}) {
   }
   return body;
 }
+
+const UPLOAD_TEXT = "…or upload your own painting (one-pass AdaIN/WCT, or optimisation)";
 
 function engine() { return document.querySelector("input[name=engine]:checked").value; }
 
@@ -64,7 +72,7 @@ function chooseContent(file) {
   $(video ? "content-preview" : "content-video").hidden = true;
   $("drop-text").textContent = file.name + " — drop another to replace";
   // Clips are made by the fast engine, frame by frame, with a shipped style.
-  document.querySelector("input[name=engine][value=gatys]").disabled = video;
+  for (const name of IMAGE_ONLY_ENGINES) document.querySelector(`input[name=engine][value=${name}]`).disabled = video;
   if (video) {
     if (state.styleFile) chooseStyle(document.querySelector(".style")?.dataset.name);
     setEngine("fast");
@@ -77,7 +85,7 @@ function chooseStyle(name) {
   state.style = name;
   state.styleFile = null;
   $("style-file").value = "";
-  $("style-file-text").textContent = "…or upload your own painting (uses the optimisation engine)";
+  $("style-file-text").textContent = UPLOAD_TEXT;
   $("style-file").parentElement.classList.remove("chosen");
   document.querySelector("input[name=engine][value=fast]").disabled = false;
   for (const button of document.querySelectorAll(".style")) {
@@ -93,7 +101,7 @@ function chooseStyleFile(file) {
   for (const button of document.querySelectorAll(".style")) button.setAttribute("aria-checked", "false");
   $("style-file-text").textContent = "Painting: " + file.name;
   $("style-file").parentElement.classList.add("chosen");
-  setEngine("gatys");
+  if (engine() === "fast") setEngine("adain");
   document.querySelector("input[name=engine][value=fast]").disabled = true;
   updateStart();
 }

@@ -1,0 +1,351 @@
+"""Any painting in one pass: AdaIN (Huang & Belongie 2017) and WCT (Li et al. 2017) with decoders trained here.
+
+Both engines encode the photo with VGG19, move its features to the painting's statistics at a layer and decode
+them back into a picture; they differ in the statistics. ``adain`` matches each channel's mean and deviation
+at relu4_1, in one pass, then finishes with one whitening–colouring pass at relu1_1, which gives the picture
+the painting's colours and fine grain exactly (the relu4_1 decoder alone leaves them off: style distance 0.59
+against 0.45 with the finish, over the twelve bench pairs; docs/arbitrary.md). ``wct`` matches the whole
+covariance (whitening and colouring) at relu4_1, then at relu3_1, relu2_1 and relu1_1 on the picture decoded
+so far, coarse to fine: the texture at every scale.
+
+The pipeline:
+
+1. check the inputs (strength, sizes, levels and finish levels, that a decoder exists for every level),
+2. load the photo at the working size and the styles at ``style_size``, the encoder and decoders (cached),
+3. per level: each style's statistics; the picture's features, whole or in tiles (statistics measured once
+   on the whole picture, made smaller), moved to them, blended by weight or region, and decoded,
+4. scale up to the output size, colour preservation,
+5. return the picture with its timings and the options that made it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch.nn import functional
+
+from stylegram import __version__
+from stylegram.engines.base import (
+    ProgressCallback,
+    ProgressEvent,
+    Request,
+    Result,
+    check_fraction,
+    check_request,
+    register,
+    request_record,
+)
+from stylegram.engines.fast import finish
+from stylegram.engines.regions import content_regions, style_region
+from stylegram.errors import InputError
+from stylegram.features.encoder import VGGEncoder
+from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.models.decoder import DECODER_LAYERS, Decoder, pad_to_multiple
+from stylegram.models.store import load_decoder, shipped_decoders
+from stylegram.ops.color import COLOR_METHODS
+from stylegram.ops.feature_transforms import (
+    FeatureStatistics,
+    feature_statistics,
+    statistics_map,
+    transfer,
+)
+from stylegram.ops.tiling import plan_tiles
+from stylegram.runtime import PRECISIONS, available_memory, choose_precision, resolve_device
+
+#: Long side at which the features are transformed and decoded by default; the picture is then scaled to the
+#: output size. At 1024×768 a whole AdaIN pass (VGG19 to relu4_1 and back) takes 1.6 s on a 2-core CPU in bf16,
+#: at 512 px a quarter of that (bench/arbitrary.py); None works at the output size.
+DEFAULT_WORK_SIZE = 512
+DEFAULT_STYLE_SIZE = 512
+#: Style images are scaled to ``style_size``; smaller than this they have too few positions at relu4_1 to
+#: have statistics at all.
+MIN_STYLE_SIDE = 16
+#: Peak bytes per pixel of an encode–decode pass to relu4_1 in float32; larger pictures go in tiles.
+PASS_BYTES_PER_PIXEL = 1500
+MEMORY_SHARE = 0.5
+DEFAULT_TILE = 1024
+TILE_OVERLAP = 128
+#: Long side of the copy of the picture the photo's statistics are measured on when it goes in tiles.
+STATISTICS_SIDE = 1024
+#: VGG19 pools three times before relu4_1: sides are padded to a multiple of this.
+MULTIPLE = 8
+
+
+@dataclass
+class ArbitraryOptions:
+    """Options of the AdaIN and WCT engines.
+
+    Attributes:
+        strength: α, 0 keeps the photo's features, 1 takes the painting's statistics fully.
+        work_size: long side at which features are transformed and decoded (the output is scaled to
+            ``Request.size``); None: the output size.
+        style_size: long side the style images are scaled to (enormous paintings down, small ones up); the
+            painting's strokes come out at about this scale relative to ``work_size``.
+        levels: the layers transformed by the engine's own statistics, deepest first; None: ``relu4_1`` for
+            AdaIN, ``relu4_1`` … ``relu1_1`` for WCT.
+        finish_levels: shallower layers transformed afterwards by whitening and colouring; None: ``relu1_1``
+            for AdaIN, none for WCT; ``()``: none.
+        color: keep the photo's colours afterwards: ``none``, ``luminance`` or ``match``.
+        precision: ``auto``, ``fp32`` or ``bf16``.
+        tile_size: pass pictures larger than this many pixels a side in overlapping tiles; None tiles only
+            where a whole pass would not fit in memory.
+        decoders: a folder of decoder files named ``<layer>.safetensors`` (``stylegram train-decoder``);
+            None: the shipped ones.
+    """
+
+    strength: float = 1.0
+    work_size: int | None = DEFAULT_WORK_SIZE
+    style_size: int = DEFAULT_STYLE_SIZE
+    levels: tuple[str, ...] | None = None
+    finish_levels: tuple[str, ...] | None = None
+    color: str = "none"
+    precision: str = "auto"
+    tile_size: int | None = None
+    decoders: str | None = None
+
+
+DEFAULT_LEVELS = {"adain": ("relu4_1",), "wct": ("relu4_1", "relu3_1", "relu2_1", "relu1_1")}
+DEFAULT_FINISH_LEVELS = {"adain": ("relu1_1",), "wct": ()}
+
+
+def _check_side(name: str, value: Any, smallest: int) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < smallest):
+        raise InputError(f"{name} must be a whole number of pixels, at least {smallest}, got {value!r}")
+
+
+def check_inputs(
+    request: Request, method: str
+) -> tuple[ArbitraryOptions, tuple[str, ...], tuple[str, ...], dict[str, Path]]:
+    """Validate a request before any work; return its options, the levels, the finish levels and the decoder
+    file of every level."""
+    check_request(request)
+    options = request.options if request.options is not None else ArbitraryOptions()
+    if not isinstance(options, ArbitraryOptions):
+        raise InputError(f"the {method} engine takes ArbitraryOptions, got {type(options).__name__}")
+    check_fraction("strength", options.strength)
+    _check_side("work size", options.work_size, 64)
+    _check_side("style size", options.style_size, 64)
+    _check_side("tile size", options.tile_size, 128)
+    if options.precision not in PRECISIONS:
+        raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if options.color not in COLOR_METHODS:
+        raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
+    levels = tuple(options.levels) if options.levels is not None else DEFAULT_LEVELS[method]
+    finishing = tuple(options.finish_levels) if options.finish_levels is not None else DEFAULT_FINISH_LEVELS[method]
+    named = levels + finishing
+    unknown = [level for level in named if level not in DECODER_LAYERS]
+    if not levels or unknown:
+        raise InputError(f"levels must be some of {', '.join(DECODER_LAYERS)}; got {', '.join(named) or 'none'}")
+    if list(named) != sorted(set(named), key=DECODER_LAYERS.index, reverse=True):
+        raise InputError(
+            "levels, then finish levels, go from the deepest to the shallowest, each once (e.g. relu4_1,relu2_1)"
+        )
+    if options.decoders is not None:
+        folder = Path(options.decoders)
+        if not folder.is_dir():
+            raise InputError(f"decoder folder not found: {folder}")
+        available = {path.stem: path for path in folder.glob("*.safetensors")}
+    else:
+        available = shipped_decoders()
+    missing = [level for level in named if level not in available]
+    if missing:
+        where = options.decoders or "this installation"
+        raise InputError(f"no {missing[0]} decoder in {where} (has: {', '.join(sorted(available)) or 'none'})")
+    return options, levels, finishing, {level: available[level] for level in named}
+
+
+@lru_cache(maxsize=4)
+def _encoder(deepest: str, device: torch.device, dtype: torch.dtype) -> VGGEncoder:
+    encoder = VGGEncoder.load(DECODER_LAYERS[: DECODER_LAYERS.index(deepest) + 1])
+    return encoder.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+
+
+@lru_cache(maxsize=8)
+def _decoder(path: str, modified_ns: int, device: torch.device, dtype: torch.dtype) -> Decoder:
+    decoder, _ = load_decoder(path)
+    return decoder.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+
+
+def load_networks(
+    files: dict[str, Path], device: torch.device, dtype: torch.dtype
+) -> tuple[VGGEncoder, dict[str, Decoder]]:
+    """The encoder to the deepest level and a decoder per level, in ``dtype`` on ``device``; loaded once per
+    process (again when a decoder file changes)."""
+    decoders = {}
+    for level, path in files.items():
+        decoders[level] = _decoder(str(path), os.stat(path).st_mtime_ns, device, dtype)
+        if decoders[level].layer != level:
+            raise InputError(f"{path} is a {decoders[level].layer} decoder, not {level}")
+    return _encoder(max(files, key=DECODER_LAYERS.index), device, dtype), decoders
+
+
+def _encode(encoder: VGGEncoder, image: torch.Tensor, layers: str | tuple[str, ...]) -> Any:
+    """The features of ``image`` at one layer (a tensor) or at several (a dict), in the encoder's precision."""
+    dtype = next(encoder.parameters()).dtype
+    features = encoder(
+        image.to(dtype).contiguous(memory_format=torch.channels_last), [layers] if isinstance(layers, str) else layers
+    )
+    return features[layers] if isinstance(layers, str) else features
+
+
+def _decode(decoder: Decoder, features: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    return decoder(features)[..., :height, :width].float()
+
+
+@torch.no_grad()
+def stylize_level(
+    image: torch.Tensor,
+    level: str,
+    encoder: VGGEncoder,
+    decoder: Decoder,
+    targets: list[FeatureStatistics],
+    weights: list[float],
+    strength: float,
+    regions: list[torch.Tensor] | None = None,
+    tile_size: int | None = None,
+) -> torch.Tensor:
+    """``image`` (``(1, 3, H, W)`` in 0..1) with its features at ``level`` moved to the styles' statistics and
+    decoded; whole, or in feathered tiles whose statistics are measured once on the whole picture.
+
+    Example:
+        >>> from stylegram.models.decoder import Decoder
+        >>> encoder = VGGEncoder.load(["relu1_1"])
+        >>> decoder = Decoder("relu1_1", stages=((3,),)).eval()
+        >>> style = feature_statistics(encoder(torch.rand(1, 3, 32, 32))["relu1_1"], "adain")
+        >>> stylize_level(torch.rand(1, 3, 40, 52), "relu1_1", encoder, decoder, [style], [1.0], 1.0).shape
+        torch.Size([1, 3, 40, 52])
+    """
+    method = targets[0].method
+    height, width = image.shape[-2:]
+    if tile_size is None or max(height, width) <= tile_size:
+        features = _encode(encoder, pad_to_multiple(image, MULTIPLE), level)
+        if regions is not None:
+            regions = [pad_to_multiple(region, MULTIPLE) for region in regions]
+        maps = _maps(features, targets, method, regions)
+        return _decode(decoder, transfer(features, maps, weights, strength, regions), height, width)
+    scale = STATISTICS_SIDE / max(height, width)
+    reference = functional.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
+    maps = _maps(_encode(encoder, reference, level), targets, method, regions)
+    output = torch.zeros_like(image, dtype=torch.float32)
+    for tile in plan_tiles(height, width, tile_size, min(TILE_OVERLAP, tile_size // 4)):
+        crop = tile.crop(image)
+        features = _encode(encoder, pad_to_multiple(crop, MULTIPLE), level)
+        tile_regions = None
+        if regions is not None:
+            tile_regions = [pad_to_multiple(tile.crop(region), MULTIPLE) for region in regions]
+        moved = transfer(features, maps, weights, strength, tile_regions)
+        tile.crop(output).add_(_decode(decoder, moved, tile.height, tile.width) * tile.weight.to(output.device))
+    return output
+
+
+def _maps(
+    features: torch.Tensor, targets: list[FeatureStatistics], method: str, regions: list[torch.Tensor] | None
+) -> list:
+    """Per style, the map from the photo's statistics (in the style's region, if any) to the style's."""
+    if regions is None:
+        source = feature_statistics(features, method)
+        return [statistics_map(source, target) for target in targets]
+    return [
+        statistics_map(feature_statistics(features, method, region), target)
+        for target, region in zip(targets, regions, strict=True)
+    ]
+
+
+def choose_tile(size: tuple[int, int], device: torch.device, requested: int | None) -> int | None:
+    """The tile side for a ``(width, height)`` working picture, or None to pass it whole."""
+    if requested is not None:
+        return requested if max(size) > requested else None
+    fits = size[0] * size[1] * PASS_BYTES_PER_PIXEL <= available_memory(device) * MEMORY_SHARE
+    return None if fits else DEFAULT_TILE
+
+
+class _ArbitraryEngine:
+    """The pipeline both engines share; ``method`` names the statistics moved."""
+
+    name: ClassVar[str]
+    options_type: ClassVar[type] = ArbitraryOptions
+
+    def run(self, request: Request, on_progress: ProgressCallback | None = None) -> Result:
+        started = time.perf_counter()
+        # 1. Check the inputs.
+        options, levels, finishing, files = check_inputs(request, self.name)
+        plan = [(level, self.name) for level in levels] + [(level, "wct") for level in finishing]
+        device = resolve_device(request.device)
+
+        # 2. The photo, the styles, the networks.
+        photo = load_image(request.content, what="content image")
+        size = fit_long_side(photo.size, request.size)
+        work = fit_long_side(size, min(options.work_size, max(size))) if options.work_size else size
+        content = image_to_tensor(resize(photo, size)).to(device)
+        picture = image_to_tensor(resize(photo, work)).to(device) if work != size else content
+        styles = []
+        for index, spec in enumerate(request.styles, start=1):
+            image = load_image(spec.image, what=f"style image {index}")
+            if min(image.size) < MIN_STYLE_SIDE:
+                raise InputError(
+                    f"style image {index} is {image.width}x{image.height}; it needs at least {MIN_STYLE_SIDE} px a side"
+                )
+            tensor = image_to_tensor(resize(image, fit_long_side(image.size, options.style_size))).to(device)
+            styles.append((tensor, style_region(spec, image, index)))
+        regions = content_regions(request, photo, work)
+        regions = [region.to(device) for region in regions] if regions is not None else None
+        weights = [spec.weight for spec in request.styles]
+        dtype = choose_precision(options.precision, device) or torch.float32
+        encoder, decoders = load_networks(files, device, dtype)
+        tile_size = choose_tile(work, device, options.tile_size)
+        setup_s = time.perf_counter() - started
+
+        # 3. Level by level, deepest first.
+        with torch.no_grad():
+            style_features = [(_encode(encoder, tensor, tuple(files)), mask) for tensor, mask in styles]
+            for step, (level, method) in enumerate(plan, start=1):
+                targets = [feature_statistics(features[level], method, mask) for features, mask in style_features]
+                picture = stylize_level(
+                    picture, level, encoder, decoders[level], targets, weights, options.strength, regions, tile_size
+                ).clamp(0, 1)
+                if on_progress is not None:
+                    on_progress(ProgressEvent(step, len(plan), "stylize", {}, time.perf_counter() - started))
+        network_s = time.perf_counter() - started - setup_s
+
+        # 4. Output size and colour.
+        if work != size:
+            picture = functional.interpolate(picture, size=content.shape[-2:], mode="bicubic", align_corners=False)
+        picture = finish(picture.clamp(0, 1), content, options.color, 1.0)
+
+        # 5. The result.
+        record = request_record(request, self.name)
+        record["run"] = {
+            "version": __version__,
+            "output_size": list(size),
+            "work_size": list(work),
+            "levels": list(levels),
+            "finish_levels": list(finishing),
+            "decoders": {level: str(path) for level, path in files.items()},
+            "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+            "tile_size": tile_size,
+        }
+        return Result(
+            image=tensor_to_image(picture),
+            timings={"setup_s": setup_s, "network_s": network_s, "total_s": time.perf_counter() - started},
+            options=record,
+        )
+
+
+@register
+class AdainEngine(_ArbitraryEngine):
+    """Any painting in one pass: the photo's relu4_1 channels take the painting's means and deviations."""
+
+    name: ClassVar[str] = "adain"
+
+
+@register
+class WctEngine(_ArbitraryEngine):
+    """Any painting in one pass per level: whitening and colouring of the features, relu4_1 down to relu1_1."""
+
+    name: ClassVar[str] = "wct"

@@ -1,0 +1,234 @@
+"""Training the decoders of the arbitrary-style engines: VGG19 features at one layer → a picture.
+
+One objective covers both kinds (Huang & Belongie 2017; Li et al. 2017). Each batch of photo crops is paired
+with style images: a share ``style_share`` of the crops gets a painting crop, the rest gets itself. The
+photo's features at the decoder's layer are moved to the style's channel statistics (AdaIN; a photo paired
+with itself stays as it is) and decoded; the picture's features must match that target (content term), its
+channel means and deviations at relu1_1 … the layer must match the style's (style term), and a photo paired
+with itself must come back as it was (pixel term). With ``style_share`` 0 this is the pure reconstruction
+training of WCT's decoders; with a share of paintings it is AdaIN's decoder, which still inverts plain
+features, so one relu4_1 decoder serves both engines.
+
+The steps of one run:
+
+1. check the options and the folders;
+2. build the VGG19 encoder, the decoder and Adam;
+3. resume from the checkpoint beside the output when there is one for the same settings;
+4. loop: photo crops and style crops → encoder → AdaIN → decoder → encoder → losses → Adam step; report
+   progress, write a checkpoint and a preview every so often (Ctrl-C writes one and stops);
+5. write the decoder (fp16 safetensors with its provenance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from stylegram.engines.base import ProgressEvent, check_fraction, check_weight
+from stylegram.errors import InputError
+from stylegram.features.encoder import VGGEncoder
+from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
+from stylegram.models.decoder import DECODER_LAYERS, Decoder, check_decoder_layer
+from stylegram.models.store import DECODER, save_network
+from stylegram.ops.feature_transforms import adain, channel_moments
+from stylegram.ops.losses import relative_squared_error
+from stylegram.runtime import autocast, choose_precision, resolve_device
+from stylegram.training.data import PhotoCrops, image_paths
+from stylegram.training.run import TrainingRun, TrainResult, optimisation_step
+
+
+@dataclass
+class DecoderTrainOptions:
+    """Settings of one decoder training run (all recorded in the decoder file).
+
+    Attributes:
+        layer: the VGG19 layer the decoder starts from (``relu1_1`` … ``relu5_1``).
+        steps: Adam steps.
+        batch_size: photo crops per step.
+        image_size: side of the square crops.
+        learning_rate: Adam's step size at the start, decayed to a tenth by the end.
+        style_share: the share of each batch paired with a painting (needs a styles folder); 0 trains a pure
+            reconstruction decoder.
+        style_weight: weight of the style term (relative errors of channel means and deviations).
+        pixel_weight: weight of the pixel term on crops paired with themselves (relative squared error).
+        stages: the decoder's layout (see :class:`~stylegram.models.decoder.Decoder`); None: the shipped one.
+        checkpoint_every: steps between checkpoints (and loss-log lines).
+        preview_every: steps between preview images (0: none).
+        seed: seeds the decoder's initial weights and the crops.
+        precision: ``auto``, ``fp32`` or ``bf16``.
+    """
+
+    layer: str = "relu4_1"
+    steps: int = 2000
+    batch_size: int = 4
+    image_size: int = 256
+    learning_rate: float = 5e-4
+    style_share: float = 0.75
+    style_weight: float = 2.0
+    pixel_weight: float = 10.0
+    stages: tuple[tuple[int, ...], ...] | None = None
+    checkpoint_every: int = 50
+    preview_every: int = 250
+    seed: int = 0
+    precision: str = "auto"
+
+
+def check_options(options: DecoderTrainOptions, styles: object) -> None:
+    check_decoder_layer(options.layer)
+    for name in ("steps", "batch_size", "image_size", "checkpoint_every"):
+        value = getattr(options, name)
+        if not isinstance(value, int) or value < 1:
+            raise InputError(f"{name.replace('_', ' ')} must be a whole number of at least 1, got {value!r}")
+    if options.image_size < 64 or options.image_size % 16:
+        raise InputError(f"image size must be a multiple of 16 of at least 64, got {options.image_size}")
+    check_weight("learning rate", options.learning_rate, allow_zero=False)
+    check_fraction("style share", options.style_share)
+    for name in ("style_weight", "pixel_weight"):
+        check_weight(name.replace("_", " "), getattr(options, name))
+    if options.style_share > 0 and styles is None:
+        raise InputError("a style share above 0 needs a folder of paintings (--styles)")
+
+
+def style_layers(layer: str) -> list[str]:
+    """The layers whose statistics the style term compares: relu1_1 up to the decoder's layer.
+
+    Example:
+        >>> style_layers("relu3_1")
+        ['relu1_1', 'relu2_1', 'relu3_1']
+    """
+    return list(DECODER_LAYERS[: DECODER_LAYERS.index(layer) + 1])
+
+
+def moment_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Relative squared error of the channel means and standard deviations of ``features`` against ``target``'s.
+
+    Example:
+        >>> flat = torch.ones(1, 2, 4, 4)
+        >>> float(moment_error(flat, flat))
+        0.0
+    """
+    mean, std = channel_moments(features.float())
+    target_mean, target_std = channel_moments(target.float())
+    return relative_squared_error(torch.cat([mean, std]), torch.cat([target_mean, target_std]))
+
+
+def train_decoder(
+    output: str | Path,
+    photos: str | Path,
+    styles: str | Path | Sequence[str | Path] | None = None,
+    options: DecoderTrainOptions | None = None,
+    *,
+    device: str = "auto",
+    preview_photo: str | Path | None = None,
+    preview_style: str | Path | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+) -> TrainResult:
+    """Train a decoder on the photos in ``photos`` (and the paintings ``styles``: a folder, or a list of
+    folders and files) and write it to ``output``.
+
+    A checkpoint ``<output>.ckpt`` is written every ``checkpoint_every`` steps and on Ctrl-C; calling again
+    with the same settings resumes from it. Previews (``preview_photo`` in the style of ``preview_style``, or
+    decoded as it is) go to ``<output stem>_preview_<step>.jpg``.
+
+    Raises:
+        InputError: bad options, empty folders, or a checkpoint made with other settings.
+    """
+    # 1. Check the options and the folders.
+    options = options or DecoderTrainOptions()
+    check_options(options, styles)
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise InputError(f"output folder does not exist: {output.parent}")
+    painted = round(options.batch_size * options.style_share)
+    photo_batches = PhotoCrops(photos, options.image_size, options.seed).batches(options.batch_size)
+    style_batches = PhotoCrops(styles, options.image_size, options.seed + 1).batches(painted) if painted else None
+    target = resolve_device(device)
+
+    # 2. Encoder, decoder, optimiser. Channels-last memory makes oneDNN's convolutions about 15 % faster here.
+    layers = style_layers(options.layer)
+    encoder = VGGEncoder.load(layers).to(target, memory_format=torch.channels_last)
+    dtype = choose_precision(options.precision, target)
+    torch.manual_seed(options.seed)
+    decoder = Decoder(options.layer, options.stages).to(target, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=options.learning_rate)
+
+    # 3. Resume when a checkpoint of this run exists.
+    style_files = [path.name for path in image_paths(styles)] if styles else []
+    settings = {"styles": style_files, **asdict(options)}
+    settings["stages"] = decoder.config["stages"]
+    run = TrainingRun(output, settings, {"decoder": decoder, "optimizer": optimizer})
+    first_step = run.resume(target)
+    for _ in range(first_step):  # the crops go on where they stopped
+        next(photo_batches)
+        if style_batches is not None:
+            next(style_batches)
+    preview = _preview_inputs(preview_photo, preview_style) if options.preview_every else None
+
+    # 4. Train.
+    step, interrupted = first_step, False
+    try:
+        while step < options.steps:
+            photo = next(photo_batches).to(target, memory_format=torch.channels_last)
+            if style_batches is not None:
+                style = torch.cat([next(style_batches).to(target), photo[painted:]])
+                style = style.contiguous(memory_format=torch.channels_last)
+            else:
+                style = photo
+            with autocast(target, dtype):
+                with torch.no_grad():
+                    photo_features = encoder(photo)[options.layer]
+                    style_features = encoder(style)
+                    goal = adain(photo_features, style_features[options.layer])
+                picture = decoder(goal)
+                features = encoder(picture)
+            terms = {
+                "content": relative_squared_error(features[options.layer], goal),
+                "style": options.style_weight
+                * sum(moment_error(features[name], style_features[name]) for name in layers),
+            }
+            if painted < len(photo):
+                terms["pixel"] = options.pixel_weight * relative_squared_error(picture[painted:], photo[painted:])
+            step = optimisation_step(optimizer, terms, step, options.steps, options.learning_rate)
+            run.after_step(step, options.steps, options.checkpoint_every, terms, on_progress)
+            if preview is not None and step % options.preview_every == 0:
+                path = output.with_name(f"{output.stem}_preview_{step:05d}.jpg")
+                save_image(tensor_to_image(_decode_preview(encoder, decoder, options.layer, preview, dtype)), path)
+    except KeyboardInterrupt:
+        interrupted = True
+        run.save(step)
+
+    # 5. Write the decoder when the run is complete.
+    if interrupted:
+        return run.result(None, step)
+    info = {
+        "trained": {**settings, "steps": step, "precision": str(dtype)},
+        "final_losses": run.log[-1] if run.log else {},
+    }
+    save_network(decoder, output, DECODER, info)
+    return run.result(output, step)
+
+
+def _preview_inputs(photo: str | Path | None, style: str | Path | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    if photo is None:
+        return None
+    tensors = []
+    for source, what in ((photo, "preview photo"), (style or photo, "preview style")):
+        image = load_image(source, what=what)
+        tensors.append(image_to_tensor(resize(image, fit_long_side(image.size, 384))))
+    return tensors[0], tensors[1]
+
+
+@torch.no_grad()
+def _decode_preview(
+    encoder: VGGEncoder, decoder: Decoder, layer: str, preview: tuple[torch.Tensor, torch.Tensor], dtype
+) -> torch.Tensor:
+    device = next(decoder.parameters()).device
+    decoder.eval()
+    with autocast(device, dtype):
+        photo, style = (encoder(tensor.to(device))[layer] for tensor in preview)
+        picture = decoder(adain(photo, style)).float().clamp(0, 1)
+    decoder.train()
+    return picture

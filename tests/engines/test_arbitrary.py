@@ -1,0 +1,120 @@
+"""The AdaIN and WCT engines with tiny untrained decoders (the plumbing), and with the shipped ones (the result)."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from stylegram.api import stylize
+from stylegram.cli.main import main
+from stylegram.errors import InputError
+from stylegram.evaluation import evaluate
+from stylegram.io.image import image_to_tensor
+from stylegram.models.decoder import Decoder
+from stylegram.models.store import DECODER, save_network
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "images"
+
+TINY_STAGES = {
+    "relu1_1": ((3,),),
+    "relu2_1": ((8,), (3,)),
+    "relu3_1": ((8,), (8,), (3,)),
+    "relu4_1": ((8,), (8,), (8,), (3,)),
+}
+
+
+@pytest.fixture(scope="module")
+def decoders(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("decoders")
+    torch.manual_seed(0)
+    for layer, stages in TINY_STAGES.items():
+        save_network(Decoder(layer, stages), folder / f"{layer}.safetensors", DECODER, {"trained": {}})
+    return str(folder)
+
+
+@pytest.mark.parametrize("engine", ["adain", "wct"])
+def test_engines_run_every_level_at_the_working_size_and_scale_to_the_output(
+    engine, decoders, content_path, style_path
+):
+    events = []
+    result = stylize(content_path, style_path, engine=engine, size=96, work_size=64, decoders=decoders,
+                     on_progress=events.append)  # fmt: skip
+    run = result.options["run"]
+    assert result.image.size == (96, 72) and run["work_size"] == [64, 48]
+    assert run["levels"] == (["relu4_1"] if engine == "adain" else ["relu4_1", "relu3_1", "relu2_1", "relu1_1"])
+    assert run["finish_levels"] == (["relu1_1"] if engine == "adain" else [])
+    assert [event.step for event in events] == ([1, 2] if engine == "adain" else [1, 2, 3, 4])
+    weaker = stylize(content_path, style_path, engine=engine, size=96, work_size=64, decoders=decoders, strength=0.2)
+    assert (image_to_tensor(weaker.image) - image_to_tensor(result.image)).abs().mean() > 1e-3
+
+
+def test_tiles_agree_with_the_whole_picture(decoders, content_path, style_path):
+    photo = Image.open(content_path).resize((384, 288))
+    common = {"engine": "wct", "size": None, "work_size": None, "decoders": decoders, "levels": ("relu2_1",)}
+    whole = image_to_tensor(stylize(photo, style_path, **common).image)
+    tiled_result = stylize(photo, style_path, tile_size=160, **common)
+    assert tiled_result.options["run"]["tile_size"] == 160
+    assert (image_to_tensor(tiled_result.image) - whole).abs().mean() < 0.02
+
+
+def test_flat_greyscale_and_weighted_styles(decoders, content_path, style_path, tmp_path):
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(flat)
+    result = stylize(content_path, flat, engine="wct", size=64, decoders=decoders)
+    assert image_to_tensor(result.image).std(dim=(2, 3)).max() < 0.02  # one colour in, one colour out
+    grey = tmp_path / "grey.png"
+    Image.open(style_path).convert("L").save(grey)
+    blended = stylize(content_path, [(style_path, 3.0), (grey, 1.0)], engine="adain", size=64, decoders=decoders)
+    assert blended.options["styles"][0]["weight"] == 3.0
+
+
+def test_regions_give_each_style_its_part(decoders, content_path, style_path, tmp_path):
+    left, right, flat = tmp_path / "left.png", tmp_path / "right.png", tmp_path / "flat.png"
+    mask = Image.new("L", (64, 48), 0)
+    mask.paste(255, (0, 0, 32, 48))
+    mask.save(left)
+    Image.eval(mask, lambda value: 255 - value).save(right)
+    Image.new("RGB", (64, 64), (30, 30, 220)).save(flat)
+    common = {"engine": "adain", "size": None, "work_size": None, "decoders": decoders}
+    painted = image_to_tensor(stylize(content_path, [style_path, flat], masks=[left, right], **common).image)
+    only_flat = image_to_tensor(stylize(content_path, flat, **common).image)
+    # The right half is the flat style's (its statistics measured there, hence not identical), the left is not.
+    assert (painted[..., 36:] - only_flat[..., 36:]).abs().mean() < (
+        painted[..., :28] - only_flat[..., :28]
+    ).abs().mean()
+
+
+def test_bad_input_is_refused_with_one_line(decoders, content_path, style_path, tmp_path, capsys):
+    def refused(match, **options):
+        with pytest.raises(InputError, match=match):
+            stylize(content_path, style_path, engine="adain", decoders=decoders, **options)
+
+    refused("strength must be between 0 and 1", strength=1.5)
+    refused("levels, then finish levels, go from the deepest", levels=("relu1_1", "relu4_1"))
+    refused("levels, then finish levels, go from the deepest", levels=("relu2_1",), finish_levels=("relu3_1",))
+    refused("levels must be some of", levels=("relu4_2",))
+    refused("work size must be a whole number", work_size=10)
+    with pytest.raises(InputError, match="no relu4_1 decoder in"):
+        stylize(content_path, style_path, engine="adain", decoders=str(tmp_path))
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8)).save(tiny)
+    with pytest.raises(InputError, match="style image 1 is 8x8"):
+        stylize(content_path, tiny, engine="wct", decoders=decoders)
+    output = tmp_path / "out.png"
+    code = main(["transfer", str(content_path), str(style_path), "--engine", "wct", "--decoders", decoders,
+                 "--strength", "-0.5", "-o", str(output)])  # fmt: skip
+    assert code == 2 and not output.exists()
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert main(["transfer", str(content_path), str(style_path), "--engine", "wct", "--decoders", decoders,
+                 "--size", "64", "-q", "-o", str(output)]) == 0  # fmt: skip
+    assert Image.open(output).size == (64, 48)
+
+
+@pytest.mark.parametrize("engine", ["adain", "wct"])
+def test_shipped_decoders_move_the_photo_towards_the_painting(engine):
+    photo, painting = EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg"
+    result = stylize(photo, painting, engine=engine, size=256)
+    stylized, original = evaluate([result.image, photo], photo, painting).outputs
+    assert stylized["style_distance"] < 0.8 * original["style_distance"]
+    assert stylized["ssim"] > 0.1  # still the photo's picture, not noise

@@ -1,0 +1,58 @@
+"""Decoder training on tiny synthetic photos with a tiny decoder: a few steps take seconds."""
+
+import pytest
+import torch
+
+from stylegram.cli.main import main
+from stylegram.errors import InputError
+from stylegram.models.store import load_decoder
+from stylegram.training.decoder import DecoderTrainOptions, train_decoder
+from stylegram.training.run import checkpoint_path
+
+TINY = {"layer": "relu1_1", "stages": ((8, 3),), "image_size": 64, "batch_size": 2}
+
+
+def test_reconstruction_training_learns_to_invert_and_writes_a_loadable_decoder(tmp_path, photos, content_path):
+    output = tmp_path / "relu1_1.safetensors"
+    options = DecoderTrainOptions(
+        steps=40, checkpoint_every=10, preview_every=40, learning_rate=1e-2, style_share=0.0, **TINY
+    )
+    result = train_decoder(output, photos, options=options, preview_photo=content_path)
+    assert result.model == output and [entry["step"] for entry in result.log] == [10, 20, 30, 40]
+    assert "style" in result.log[0] and "pixel" in result.log[0]
+    assert result.log[-1]["pixel"] < 0.5 * result.log[0]["pixel"]
+    assert (tmp_path / "relu1_1_preview_00040.jpg").is_file()
+    decoder, info = load_decoder(output)
+    assert decoder.layer == "relu1_1" and info["trained"]["steps"] == 40
+    assert decoder(torch.rand(1, 64, 20, 28)).shape == (1, 3, 20, 28)
+
+
+def test_style_pairs_come_from_the_paintings_and_a_stopped_run_resumes(tmp_path, photos, style_path):
+    output = tmp_path / "relu1_1.safetensors"
+
+    def stop_at_three(event):
+        if event.step == 3:
+            raise KeyboardInterrupt
+
+    options = DecoderTrainOptions(steps=5, checkpoint_every=5, preview_every=0, style_share=0.5, **TINY)
+    stopped = train_decoder(output, photos, [style_path], options, on_progress=stop_at_three)
+    assert stopped.interrupted and not output.exists()
+    assert torch.load(checkpoint_path(output), weights_only=False)["step"] == 3
+    steps_seen = []
+    resumed = train_decoder(output, photos, [style_path], options, on_progress=lambda e: steps_seen.append(e.step))
+    assert steps_seen == [4, 5] and resumed.model == output
+    assert load_decoder(output)[1]["trained"]["styles"] == ["style.png"]
+    with pytest.raises(InputError, match="of another run"):
+        train_decoder(output, photos, [style_path], DecoderTrainOptions(steps=5, style_share=1.0, **TINY))
+
+
+def test_bad_settings_are_refused_before_any_work(tmp_path, photos, capsys):
+    with pytest.raises(InputError, match="needs a folder of paintings"):
+        train_decoder(tmp_path / "d.safetensors", photos, options=DecoderTrainOptions(style_share=0.5))
+    with pytest.raises(InputError, match="multiple of 16"):
+        train_decoder(tmp_path / "d.safetensors", photos, options=DecoderTrainOptions(image_size=72, style_share=0))
+    with pytest.raises(InputError, match="no such file or folder"):
+        train_decoder(tmp_path / "d.safetensors", photos, [tmp_path / "missing.jpg"])
+    code = main(["train-decoder", "-o", str(tmp_path / "d.safetensors"), "--photos", str(photos),
+                 "--style-share", "1.5"])  # fmt: skip
+    assert code == 2 and "style share must be between 0 and 1" in capsys.readouterr().err
