@@ -1,5 +1,7 @@
 """Decoder training on tiny synthetic photos with a tiny decoder: a few steps take seconds."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -25,6 +27,16 @@ def test_reconstruction_training_learns_to_invert_and_writes_a_loadable_decoder(
     decoder, info = load_decoder(output)
     assert decoder.layer == "relu1_1" and info["trained"]["steps"] == 40
     assert decoder(torch.rand(1, 64, 20, 28)).shape == (1, 3, 20, 28)
+    further = train_decoder(
+        tmp_path / "further.safetensors",
+        photos,
+        options=dataclasses.replace(options, init=str(output), learning_rate=1e-3),
+    )
+    assert further.log[0]["pixel"] < 0.5 * result.log[0]["pixel"]  # it starts where the first run ended
+    with pytest.raises(InputError, match="decoder, not"):
+        train_decoder(
+            tmp_path / "x.safetensors", photos, options=dataclasses.replace(options, init=str(output), stages=((4, 3),))
+        )
 
 
 def test_style_pairs_come_from_the_paintings_and_a_stopped_run_resumes(tmp_path, photos, style_path):

@@ -184,7 +184,7 @@ def transfer(
     if regions is None:
         total = sum(weights)
         moved = sum(weight / total * to_style(features) for to_style, weight in zip(maps, weights, strict=True))
-        return features + strength * (moved - features)
+        return moved if strength == 1 else features + strength * (moved - features)
     heaviest = max(weights)
     result = torch.zeros_like(features)
     for to_style, weight, region in zip(maps, weights, regions, strict=True):

@@ -32,7 +32,7 @@ from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
 from stylegram.models.decoder import DECODER_LAYERS, Decoder, check_decoder_layer
-from stylegram.models.store import DECODER, save_network
+from stylegram.models.store import DECODER, load_decoder, save_network
 from stylegram.ops.feature_transforms import adain, channel_moments
 from stylegram.ops.losses import relative_squared_error
 from stylegram.runtime import autocast, choose_precision, resolve_device
@@ -55,6 +55,8 @@ class DecoderTrainOptions:
         style_weight: weight of the style term (relative errors of channel means and deviations).
         pixel_weight: weight of the pixel term on crops paired with themselves (relative squared error).
         stages: the decoder's layout (see :class:`~stylegram.models.decoder.Decoder`); None: the shipped one.
+        init: a decoder file (of the same layer and layout) to start from instead of random weights, to train
+            a decoder further; None: random.
         checkpoint_every: steps between checkpoints (and loss-log lines).
         preview_every: steps between preview images (0: none).
         seed: seeds the decoder's initial weights and the crops.
@@ -70,6 +72,7 @@ class DecoderTrainOptions:
     style_weight: float = 2.0
     pixel_weight: float = 10.0
     stages: tuple[tuple[int, ...], ...] | None = None
+    init: str | None = None
     checkpoint_every: int = 50
     preview_every: int = 250
     seed: int = 0
@@ -152,7 +155,13 @@ def train_decoder(
     encoder = VGGEncoder.load(layers).to(target, memory_format=torch.channels_last)
     dtype = choose_precision(options.precision, target)
     torch.manual_seed(options.seed)
-    decoder = Decoder(options.layer, options.stages).to(target, memory_format=torch.channels_last)
+    decoder = Decoder(options.layer, options.stages)
+    if options.init is not None:
+        start, _ = load_decoder(options.init)
+        if start.config != decoder.config:
+            raise InputError(f"{options.init} is a {start.config} decoder, not {decoder.config}")
+        decoder.load_state_dict(start.state_dict())
+    decoder = decoder.to(target, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=options.learning_rate)
 
     # 3. Resume when a checkpoint of this run exists.
