@@ -188,6 +188,8 @@ def main() -> None:
             },
         }
         write_grid(list(shipped_styles()))
+    elif "quality_512" in previous:
+        result["quality_512"], result["quality_summary"] = previous["quality_512"], previous["quality_summary"]
     save(result)
     print(f"pictures in {OUT.relative_to(ROOT)}")
 
