@@ -415,7 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("-o", "--output", required=True, help="output image (.png keeps the options as metadata)")
     transfer.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
     transfer.add_argument(
-        "--style-size", type=_positive_int, help="long side of the style image (default: --size × --style-scale)"
+        "--style-size",
+        type=_positive_int,
+        help=f"long side of the style image (gatys: --size × --style-scale; adain/wct: {DEFAULT_STYLE_SIZE})",
     )
     transfer.add_argument(
         "--style-scale",
