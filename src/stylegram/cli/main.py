@@ -154,7 +154,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         engine, styles, options = args.engine, [StyleSpec(*parse_weighted(text, "style")) for text in args.styles], {}
     if engine in ARBITRARY_ENGINES:
         options = {
-            "strength": 1.0 if args.strength is None else args.strength,
+            "strength": args.strength,
             "work_size": args.work_size or None,
             "style_size": args.style_size or DEFAULT_STYLE_SIZE,
             "levels": None if args.levels is None else tuple(args.levels.split(",")),

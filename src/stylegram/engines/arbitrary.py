@@ -82,7 +82,8 @@ class ArbitraryOptions:
     """Options of the AdaIN and WCT engines.
 
     Attributes:
-        strength: α, 0 keeps the photo's features, 1 takes the painting's statistics fully.
+        strength: α, 0 keeps the photo's features, 1 takes the painting's statistics fully, at every level;
+            None: the engine's default (``DEFAULT_STRENGTH``).
         work_size: long side at which features are transformed and decoded (the output is scaled to
             ``Request.size``); None: the output size.
         style_size: long side the style images are scaled to (enormous paintings down, small ones up); the
@@ -99,7 +100,7 @@ class ArbitraryOptions:
             None: the shipped ones.
     """
 
-    strength: float = 1.0
+    strength: float | None = None
     work_size: int | None = DEFAULT_WORK_SIZE
     style_size: int = DEFAULT_STYLE_SIZE
     levels: tuple[str, ...] | None = None
@@ -112,6 +113,10 @@ class ArbitraryOptions:
 
 DEFAULT_LEVELS = {"adain": ("relu4_1",), "wct": ("relu4_1", "relu3_1", "relu2_1", "relu1_1")}
 DEFAULT_FINISH_LEVELS = {"adain": ("relu1_1",), "wct": ()}
+#: WCT at full strength at all four levels piles up texture until the deep statistics are further from the
+#: painting than with less (twelve bench pairs: mean style distance 0.500 at 1, 0.481 at 0.8, at content distance
+#: 1.60 and 1.51); AdaIN is best at 1.
+DEFAULT_STRENGTH = {"adain": 1.0, "wct": 0.8}
 
 
 def _check_side(name: str, value: Any, smallest: int) -> None:
@@ -128,7 +133,8 @@ def check_inputs(
     options = request.options if request.options is not None else ArbitraryOptions()
     if not isinstance(options, ArbitraryOptions):
         raise InputError(f"the {method} engine takes ArbitraryOptions, got {type(options).__name__}")
-    check_fraction("strength", options.strength)
+    if options.strength is not None:
+        check_fraction("strength", options.strength)
     _check_side("work size", options.work_size, 64)
     _check_side("style size", options.style_size, 64)
     _check_side("tile size", options.tile_size, 128)
@@ -276,6 +282,7 @@ class _ArbitraryEngine:
         # 1. Check the inputs.
         options, levels, finishing, files = check_inputs(request, self.name)
         plan = [(level, self.name) for level in levels] + [(level, "wct") for level in finishing]
+        strength = DEFAULT_STRENGTH[self.name] if options.strength is None else options.strength
         device = resolve_device(request.device)
 
         # 2. The photo, the styles, the networks.
@@ -307,7 +314,7 @@ class _ArbitraryEngine:
             for step, (level, method) in enumerate(plan, start=1):
                 targets = [feature_statistics(features[level], method, mask) for features, mask in style_features]
                 picture = stylize_level(
-                    picture, level, encoder, decoders[level], targets, weights, options.strength, regions, tile_size
+                    picture, level, encoder, decoders[level], targets, weights, strength, regions, tile_size
                 ).clamp(0, 1)
                 if on_progress is not None:
                     on_progress(ProgressEvent(step, len(plan), "stylize", {}, time.perf_counter() - started))
@@ -326,6 +333,7 @@ class _ArbitraryEngine:
             "work_size": list(work),
             "levels": list(levels),
             "finish_levels": list(finishing),
+            "strength": strength,
             "decoders": {level: str(path) for level, path in files.items()},
             "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
             "tile_size": tile_size,

@@ -7,7 +7,7 @@ const TOKEN_KEY = "stylegram.token";
 const ENGINE_DEFAULTS = {
   fast: { strength: 1, maxSize: 2048 },
   adain: { strength: 1, maxSize: 2048 },
-  wct: { strength: 1, maxSize: 2048 },
+  wct: { strength: 0.8, maxSize: 2048 },
   gatys: { strength: 0.5, maxSize: 1024 },
 };
 const IMAGE_ONLY_ENGINES = ["gatys", "adain", "wct"];
