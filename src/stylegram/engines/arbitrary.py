@@ -37,6 +37,7 @@ from stylegram.engines.base import (
     Request,
     Result,
     check_fraction,
+    check_pixels,
     check_request,
     register,
     request_record,
@@ -119,11 +120,6 @@ DEFAULT_FINISH_LEVELS = {"adain": ("relu1_1",), "wct": ()}
 DEFAULT_STRENGTH = {"adain": 1.0, "wct": 0.8}
 
 
-def _check_side(name: str, value: Any, smallest: int) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < smallest):
-        raise InputError(f"{name} must be a whole number of pixels, at least {smallest}, got {value!r}")
-
-
 def check_inputs(
     request: Request, method: str
 ) -> tuple[ArbitraryOptions, tuple[str, ...], tuple[str, ...], dict[str, Path]]:
@@ -135,9 +131,9 @@ def check_inputs(
         raise InputError(f"the {method} engine takes ArbitraryOptions, got {type(options).__name__}")
     if options.strength is not None:
         check_fraction("strength", options.strength)
-    _check_side("work size", options.work_size, 64)
-    _check_side("style size", options.style_size, 64)
-    _check_side("tile size", options.tile_size, 128)
+    check_pixels("work size", options.work_size, 64)
+    check_pixels("style size", options.style_size, 64)
+    check_pixels("tile size", options.tile_size, 128)
     if options.precision not in PRECISIONS:
         raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
     if options.color not in COLOR_METHODS:

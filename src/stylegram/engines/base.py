@@ -161,6 +161,12 @@ def check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
+def check_pixels(name: str, value: object, smallest: int) -> None:
+    """Refuse a size in pixels that is not a whole number of at least ``smallest`` (None passes: "automatic")."""
+    if value is not None and (not isinstance(value, int) or value < smallest):
+        raise InputError(f"{name} must be a whole number of pixels, at least {smallest}, got {value!r}")
+
+
 def check_request(request: Request, styles_required: bool = True) -> None:
     """Checks that hold for every engine: styles present (where the engine takes style images) with positive
     weights, a sane size and seed, consistent regions."""
@@ -168,8 +174,7 @@ def check_request(request: Request, styles_required: bool = True) -> None:
         raise InputError("at least one style image is needed")
     for index, style in enumerate(request.styles, start=1):
         check_weight(f"weight of style {index}", style.weight, allow_zero=False)
-    if request.size is not None and (not isinstance(request.size, int) or request.size < 32):
-        raise InputError(f"size must be a whole number of pixels, at least 32, got {request.size!r}")
+    check_pixels("size", request.size, 32)
     if not isinstance(request.seed, int) or request.seed < 0:
         raise InputError(f"seed must be a non-negative whole number, got {request.seed!r}")
     masked = sum(style.mask is not None for style in request.styles)

@@ -32,6 +32,7 @@ from stylegram.engines.base import (
     Request,
     Result,
     check_fraction,
+    check_pixels,
     check_request,
     register,
     request_record,
@@ -103,8 +104,7 @@ def check_inputs(request: Request) -> tuple[FastOptions, Path]:
     if options.runtime not in RUNTIMES:
         raise InputError(f"unknown runtime {options.runtime!r}; expected one of {', '.join(RUNTIMES)}")
     check_fraction("strength", options.strength)
-    if options.tile_size is not None and (not isinstance(options.tile_size, int) or options.tile_size < 128):
-        raise InputError(f"tile size must be a whole number of pixels, at least 128, got {options.tile_size!r}")
+    check_pixels("tile size", options.tile_size, 128)
     return options, resolve_model(options.model)
 
 

@@ -32,6 +32,7 @@ from stylegram.engines.base import (
     Request,
     Result,
     check_fraction,
+    check_pixels,
     check_request,
     check_weight,
     register,
@@ -182,10 +183,8 @@ def check_inputs(request: Request) -> GatysOptions:
             check_weight(f"weight of {kind} layer {name}", weight)
     if isinstance(options.init, str | PathLike) and options.init not in INITS and not Path(options.init).is_file():
         raise InputError(f"init must be one of {', '.join(INITS)} or an image file; not found: {options.init}")
-    if options.style_size is not None and (not isinstance(options.style_size, int) or options.style_size < 32):
-        raise InputError(f"style size must be a whole number of pixels, at least 32, got {options.style_size!r}")
-    if options.tile_size is not None and (not isinstance(options.tile_size, int) or options.tile_size < 64):
-        raise InputError(f"tile size must be a whole number of pixels, at least 64, got {options.tile_size!r}")
+    check_pixels("style size", options.style_size, 32)
+    check_pixels("tile size", options.tile_size, 64)
     if not isinstance(options.preview_every, int) or options.preview_every < 0:
         raise InputError(f"preview_every must be a non-negative whole number, got {options.preview_every!r}")
     check_weight("temporal weight", options.temporal_weight)
