@@ -3,7 +3,7 @@ import torch
 
 from stylegram import runtime
 from stylegram.errors import InputError
-from stylegram.runtime import PASS_BYTES_PER_PIXEL, choose_tile_size
+from stylegram.runtime import PASS_BYTES_PER_PIXEL, choose_inference_tile, choose_tile_size
 
 CPU = torch.device("cpu")
 
@@ -39,3 +39,13 @@ def test_too_little_memory_even_for_tiles_is_a_clear_error(free_memory):
     free_memory(2**30)
     with pytest.raises(InputError, match=r"a 8000x6000 picture needs more memory than the 0\.6 GiB"):
         choose_tile_size((8000, 6000), 16, CPU, None)
+
+
+def test_one_pass_networks_tile_only_where_their_pass_would_not_fit(free_memory):
+    pass_bytes = 3840 * 2160 * 600
+    free_memory(2 * pass_bytes)  # half the free memory is the share a one-pass network plans with
+    assert choose_inference_tile((3840, 2160), CPU, None, 600) is None
+    free_memory(pass_bytes)
+    assert choose_inference_tile((3840, 2160), CPU, None, 600) == runtime.INFERENCE_TILE
+    assert choose_inference_tile((3840, 2160), CPU, 512, 600) == 512
+    assert choose_inference_tile((400, 300), CPU, 512, 600) is None  # smaller than the asked tile: whole

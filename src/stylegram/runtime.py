@@ -108,6 +108,27 @@ def available_memory(device: torch.device) -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+#: A one-pass network (no gradients) plans to use at most this share of the free memory; beyond it the picture
+#: goes through in tiles of ``INFERENCE_TILE`` px.
+INFERENCE_MEMORY_SHARE = 0.5
+INFERENCE_TILE = 1024
+
+
+def choose_inference_tile(
+    size: tuple[int, int], device: torch.device, requested: int | None, bytes_per_pixel: int
+) -> int | None:
+    """The tile side for one pass of a network over a ``(width, height)`` picture, or None to pass it whole.
+
+    ``requested`` (the user's ``tile_size``) wins where the picture is larger; otherwise the picture is tiled only
+    when its pass, at ``bytes_per_pixel`` of peak memory, would not fit in ``INFERENCE_MEMORY_SHARE`` of the free
+    memory.
+    """
+    if requested is not None:
+        return requested if max(size) > requested else None
+    fits = size[0] * size[1] * bytes_per_pixel <= available_memory(device) * INFERENCE_MEMORY_SHARE
+    return None if fits else INFERENCE_TILE
+
+
 def choose_tile_size(size: tuple[int, int], steps: int, device: torch.device, requested: int | None) -> int | None:
     """The tile side for a scale of ``size`` = ``(width, height)``, or None to pass the picture whole.
 

@@ -57,7 +57,7 @@ from stylegram.ops.feature_transforms import (
     transfer,
 )
 from stylegram.ops.tiling import plan_tiles
-from stylegram.runtime import PRECISIONS, available_memory, choose_precision, resolve_device
+from stylegram.runtime import PRECISIONS, choose_inference_tile, choose_precision, resolve_device
 
 #: Long side at which the features are transformed and decoded by default; the picture is then scaled to the
 #: output size. At 1024×768 a whole AdaIN pass (VGG19 to relu4_1 and back) takes 1.6 s on a 2-core CPU in bf16,
@@ -67,10 +67,9 @@ DEFAULT_STYLE_SIZE = 512
 #: Style images are scaled to ``style_size``; smaller than this they have too few positions at relu4_1 to
 #: have statistics at all.
 MIN_STYLE_SIDE = 16
-#: Peak bytes per pixel of an encode–decode pass to relu4_1 in float32; larger pictures go in tiles.
+#: Peak bytes per pixel of an encode–decode pass to relu4_1 in float32; a picture whose pass would not fit in the
+#: memory free goes in tiles (``choose_inference_tile``).
 PASS_BYTES_PER_PIXEL = 1500
-MEMORY_SHARE = 0.5
-DEFAULT_TILE = 1024
 TILE_OVERLAP = 128
 #: Long side of the copy of the picture the photo's statistics are measured on when it goes in tiles.
 STATISTICS_SIDE = 1024
@@ -259,14 +258,6 @@ def _maps(
     ]
 
 
-def choose_tile(size: tuple[int, int], device: torch.device, requested: int | None) -> int | None:
-    """The tile side for a ``(width, height)`` working picture, or None to pass it whole."""
-    if requested is not None:
-        return requested if max(size) > requested else None
-    fits = size[0] * size[1] * PASS_BYTES_PER_PIXEL <= available_memory(device) * MEMORY_SHARE
-    return None if fits else DEFAULT_TILE
-
-
 class _ArbitraryEngine:
     """The pipeline both engines share; ``method`` names the statistics moved."""
 
@@ -301,7 +292,7 @@ class _ArbitraryEngine:
         weights = [spec.weight for spec in request.styles]
         dtype = choose_precision(options.precision, device) or torch.float32
         encoder, decoders = load_networks(files, device, dtype)
-        tile_size = choose_tile(work, device, options.tile_size)
+        tile_size = choose_inference_tile(work, device, options.tile_size, PASS_BYTES_PER_PIXEL)
         setup_s = time.perf_counter() - started
 
         # 3. Level by level, deepest first.

@@ -44,14 +44,12 @@ from stylegram.models.store import load_style_model, resolve_model
 from stylegram.models.transformer import TransformerNet, frozen_statistics
 from stylegram.ops.color import COLOR_METHODS, preserve_colors
 from stylegram.ops.tiling import plan_tiles
-from stylegram.runtime import PRECISIONS, available_memory, choose_precision, resolve_device
+from stylegram.runtime import PRECISIONS, choose_inference_tile, choose_precision, resolve_device
 
 DEFAULT_MODEL = "starry_night"
 #: Peak bytes per pixel of one inference pass of the light network in float32 (bench/fast_vs_stl.py measures
-#: it); a picture whose pass would take more than MEMORY_SHARE of the free memory goes in tiles.
+#: it); a picture whose pass would not fit in the memory free goes in tiles (``choose_inference_tile``).
 INFERENCE_BYTES_PER_PIXEL = 600
-MEMORY_SHARE = 0.5
-DEFAULT_TILE = 1024
 #: Pixels shared by neighbouring tiles. With its statistics frozen, an output pixel of the default network sees
 #: about 70 px around it; the feathered weights are 0 in the outer quarter of an overlap and small next to it,
 #: so with 256 px a tile's cut edge barely reaches a pixel that counts.
@@ -140,14 +138,6 @@ def _onnx_network(path: str, modified_ns: int) -> OnnxStyleNetwork:
         return OnnxStyleNetwork(export_onnx(net, Path(folder) / "model.onnx"), net.multiple)
 
 
-def choose_inference_tile(size: tuple[int, int], device: torch.device, requested: int | None) -> int | None:
-    """The tile side for a ``(width, height)`` picture, or None to pass it whole."""
-    if requested is not None:
-        return requested if max(size) > requested else None
-    fits = size[0] * size[1] * INFERENCE_BYTES_PER_PIXEL <= available_memory(device) * MEMORY_SHARE
-    return None if fits else DEFAULT_TILE
-
-
 @torch.no_grad()
 def run_network(
     net: TransformerNet, image: torch.Tensor, tile_size: int | None = None, on_tile: Any = None
@@ -213,7 +203,7 @@ class FastEngine:
         net, info = load_model(model_path, device, dtype)
 
         # 3. Tiles.
-        tile_size = choose_inference_tile(size, device, options.tile_size)
+        tile_size = choose_inference_tile(size, device, options.tile_size, INFERENCE_BYTES_PER_PIXEL)
         setup_s = time.perf_counter() - started
 
         # 4. Run the network.
