@@ -146,8 +146,9 @@ def train_decoder(
     if not output.parent.is_dir():
         raise InputError(f"output folder does not exist: {output.parent}")
     painted = round(options.batch_size * options.style_share)
-    photo_batches = PhotoCrops(photos, options.image_size, options.seed).batches(options.batch_size)
-    style_batches = PhotoCrops(styles, options.image_size, options.seed + 1).batches(painted) if painted else None
+    PhotoCrops(photos, options.image_size)  # an empty or missing folder fails here, before any work
+    if painted:
+        PhotoCrops(styles, options.image_size)
     target = resolve_device(device)
 
     # 2. Encoder, decoder, optimiser. Channels-last memory makes oneDNN's convolutions about 15 % faster here.
@@ -170,10 +171,10 @@ def train_decoder(
     settings["stages"] = decoder.config["stages"]
     run = TrainingRun(output, settings, {"decoder": decoder, "optimizer": optimizer})
     first_step = run.resume(target)
-    for _ in range(first_step):  # the crops go on where they stopped
-        next(photo_batches)
-        if style_batches is not None:
-            next(style_batches)
+    # A resumed run draws other crops than it would have, rather than cutting every crop it already saw again.
+    seed = options.seed + first_step
+    photo_batches = PhotoCrops(photos, options.image_size, seed).batches(options.batch_size)
+    style_batches = PhotoCrops(styles, options.image_size, seed + 1).batches(painted) if painted else None
     preview = _preview_inputs(preview_photo, preview_style) if options.preview_every else None
 
     # 4. Train.
