@@ -97,6 +97,10 @@ def build_photo_set(destination: Path, packages: Iterable[str] = WALLPAPER_PACKA
         return collect_photos(pictures, destination)
 
 
+def _pictures_in(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def image_paths(sources: str | Path | Sequence[str | Path]) -> list[Path]:
     """The pictures in a folder (searched recursively; none if it does not exist), or in a list of folders and
     picture files.
@@ -105,12 +109,12 @@ def image_paths(sources: str | Path | Sequence[str | Path]) -> list[Path]:
         InputError: a listed file or folder that does not exist.
     """
     if isinstance(sources, str | Path):  # one folder: missing is empty, which callers explain
-        return sorted(p for p in Path(sources).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        return _pictures_in(Path(sources))
     found = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            found += _pictures_in(path)
         elif path.is_file():
             found.append(path)
         else:
