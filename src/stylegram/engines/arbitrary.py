@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch.nn import functional
@@ -51,6 +52,7 @@ from stylegram.models.decoder import DECODER_LAYERS, Decoder, pad_to_multiple
 from stylegram.models.store import load_decoder, shipped_decoders
 from stylegram.ops.color import COLOR_METHODS
 from stylegram.ops.feature_transforms import (
+    AffineMap,
     FeatureStatistics,
     feature_statistics,
     statistics_map,
@@ -186,13 +188,10 @@ def load_networks(
     return _encoder(max(files, key=DECODER_LAYERS.index), device, dtype), decoders
 
 
-def _encode(encoder: VGGEncoder, image: torch.Tensor, layers: str | tuple[str, ...]) -> Any:
-    """The features of ``image`` at one layer (a tensor) or at several (a dict), in the encoder's precision."""
+def _encode(encoder: VGGEncoder, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    """The features of ``image`` at ``layers``, in the encoder's precision and memory layout."""
     dtype = next(encoder.parameters()).dtype
-    features = encoder(
-        image.to(dtype).contiguous(memory_format=torch.channels_last), [layers] if isinstance(layers, str) else layers
-    )
-    return features[layers] if isinstance(layers, str) else features
+    return encoder(image.to(dtype).contiguous(memory_format=torch.channels_last), layers)
 
 
 def _decode(decoder: Decoder, features: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -222,21 +221,20 @@ def stylize_level(
         >>> stylize_level(torch.rand(1, 3, 40, 52), "relu1_1", encoder, decoder, [style], [1.0], 1.0).shape
         torch.Size([1, 3, 40, 52])
     """
-    method = targets[0].method
     height, width = image.shape[-2:]
     if tile_size is None or max(height, width) <= tile_size:
-        features = _encode(encoder, pad_to_multiple(image, MULTIPLE), level)
+        features = _encode(encoder, pad_to_multiple(image, MULTIPLE), [level])[level]
         if regions is not None:
             regions = [pad_to_multiple(region, MULTIPLE) for region in regions]
-        maps = _maps(features, targets, method, regions)
+        maps = _maps(features, targets, regions)
         return _decode(decoder, transfer(features, maps, weights, strength, regions), height, width)
     scale = STATISTICS_SIDE / max(height, width)
     reference = functional.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
-    maps = _maps(_encode(encoder, reference, level), targets, method, regions)
+    maps = _maps(_encode(encoder, reference, [level])[level], targets, regions)
     output = torch.zeros_like(image, dtype=torch.float32)
     for tile in plan_tiles(height, width, tile_size, min(TILE_OVERLAP, tile_size // 4)):
         crop = tile.crop(image)
-        features = _encode(encoder, pad_to_multiple(crop, MULTIPLE), level)
+        features = _encode(encoder, pad_to_multiple(crop, MULTIPLE), [level])[level]
         tile_regions = None
         if regions is not None:
             tile_regions = [pad_to_multiple(tile.crop(region), MULTIPLE) for region in regions]
@@ -246,14 +244,14 @@ def stylize_level(
 
 
 def _maps(
-    features: torch.Tensor, targets: list[FeatureStatistics], method: str, regions: list[torch.Tensor] | None
-) -> list:
+    features: torch.Tensor, targets: list[FeatureStatistics], regions: list[torch.Tensor] | None
+) -> list[AffineMap]:
     """Per style, the map from the photo's statistics (in the style's region, if any) to the style's."""
     if regions is None:
-        source = feature_statistics(features, method)
+        source = feature_statistics(features, targets[0].method)
         return [statistics_map(source, target) for target in targets]
     return [
-        statistics_map(feature_statistics(features, method, region), target)
+        statistics_map(feature_statistics(features, target.method, region), target)
         for target, region in zip(targets, regions, strict=True)
     ]
 
@@ -297,7 +295,7 @@ class _ArbitraryEngine:
 
         # 3. Level by level, deepest first.
         with torch.no_grad():
-            style_features = [(_encode(encoder, tensor, tuple(files)), mask) for tensor, mask in styles]
+            style_features = [(_encode(encoder, tensor, list(files)), mask) for tensor, mask in styles]
             for step, (level, method) in enumerate(plan, start=1):
                 targets = [feature_statistics(features[level], method, mask) for features, mask in style_features]
                 picture = stylize_level(
