@@ -181,17 +181,18 @@ def train_decoder(
     step, interrupted = first_step, False
     try:
         while step < options.steps:
-            photo = next(photo_batches).to(target, memory_format=torch.channels_last)
-            if style_batches is not None:
-                style = torch.cat([next(style_batches).to(target), photo[painted:]])
-                style = style.contiguous(memory_format=torch.channels_last)
-            else:
-                style = photo
+            photo = next(photo_batches).to(target)
+            batch = photo if style_batches is None else torch.cat([photo, next(style_batches).to(target)])
+            count = len(photo)
             with autocast(target, dtype):
                 with torch.no_grad():
-                    photo_features = encoder(photo)[options.layer]
-                    style_features = encoder(style)
-                    goal = adain(photo_features, style_features[options.layer])
+                    # One pass over the photos and paintings; crop i is paired with painting i for i < painted,
+                    # with itself after that, so the style features are the paintings' then the photos' own.
+                    encoded = encoder(batch.contiguous(memory_format=torch.channels_last))
+                    style_features = {
+                        name: torch.cat([value[count:], value[painted:count]]) for name, value in encoded.items()
+                    }
+                    goal = adain(encoded[options.layer][:count], style_features[options.layer])
                 picture = decoder(goal)
                 features = encoder(picture)
             terms = {
