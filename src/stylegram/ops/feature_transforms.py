@@ -84,9 +84,13 @@ class AffineMap:
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
         """Apply to ``(N, C, H, W)`` features."""
         flat = features.reshape(*features.shape[:2], -1).float()
-        matrix, offset = self.matrix.float(), self.offset.float()
-        moved = matrix * flat if matrix.shape[1] == 1 else matrix @ flat
-        return (moved + offset).to(features.dtype).reshape(features.shape)
+        moved = _linear(self.matrix.float(), flat) + self.offset.float()
+        return moved.to(features.dtype).reshape(features.shape)
+
+
+def _linear(matrix: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """``matrix`` applied to ``columns`` (over their channel dimension): a product, or a per-channel scale."""
+    return matrix * columns if matrix.shape[1] == 1 else matrix @ columns
 
 
 def _flat(features: torch.Tensor) -> torch.Tensor:
@@ -155,7 +159,7 @@ def statistics_map(source: FeatureStatistics, target: FeatureStatistics) -> Affi
         matrix = target.spread / source.spread
     else:
         matrix = _symmetric_power(target.spread, 0.5) @ _symmetric_power(source.spread, -0.5)
-    offset = target.mean - (matrix * source.mean if matrix.shape[1] == 1 else matrix @ source.mean)
+    offset = target.mean - _linear(matrix, source.mean)
     return AffineMap(matrix, offset)
 
 
