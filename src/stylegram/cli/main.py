@@ -274,30 +274,30 @@ def options_from_args(options_type: type, args: argparse.Namespace, **values: An
 def cmd_train(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, suffixes=(".safetensors",))
     options = options_from_args(TrainOptions, args, content_layers=parse_layers(args.content_layers, "content"))
-    # A run in the background ignores Ctrl-C; `kill` (SIGTERM) then stops it the same way, with a checkpoint.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with ProgressBar("train", "step", args.quiet) as bar:
-        result = train_style(
-            args.style, output, args.photos, options, device=args.device, preview_photo=args.preview,
-            on_progress=bar,
-        )  # fmt: skip
-    return _finish_training(result, output)
+    return _train(
+        output, args.quiet, lambda bar: train_style(
+            args.style, output, args.photos, options, device=args.device, preview_photo=args.preview, on_progress=bar
+        ),
+    )  # fmt: skip
 
 
 def cmd_train_decoder(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, suffixes=(".safetensors",))
     options = options_from_args(DecoderTrainOptions, args)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with ProgressBar("train", "step", args.quiet) as bar:
-        result = train_decoder(
+    return _train(
+        output, args.quiet, lambda bar: train_decoder(
             output, args.photos, args.styles, options, device=args.device, preview_photo=args.preview,
             preview_style=args.preview_style, on_progress=bar,
-        )  # fmt: skip
-    return _finish_training(result, output)
+        ),
+    )  # fmt: skip
 
 
-def _finish_training(result: TrainResult, output: Path) -> int:
-    """Write the run's loss log and command beside the model, and say how it ended."""
+def _train(output: Path, quiet: bool, train: Callable[[ProgressBar], TrainResult]) -> int:
+    """Run ``train`` with a progress bar, write its loss log and command beside the model, and say how it ended."""
+    # A run in the background ignores Ctrl-C; `kill` (SIGTERM) then stops it the same way, with a checkpoint.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with ProgressBar("train", "step", quiet) as bar:
+        result = train(bar)
     log_path = output.with_name(f"{output.stem}.log.json")
     log_path.write_text(json.dumps({"command": sys.argv, "log": result.log}, indent=1) + "\n")
     if result.interrupted:
