@@ -58,7 +58,7 @@ from stylegram.ops.feature_transforms import (
     statistics_map,
     transfer,
 )
-from stylegram.ops.tiling import plan_tiles
+from stylegram.ops.tiling import plan_tiles, statistics_copy
 from stylegram.runtime import PRECISIONS, choose_inference_tile, choose_precision, resolve_device
 
 #: Long side at which the features are transformed and decoded by default; the picture is then scaled to the
@@ -73,8 +73,6 @@ MIN_STYLE_SIDE = 16
 #: memory free goes in tiles (``choose_inference_tile``).
 PASS_BYTES_PER_PIXEL = 1500
 TILE_OVERLAP = 128
-#: Long side of the copy of the picture the photo's statistics are measured on when it goes in tiles.
-STATISTICS_SIDE = 1024
 #: VGG19 pools three times before relu4_1: sides are padded to a multiple of this.
 MULTIPLE = 8
 
@@ -228,9 +226,7 @@ def stylize_level(
             regions = [pad_to_multiple(region, MULTIPLE) for region in regions]
         maps = _maps(features, targets, regions)
         return _decode(decoder, transfer(features, maps, weights, strength, regions), height, width)
-    scale = STATISTICS_SIDE / max(height, width)
-    reference = functional.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
-    maps = _maps(_encode(encoder, reference, [level])[level], targets, regions)
+    maps = _maps(_encode(encoder, statistics_copy(image), [level])[level], targets, regions)
     output = torch.zeros_like(image, dtype=torch.float32)
     for tile in plan_tiles(height, width, tile_size, min(TILE_OVERLAP, tile_size // 4)):
         crop = tile.crop(image)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from torch.nn import functional
 
 from stylegram import __version__
 from stylegram.engines.base import (
@@ -43,7 +42,7 @@ from stylegram.models.export import OnnxStyleNetwork, export_onnx
 from stylegram.models.store import load_style_model, resolve_model
 from stylegram.models.transformer import TransformerNet, frozen_statistics
 from stylegram.ops.color import COLOR_METHODS, preserve_colors
-from stylegram.ops.tiling import plan_tiles
+from stylegram.ops.tiling import plan_tiles, statistics_copy
 from stylegram.runtime import PRECISIONS, choose_inference_tile, choose_precision, resolve_device
 
 DEFAULT_MODEL = "starry_night"
@@ -54,8 +53,6 @@ INFERENCE_BYTES_PER_PIXEL = 600
 #: about 70 px around it; the feathered weights are 0 in the outer quarter of an overlap and small next to it,
 #: so with 256 px a tile's cut edge barely reaches a pixel that counts.
 TILE_OVERLAP = 256
-#: Long side of the copy of the picture the instance-norm statistics of tiled runs are measured on.
-STATISTICS_SIDE = 1024
 
 
 @dataclass
@@ -146,8 +143,9 @@ def run_network(
 
     The network runs in the precision of its weights (see :func:`load_model`).
 
-    In tiles, the instance normalisations use statistics measured once on the whole picture at no more than
-    ``STATISTICS_SIDE`` px, and the tiles' outputs are blended with feathered weights that sum to 1.
+    In tiles, the instance normalisations use statistics measured once on the whole picture made smaller
+    (:func:`~stylegram.ops.tiling.statistics_copy`), and the tiles' outputs are blended with feathered weights that
+    sum to 1.
 
     Example:
         >>> net = TransformerNet(widths=(8, 8, 8), residual_blocks=1).eval()
@@ -159,8 +157,7 @@ def run_network(
     if tile_size is None or max(image.shape[-2:]) <= tile_size:
         return net(image.to(dtype)).float().clamp(0, 1)
     height, width = image.shape[-2:]
-    scale = min(1.0, STATISTICS_SIDE / max(height, width))
-    reference = functional.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
+    reference = statistics_copy(image)
     output = torch.zeros_like(image)
     tiles = plan_tiles(height, width, tile_size, min(TILE_OVERLAP, tile_size // 4))
     with frozen_statistics(net, reference.to(dtype)):

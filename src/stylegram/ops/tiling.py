@@ -21,6 +21,20 @@ from torch.nn import functional
 
 #: Tile origins are multiples of this: VGG19 pools four times before relu5_1.
 ALIGN = 16
+#: Long side of the copy of a tiled picture that picture-wide statistics (instance norms, feature moments) are
+#: measured on, so that every tile is treated alike.
+STATISTICS_SIDE = 1024
+
+
+def statistics_copy(image: torch.Tensor) -> torch.Tensor:
+    """``image`` (``(N, C, H, W)``) made smaller by area averaging to a long side of ``STATISTICS_SIDE``, or itself.
+
+    Example:
+        >>> statistics_copy(torch.rand(1, 3, 2048, 1536)).shape
+        torch.Size([1, 3, 1024, 768])
+    """
+    scale = STATISTICS_SIDE / max(image.shape[-2:])
+    return functional.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
 
 
 @dataclass(frozen=True)
