@@ -25,13 +25,14 @@ PAINTING_SIDE = 512
 
 
 def loss_curve(log: list[dict], path: Path, title: str) -> None:
-    """Total, style and content loss per logged step, log scale, drawn with Pillow."""
+    """Each loss term of the log (total, style, content, …) per logged step, log scale, drawn with Pillow."""
     width, height, margin = 640, 360, 48
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=12)
     steps = [entry["step"] for entry in log]
-    values = [entry[key] for entry in log for key in ("total", "style", "content") if entry[key] > 0]
+    keys = [key for key in log[0] if key not in ("step", "seconds")]
+    values = [entry[key] for entry in log for key in keys if entry[key] > 0]
     low, high = math.log10(min(values)), math.log10(max(values))
 
     def point(step: int, value: float) -> tuple[float, float]:
@@ -40,7 +41,7 @@ def loss_curve(log: list[dict], path: Path, title: str) -> None:
         return x, y
 
     draw.rectangle((margin, margin, width - margin, height - margin), outline="grey")
-    for key, colour in (("total", "black"), ("style", "firebrick"), ("content", "royalblue")):
+    for key, colour in zip(keys, ("firebrick", "royalblue", "seagreen", "darkorange", "black"), strict=False):
         draw.line([point(entry["step"], entry[key]) for entry in log if entry[key] > 0], fill=colour, width=2)
         draw.text(point(log[-1]["step"], log[-1][key]), f" {key} {log[-1][key]:.3g}", fill=colour, font=font)
     draw.text((margin, 12), f"{title}: loss per step (log scale), {steps[-1]} steps", fill="black", font=font)

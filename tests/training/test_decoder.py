@@ -7,7 +7,8 @@ import torch
 
 from stylegram.cli.main import main
 from stylegram.errors import InputError
-from stylegram.models.store import load_decoder
+from stylegram.models.decoder import Decoder
+from stylegram.models.store import DECODER, load_decoder, save_network
 from stylegram.training.decoder import DecoderTrainOptions, train_decoder
 from stylegram.training.run import checkpoint_path
 
@@ -68,3 +69,25 @@ def test_bad_settings_are_refused_before_any_work(tmp_path, photos, capsys):
     code = main(["train-decoder", "-o", str(tmp_path / "d.safetensors"), "--photos", str(photos),
                  "--style-share", "1.5"])  # fmt: skip
     assert code == 2 and "style share must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_stage_wise_training_trains_only_the_head_on_a_fixed_shallower_decoder(tmp_path, photos):
+    tail_file = tmp_path / "relu1_1.safetensors"
+    save_network(Decoder("relu1_1", ((4, 3),)), tail_file, DECODER, {"trained": {}})
+    options = DecoderTrainOptions(
+        layer="relu2_1", stages=((8,), (64, 4, 3)), image_size=64, batch_size=2, steps=30, checkpoint_every=10,
+        preview_every=0, learning_rate=1e-2, style_share=0.0, tail=str(tail_file),
+    )  # fmt: skip
+    result = train_decoder(tmp_path / "relu2_1.safetensors", photos, options=options)
+    assert "features" in result.log[0] and "pixel" not in result.log[0]
+    assert result.log[-1]["features"] < 0.7 * result.log[0]["features"]
+    decoder, info = load_decoder(result.model)
+    tail, _ = load_decoder(tail_file)
+    assert info["trained"]["tail"] == str(tail_file)
+    for mine, theirs in zip(decoder.body[-len(tail.body) :], tail.body, strict=True):
+        for name, value in theirs.state_dict().items():
+            assert torch.equal(mine.state_dict()[name], value)  # the tail stayed as it was
+    with pytest.raises(InputError, match="style share must be 0"):
+        train_decoder(tmp_path / "x.safetensors", photos, options=dataclasses.replace(options, style_share=0.5))
+    with pytest.raises(InputError, match="does not end in a relu1_1 decoder"):
+        train_decoder(tmp_path / "x.safetensors", photos, options=dataclasses.replace(options, stages=((8,), (4, 3))))

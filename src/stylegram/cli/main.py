@@ -584,6 +584,10 @@ def build_parser() -> argparse.ArgumentParser:
     train_dec.add_argument("--style-weight", type=float, default=defaults_decoder.style_weight)
     train_dec.add_argument("--pixel-weight", type=float, default=defaults_decoder.pixel_weight)
     train_dec.add_argument("--init", help="a decoder file to start from (train a shipped decoder further)")
+    train_dec.add_argument(
+        "--tail", help="a decoder file of the next shallower layer to build on: only the deepest block is trained "
+        "(stage-wise, reconstruction only; needs --style-share 0)",
+    )  # fmt: skip
     train_dec.add_argument("--checkpoint-every", type=_positive_int, default=defaults_decoder.checkpoint_every)
     train_dec.add_argument("--preview", help="a photo to decode every --preview-every steps (OUT_preview_N.jpg)")
     train_dec.add_argument("--preview-style", help="the painting the preview photo is given (default: none)")

@@ -87,6 +87,39 @@ class Decoder(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.body(features / INPUT_SCALES[self.layer])
 
+    @property
+    def tail_layer(self) -> str:
+        """The next shallower layer, whose decoder can serve as this one's lower blocks (:meth:`attach_tail`)."""
+        if self.layer == DECODER_LAYERS[0]:
+            raise InputError("a relu1_1 decoder has no shallower decoder below it")
+        return DECODER_LAYERS[DECODER_LAYERS.index(self.layer) - 1]
+
+    def attach_tail(self, tail: Decoder) -> nn.Sequential:
+        """Copy the decoder ``tail`` of :attr:`tail_layer` into this decoder's lower blocks and return the rest,
+        the *head*: this layer's features (divided by its input scale) → the tail layer's (divided by its).
+
+        This decoder's second block must start with a convolution to the tail layer's channels and go on with
+        the tail's layout, as the shipped relu4_1 decoder does on relu3_1's: then a head trained to predict
+        relu3_1 features from relu4_1 ones, in front of a decoder that already inverts relu3_1 well, is a whole
+        relu4_1 decoder (stage-wise training, ``DecoderTrainOptions.tail``).
+
+        Example:
+            >>> tail = Decoder("relu1_1", stages=((4, 3),))
+            >>> decoder = Decoder("relu2_1", stages=((8,), (64, 4, 3)))
+            >>> head = decoder.attach_tail(tail)
+            >>> head(torch.rand(1, 128, 4, 4)).shape
+            torch.Size([1, 64, 8, 8])
+        """
+        expected = (self.stages[1][1:], *self.stages[2:])
+        if tail.layer != self.tail_layer or self.stages[1][0] != BLOCK_CHANNELS[int(self.layer[4]) - 2]:
+            raise InputError(f"a {self.config} decoder does not end in a {self.tail_layer} decoder")
+        if tail.stages != expected:
+            raise InputError(f"the {tail.layer} decoder's layout {tail.config['stages']} is not {list(expected)}")
+        head_length = len(self.body) - len(tail.body)
+        for mine, theirs in zip(self.body[head_length:], tail.body, strict=True):
+            mine.load_state_dict(theirs.state_dict())
+        return self.body[:head_length]
+
 
 def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
     """``image`` padded by reflection at the bottom and right to a multiple of ``multiple`` px: VGG's pooling

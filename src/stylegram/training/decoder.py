@@ -9,12 +9,19 @@ with itself must come back as it was (pixel term). With ``style_share`` 0 this i
 training of WCT's decoders; with a share of paintings it is AdaIN's decoder, which still inverts plain
 features, so one relu4_1 decoder serves both engines.
 
+Stage-wise (``tail``): the decoder's lower blocks are a trained decoder of the next shallower layer, kept fixed,
+and only its deepest block is trained, to predict that layer's features from this one's (relative squared
+error). No gradient goes through VGG19, so a step costs about half as much as the whole objective's, and the
+picture is made by a decoder that already inverts its layer well: on a 2-core CPU this gave the shipped relu4_1
+decoder (docs/arbitrary.md).
+
 The steps of one run:
 
 1. check the options and the folders;
 2. build the VGG19 encoder, the decoder and Adam;
 3. resume from the checkpoint beside the output when there is one for the same settings;
-4. loop: photo crops and style crops → encoder → AdaIN → decoder → encoder → losses → Adam step; report
+4. loop: photo crops and style crops → encoder → AdaIN → decoder → encoder → losses (stage-wise: photo crops →
+   encoder → head → loss against the shallower features) → Adam step; report
    progress, write a checkpoint and a preview every so often (Ctrl-C writes one and stops);
 5. write the decoder (fp16 safetensors with its provenance).
 """
@@ -31,7 +38,7 @@ from stylegram.engines.base import ProgressEvent, check_fraction, check_weight
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
-from stylegram.models.decoder import DECODER_LAYERS, Decoder, check_decoder_layer
+from stylegram.models.decoder import DECODER_LAYERS, INPUT_SCALES, Decoder, check_decoder_layer
 from stylegram.models.store import DECODER, load_decoder, save_network
 from stylegram.ops.feature_transforms import adain, channel_moments
 from stylegram.ops.losses import relative_squared_error
@@ -57,6 +64,9 @@ class DecoderTrainOptions:
         stages: the decoder's layout (see :class:`~stylegram.models.decoder.Decoder`); None: the shipped one.
         init: a decoder file (of the same layer and layout) to start from instead of random weights, to train
             a decoder further; None: random.
+        tail: a decoder file of the next shallower layer that becomes this decoder's lower blocks (see
+            :meth:`~stylegram.models.decoder.Decoder.attach_tail`), fixed; only the deepest block is trained,
+            to predict that layer's features. Needs ``style_share`` 0. None: the whole decoder is trained.
         checkpoint_every: steps between checkpoints (and loss-log lines).
         preview_every: steps between preview images (0: none).
         seed: seeds the decoder's initial weights and the crops.
@@ -73,6 +83,7 @@ class DecoderTrainOptions:
     pixel_weight: float = 10.0
     stages: tuple[tuple[int, ...], ...] | None = None
     init: str | None = None
+    tail: str | None = None
     checkpoint_every: int = 50
     preview_every: int = 250
     seed: int = 0
@@ -91,6 +102,8 @@ def check_options(options: DecoderTrainOptions, styles: object) -> None:
     check_fraction("style share", options.style_share)
     for name in ("style_weight", "pixel_weight"):
         check_weight(name.replace("_", " "), getattr(options, name))
+    if options.tail is not None and options.style_share > 0:
+        raise InputError("a decoder trained on a tail learns to reconstruct features only: style share must be 0")
     if options.style_share > 0 and styles is None:
         raise InputError("a style share above 0 needs a folder of paintings (--styles)")
 
@@ -162,8 +175,13 @@ def train_decoder(
         if start.config != decoder.config:
             raise InputError(f"{options.init} is a {start.config} decoder, not {decoder.config}")
         decoder.load_state_dict(start.state_dict())
+    head = None
+    if options.tail is not None:
+        head = decoder.attach_tail(load_decoder(options.tail)[0])
+        decoder.body[len(head) :].requires_grad_(False)
     decoder = decoder.to(target, memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(decoder.parameters(), lr=options.learning_rate)
+    trained = [parameter for parameter in decoder.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.Adam(trained, lr=options.learning_rate)
 
     # 3. Resume when a checkpoint of this run exists.
     style_files = [path.name for path in image_paths(styles)] if styles else []
@@ -182,26 +200,11 @@ def train_decoder(
     try:
         while step < options.steps:
             photo = next(photo_batches).to(target)
-            batch = photo if style_batches is None else torch.cat([photo, next(style_batches).to(target)])
-            count = len(photo)
-            with autocast(target, dtype):
-                with torch.no_grad():
-                    # One pass over the photos and paintings; crop i is paired with painting i for i < painted,
-                    # with itself after that, so the style features are the paintings' then the photos' own.
-                    encoded = encoder(batch.contiguous(memory_format=torch.channels_last))
-                    style_features = {
-                        name: torch.cat([value[count:], value[painted:count]]) for name, value in encoded.items()
-                    }
-                    goal = adain(encoded[options.layer][:count], style_features[options.layer])
-                picture = decoder(goal)
-                features = encoder(picture)
-            terms = {
-                "content": relative_squared_error(features[options.layer], goal),
-                "style": options.style_weight
-                * sum(moment_error(features[name], style_features[name]) for name in layers),
-            }
-            if painted < len(photo):
-                terms["pixel"] = options.pixel_weight * relative_squared_error(picture[painted:], photo[painted:])
+            if head is not None:
+                terms = _head_terms(encoder, head, decoder, photo, dtype)
+            else:
+                paintings = None if style_batches is None else next(style_batches).to(target)
+                terms = _terms(encoder, decoder, photo, paintings, options, dtype)
             step = optimisation_step(optimizer, terms, step, options.steps, options.learning_rate)
             run.after_step(step, options.steps, options.checkpoint_every, terms, on_progress)
             if preview is not None and step % options.preview_every == 0:
@@ -220,6 +223,50 @@ def train_decoder(
     }
     save_network(decoder, output, DECODER, info)
     return run.result(output, step)
+
+
+def _terms(
+    encoder: VGGEncoder,
+    decoder: Decoder,
+    photo: torch.Tensor,
+    paintings: torch.Tensor | None,
+    options: DecoderTrainOptions,
+    dtype: torch.dtype,
+) -> dict[str, torch.Tensor]:
+    """The whole objective: photo crop i paired with painting crop i, the photo crops after the last painting
+    with themselves."""
+    count, painted = len(photo), 0 if paintings is None else len(paintings)
+    batch = photo if paintings is None else torch.cat([photo, paintings])
+    layers = style_layers(decoder.layer)
+    with autocast(batch.device, dtype):
+        with torch.no_grad():
+            # One pass over the photos and paintings; crop i is paired with painting i for i < painted,
+            # with itself after that, so the style features are the paintings' then the photos' own.
+            encoded = encoder(batch.contiguous(memory_format=torch.channels_last))
+            style_features = {name: torch.cat([value[count:], value[painted:count]]) for name, value in encoded.items()}
+            goal = adain(encoded[decoder.layer][:count], style_features[decoder.layer])
+        picture = decoder(goal)
+        features = encoder(picture)
+    terms = {
+        "content": relative_squared_error(features[decoder.layer], goal),
+        "style": options.style_weight * sum(moment_error(features[name], style_features[name]) for name in layers),
+    }
+    if painted < count:
+        terms["pixel"] = options.pixel_weight * relative_squared_error(picture[painted:], photo[painted:])
+    return terms
+
+
+def _head_terms(
+    encoder: VGGEncoder, head: torch.nn.Module, decoder: Decoder, photo: torch.Tensor, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """Stage-wise: the head's prediction of the tail layer's features against the photo's own."""
+    layer, tail_layer = decoder.layer, decoder.tail_layer
+    with autocast(photo.device, dtype):
+        with torch.no_grad():
+            encoded = encoder(photo.contiguous(memory_format=torch.channels_last))
+        prediction = head(encoded[layer] / INPUT_SCALES[layer])
+    goal = encoded[tail_layer].float() / INPUT_SCALES[tail_layer]
+    return {"features": relative_squared_error(prediction.float(), goal)}
 
 
 def _preview_inputs(photo: str | Path | None, style: str | Path | None) -> tuple[torch.Tensor, torch.Tensor] | None:
