@@ -112,7 +112,10 @@ class Decoder(nn.Module):
         """
         expected = (self.stages[1][1:], *self.stages[2:])
         if tail.layer != self.tail_layer or self.stages[1][0] != BLOCK_CHANNELS[int(self.layer[4]) - 2]:
-            raise InputError(f"a {self.config} decoder does not end in a {self.tail_layer} decoder")
+            raise InputError(
+                f"the {self.layer} layout {self.config['stages']} does not end in a {self.tail_layer} decoder: its "
+                f"second block must start with {BLOCK_CHANNELS[int(self.layer[4]) - 2]} channels"
+            )
         if tail.stages != expected:
             raise InputError(f"the {tail.layer} decoder's layout {tail.config['stages']} is not {list(expected)}")
         head_length = len(self.body) - len(tail.body)
