@@ -110,12 +110,15 @@ class Decoder(nn.Module):
             >>> head(torch.rand(1, 128, 4, 4)).shape
             torch.Size([1, 64, 8, 8])
         """
-        expected = (self.stages[1][1:], *self.stages[2:])
-        if tail.layer != self.tail_layer or self.stages[1][0] != BLOCK_CHANNELS[int(self.layer[4]) - 2]:
+        if tail.layer != self.tail_layer:
+            raise InputError(f"a {self.layer} decoder builds on a {self.tail_layer} decoder, not a {tail.layer} one")
+        tail_channels = BLOCK_CHANNELS[int(self.layer[4]) - 2]
+        if self.stages[1][0] != tail_channels:
             raise InputError(
                 f"the {self.layer} layout {self.config['stages']} does not end in a {self.tail_layer} decoder: its "
-                f"second block must start with {BLOCK_CHANNELS[int(self.layer[4]) - 2]} channels"
+                f"second block must start with {tail_channels} channels"
             )
+        expected = (self.stages[1][1:], *self.stages[2:])
         if tail.stages != expected:
             raise InputError(f"the {tail.layer} decoder's layout {tail.config['stages']} is not {list(expected)}")
         head_length = len(self.body) - len(tail.body)
