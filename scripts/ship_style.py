@@ -9,6 +9,7 @@ other engines use for this name) and keeps the log ``stylegram train`` wrote bes
 """
 
 import argparse
+import itertools
 import json
 import math
 import shutil
@@ -41,7 +42,9 @@ def loss_curve(log: list[dict], path: Path, title: str) -> None:
         return x, y
 
     draw.rectangle((margin, margin, width - margin, height - margin), outline="grey")
-    for key, colour in zip(keys, ("firebrick", "royalblue", "seagreen", "darkorange", "black"), strict=False):
+    palette = itertools.cycle(("firebrick", "royalblue", "seagreen", "darkorange", "purple"))
+    for key in keys:
+        colour = "black" if key == "total" else next(palette)
         draw.line([point(entry["step"], entry[key]) for entry in log if entry[key] > 0], fill=colour, width=2)
         draw.text(point(log[-1]["step"], log[-1][key]), f" {key} {log[-1][key]:.3g}", fill=colour, font=font)
     draw.text((margin, 12), f"{title}: loss per step (log scale), {steps[-1]} steps", fill="black", font=font)
