@@ -91,3 +91,17 @@ def test_stage_wise_training_trains_only_the_head_on_a_fixed_shallower_decoder(t
         train_decoder(tmp_path / "x.safetensors", photos, options=dataclasses.replace(options, style_share=0.5))
     with pytest.raises(InputError, match="does not end in a relu1_1 decoder"):
         train_decoder(tmp_path / "x.safetensors", photos, options=dataclasses.replace(options, stages=((8,), (4, 3))))
+
+
+def test_the_style_term_compares_the_layers_chosen(tmp_path, photos, style_path, capsys):
+    options = DecoderTrainOptions(steps=1, checkpoint_every=1, preview_every=0, style_share=0.5, **TINY)
+    default = train_decoder(tmp_path / "default.safetensors", photos, [style_path], options)
+    deeper = dataclasses.replace(options, style_layers=("relu2_1", "relu1_1"))
+    result = train_decoder(tmp_path / "deeper.safetensors", photos, [style_path], deeper)
+    # Same seed, same crops, same first step: the only difference is relu2_1's term added to relu1_1's.
+    assert result.log[0]["style"] > default.log[0]["style"] > 0
+    assert result.log[0]["content"] == pytest.approx(default.log[0]["content"])
+    assert load_decoder(result.model)[1]["trained"]["style_layers"] == ["relu2_1", "relu1_1"]
+    code = main(["train-decoder", "-o", str(tmp_path / "d.safetensors"), "--photos", str(photos),
+                 "--styles", str(style_path), "--style-layers", "relu1_1,relu9_1"])  # fmt: skip
+    assert code == 2 and "style layers must be some of relu1_1" in capsys.readouterr().err

@@ -283,7 +283,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_train_decoder(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, suffixes=(".safetensors",))
-    options = options_from_args(DecoderTrainOptions, args)
+    style_layers = None if args.style_layers is None else tuple(filter(None, args.style_layers.split(",")))
+    options = options_from_args(DecoderTrainOptions, args, style_layers=style_layers)
     return _train(
         output, args.quiet, lambda bar: train_decoder(
             output, args.photos, args.styles, options, device=args.device, preview_photo=args.preview,
@@ -583,6 +584,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     train_dec.add_argument("--style-weight", type=float, default=defaults_decoder.style_weight)
     train_dec.add_argument("--pixel-weight", type=float, default=defaults_decoder.pixel_weight)
+    train_dec.add_argument(
+        "--style-layers", help="comma-separated layers the style term compares (default: relu1_1 up to --layer)"
+    )
     train_dec.add_argument("--init", help="a decoder file to start from (train a shipped decoder further)")
     train_dec.add_argument(
         "--tail", help="a decoder file of the next shallower layer to build on: only the deepest block is trained "

@@ -61,6 +61,10 @@ class DecoderTrainOptions:
             reconstruction decoder.
         style_weight: weight of the style term (relative errors of channel means and deviations).
         pixel_weight: weight of the pixel term on crops paired with themselves (relative squared error).
+        style_layers: the layers whose channel statistics the style term compares; None: ``relu1_1`` up to
+            the decoder's layer, as Huang & Belongie. Adding a deeper one (``relu5_1`` for a relu4_1 decoder)
+            asks the decoder for the painting's largest structures too, which ``stylegram eval``'s Gram style
+            distance also compares.
         stages: the decoder's layout (see :class:`~stylegram.models.decoder.Decoder`); None: the shipped one.
         init: a decoder file (of the same layer and layout) to start from instead of random weights, to train
             a decoder further; None: random.
@@ -81,6 +85,7 @@ class DecoderTrainOptions:
     style_share: float = 0.75
     style_weight: float = 2.0
     pixel_weight: float = 10.0
+    style_layers: tuple[str, ...] | None = None
     stages: tuple[tuple[int, ...], ...] | None = None
     init: str | None = None
     tail: str | None = None
@@ -102,20 +107,29 @@ def check_options(options: DecoderTrainOptions, styles: object) -> None:
     check_fraction("style share", options.style_share)
     for name in ("style_weight", "pixel_weight"):
         check_weight(name.replace("_", " "), getattr(options, name))
+    if options.style_layers is not None and (
+        not options.style_layers or any(name not in DECODER_LAYERS for name in options.style_layers)
+    ):
+        names = ", ".join(options.style_layers) or "none"
+        raise InputError(f"style layers must be some of {', '.join(DECODER_LAYERS)}; got {names}")
     if options.tail is not None and options.style_share > 0:
         raise InputError("a decoder trained on a tail learns to reconstruct features only: style share must be 0")
     if options.style_share > 0 and styles is None:
         raise InputError("a style share above 0 needs a folder of paintings (--styles)")
 
 
-def style_layers(layer: str) -> list[str]:
-    """The layers whose statistics the style term compares: relu1_1 up to the decoder's layer.
+def style_layers(layer: str, chosen: Sequence[str] | None = None) -> list[str]:
+    """The layers whose statistics the style term compares: ``chosen``, or relu1_1 up to the decoder's layer.
 
     Example:
         >>> style_layers("relu3_1")
         ['relu1_1', 'relu2_1', 'relu3_1']
+        >>> style_layers("relu4_1", ["relu5_1", "relu1_1"])
+        ['relu1_1', 'relu5_1']
     """
-    return list(DECODER_LAYERS[: DECODER_LAYERS.index(layer) + 1])
+    if chosen is None:
+        return list(DECODER_LAYERS[: DECODER_LAYERS.index(layer) + 1])
+    return sorted(set(chosen), key=DECODER_LAYERS.index)
 
 
 def moment_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -165,8 +179,9 @@ def train_decoder(
     target = resolve_device(device)
 
     # 2. Encoder, decoder, optimiser. Channels-last memory makes oneDNN's convolutions about 15 % faster here.
-    layers = style_layers(options.layer)
-    encoder = VGGEncoder.load(layers).to(target, memory_format=torch.channels_last)
+    deepest = max(options.layer, *style_layers(options.layer, options.style_layers), key=DECODER_LAYERS.index)
+    encoder = VGGEncoder.load(DECODER_LAYERS[: DECODER_LAYERS.index(deepest) + 1])
+    encoder = encoder.to(target, memory_format=torch.channels_last)
     dtype = choose_precision(options.precision, target)
     torch.manual_seed(options.seed)
     decoder = Decoder(options.layer, options.stages)
@@ -237,7 +252,7 @@ def _terms(
     with themselves."""
     count, painted = len(photo), 0 if paintings is None else len(paintings)
     batch = photo if paintings is None else torch.cat([photo, paintings])
-    layers = style_layers(decoder.layer)
+    layers = style_layers(decoder.layer, options.style_layers)
     with autocast(batch.device, dtype):
         with torch.no_grad():
             # One pass over the photos and paintings; crop i is paired with painting i for i < painted,
