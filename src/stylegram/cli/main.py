@@ -408,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_WORK_SIZE,
         help="adain/wct: long side the features are transformed at, then scaled to --size (0: at --size)",
     )
-    transfer.add_argument("--levels", help="adain/wct: layers transformed, deepest first (wct: relu4_1,…,relu1_1)")
+    transfer.add_argument("--levels", help="adain/wct: layers transformed, deepest first (wct: relu4_1,relu1_1)")
     transfer.add_argument(
         "--finish-levels", help="adain/wct: shallower layers whitened and coloured afterwards (adain: relu1_1; '' none)"
     )
