@@ -75,6 +75,11 @@ def parse_layers(text: str, what: str) -> dict[str, float]:
     return dict(parse_weighted(item.strip(), f"{what} layer") for item in text.split(",") if item.strip())
 
 
+def parse_names(text: str | None) -> tuple[str, ...] | None:
+    """``relu2_1,relu1_1`` → ``("relu2_1", "relu1_1")``, empty items dropped (``''`` → none); None stays None."""
+    return None if text is None else tuple(filter(None, text.split(",")))
+
+
 def format_layers(layers: dict[str, float]) -> str:
     """The inverse of :func:`parse_layers`, weights shown where they are not 1.
 
@@ -158,7 +163,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             "work_size": args.work_size or None,
             "style_size": args.style_size or DEFAULT_STYLE_SIZE,
             "levels": None if args.levels is None else tuple(args.levels.split(",")),
-            "finish_levels": None if args.finish_levels is None else tuple(filter(None, args.finish_levels.split(","))),
+            "finish_levels": parse_names(args.finish_levels),
             "color": args.preserve_color,
             "precision": args.precision,
             "tile_size": args.tile_size,
@@ -283,8 +288,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_train_decoder(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, suffixes=(".safetensors",))
-    style_layers = None if args.style_layers is None else tuple(filter(None, args.style_layers.split(",")))
-    options = options_from_args(DecoderTrainOptions, args, style_layers=style_layers)
+    options = options_from_args(DecoderTrainOptions, args, style_layers=parse_names(args.style_layers))
     return _train(
         output, args.quiet, lambda bar: train_decoder(
             output, args.photos, args.styles, options, device=args.device, preview_photo=args.preview,
