@@ -113,6 +113,53 @@ def stylize(
     return get_engine(engine).run(request, on_progress)
 
 
+def read_recipe(picture: str | PathLike) -> dict[str, Any]:
+    """The options a picture was made with, from its metadata, checked as untrusted input: a PNG from
+    anywhere may carry any text under the ``stylegram`` key.
+
+    Raises:
+        InputError: not a picture, no stylegram metadata, metadata that is not a JSON object, lacks what a run
+            needs or names an unknown engine.
+    """
+    source = str(picture)
+    load_image(picture, what="picture")  # one-line errors for a missing or broken file
+    try:
+        record = read_metadata(picture)
+    except ValueError:
+        raise InputError(f"{source}'s stylegram metadata is not JSON; it cannot be remade") from None
+    if not record:
+        raise InputError(f"{source} has no stylegram metadata (only PNGs written by stylegram carry it)")
+    if not isinstance(record, dict):
+        raise InputError(f"{source}'s stylegram metadata is not a record of options; it cannot be remade")
+    missing = [name for name in ("engine", "content", "styles", "size", "seed", "device") if name not in record]
+    if missing:
+        raise InputError(f"{source}'s stylegram metadata lacks {', '.join(missing)}; it cannot be remade")
+    if not isinstance(record["engine"], str):
+        raise InputError(f"{source}'s stylegram metadata names no engine; it cannot be remade")
+    get_engine(record["engine"])  # an unknown engine is refused by name
+    styles = record["styles"]
+    if not isinstance(record["content"], str) or not isinstance(styles, list):
+        raise InputError(f"{source}'s stylegram metadata has no content path or style list; it cannot be remade")
+    for style in styles:
+        if not isinstance(style, dict) or not all(isinstance(name, str) for name in _image_fields(style)):
+            raise InputError(f"{source}'s stylegram metadata has a style that is not a record of files")
+    return record
+
+
+def _image_fields(style: dict[str, Any]) -> list[Any]:
+    return [value for key, value in style.items() if key != "weight"]
+
+
+def remake_inputs(picture: str | PathLike) -> list[str]:
+    """The files :func:`remake` of ``picture`` would read (as recorded; some may be gone)."""
+    return _recorded_files(read_recipe(picture))
+
+
+def _recorded_files(record: dict[str, Any]) -> list[str]:
+    regions = [record["regions"]] if isinstance(record.get("regions"), str) else []
+    return [record["content"], *(name for style in record["styles"] for name in _image_fields(style)), *regions]
+
+
 def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = None) -> Result:
     """Make a saved picture again from the options stored in its metadata.
 
@@ -124,19 +171,15 @@ def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = No
         on_progress: as for :func:`stylize`.
 
     Raises:
-        InputError: the picture has no stylegram metadata, or was made from in-memory images or files that are
-            gone.
+        InputError: the picture has no stylegram metadata (or metadata that cannot be a run's), or was made from
+            in-memory images or files that are gone.
     """
     source = str(picture)
-    load_image(picture, what="picture")  # one-line errors for a missing or broken file
-    record = read_metadata(picture)
-    if not record:
-        raise InputError(f"{source} has no stylegram metadata (only PNGs written by stylegram carry it)")
-    record = dict(record)
+    record = dict(read_recipe(picture))
     run = record.pop("run", {})
+    run = run if isinstance(run, dict) else {}
     engine = record.pop("engine")
-    inputs = [record["content"], *(style[key] for style in record["styles"] for key in style if key != "weight")]
-    for name in inputs + ([record["regions"]] if "regions" in record else []):
+    for name in _recorded_files(record):
         if name.startswith(IN_MEMORY_PREFIX):
             raise InputError(f"{source} was made from an in-memory image, which cannot be read again")
         if name != "auto" and not Path(name).is_file():
@@ -145,12 +188,16 @@ def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = No
     # What the original run chose by probing the machine (precision, tiles for memory) is fixed, not re-chosen.
     if "precision" in run:
         options["precision"] = run["precision"]
-    tile_sizes = [side for side in run.get("tile_sizes", []) if side is not None]
+    tile_sizes = [side for side in run.get("tile_sizes", []) if isinstance(side, int)]
     if tile_sizes and options.get("tile_size") is None:
         options["tile_size"] = min(tile_sizes)
+    try:
+        styles = [StyleSpec(**style) for style in record["styles"]]
+    except TypeError:
+        raise InputError(f"{source}'s stylegram metadata has a style with unknown fields") from None
     return stylize(
         record["content"],
-        [StyleSpec(**style) for style in record["styles"]],
+        styles,
         engine=engine,
         size=record["size"],
         seed=record["seed"],

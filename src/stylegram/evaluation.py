@@ -29,10 +29,10 @@ import torch
 from PIL import Image
 from torch.nn import functional
 
-from stylegram.engines.base import describe_image
+from stylegram.engines.base import describe_image, picture_size
 from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.features.encoder import VGGEncoder
-from stylegram.io.image import ImageInput, fit_long_side, image_to_tensor, load_image, resize
+from stylegram.io.image import ImageInput, image_to_tensor, load_image, resize
 from stylegram.io.video import probe_video, read_frames
 from stylegram.ops.color import rgb_to_yiq
 from stylegram.ops.flow import frame_difference, motion, to_grey
@@ -138,7 +138,7 @@ def evaluate(
     target = resolve_device(device)
     encoder = VGGEncoder.load([CONTENT_LAYER, *STYLE_LAYERS], weights).to(target)
     first = load_image(outputs[0], what="output image")
-    working = fit_long_side(first.size, size)
+    working = picture_size(first.size, size, "output image", target)
 
     content_tensor = content_features = None
     if content is not None:
@@ -147,7 +147,7 @@ def evaluate(
     style_grams = None
     if style is not None:
         style_image = load_image(style, what="style image")
-        style_size = fit_long_side(style_image.size, max(working))
+        style_size = picture_size(style_image.size, max(working), "style image", target)
         style_tensor = image_to_tensor(resize(style_image, style_size)).to(target)
         style_grams = {
             name: gram_matrix(value) for name, value in encoder(style_tensor).items() if name in STYLE_LAYERS

@@ -23,7 +23,15 @@ import torch
 from PIL import Image
 
 from stylegram.api import stylize
-from stylegram.engines.base import ProgressCallback, ProgressEvent, check_fraction, describe_image
+from stylegram.engines.base import (
+    MIN_SIDE,
+    ProgressCallback,
+    ProgressEvent,
+    check_fraction,
+    check_pixels,
+    describe_image,
+    picture_size,
+)
 from stylegram.engines.fast import DEFAULT_MODEL, finish, load_model, run_network
 from stylegram.engines.gatys import DEFAULT_TEMPORAL_WEIGHT
 from stylegram.errors import InputError
@@ -143,7 +151,7 @@ def stylize_video(
     """
     started = time.perf_counter()
     # 1. Check the output and the clip.
-    output = check_output_path(output, suffixes=(".mp4",))
+    output = check_output_path(output, suffixes=(".mp4",), inputs=[source, style, model])
     check_fraction("temporal strength", temporal_strength)
     if strength is not None:
         check_fraction("strength", strength)
@@ -152,11 +160,13 @@ def stylize_video(
     for name, value in (("iterations", iterations), ("first iterations", first_iterations)):
         if not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a whole number of at least 1, got {value!r}")
+    check_pixels("size", size, MIN_SIDE)
     info = probe_video(source)
 
     # 2. Frame size and painter.
-    frame_size = output_size(info, size)
     target = resolve_device(device)
+    picture_size((info.width, info.height), size, "clip", target)
+    frame_size = output_size(info, size)
     dtype = choose_precision(precision, target)
     precision_used = "bf16" if dtype == torch.bfloat16 else "fp32"
     options = {

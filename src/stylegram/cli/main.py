@@ -21,7 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from stylegram import __version__
-from stylegram.api import preserve_colors, remake, stylize
+from stylegram.api import preserve_colors, remake, remake_inputs, stylize
 from stylegram.engines import ProgressCallback, ProgressEvent, Result, StyleSpec, engine_names
 from stylegram.engines.arbitrary import DEFAULT_STYLE_SIZE, DEFAULT_WORK_SIZE
 from stylegram.engines.fast import DEFAULT_MODEL
@@ -39,7 +39,7 @@ from stylegram.runtime import PRECISIONS
 from stylegram.server.settings import DATA_VARIABLE, QUEUE_VARIABLE, TOKEN_VARIABLE, ServiceSettings
 from stylegram.training.decoder import DecoderTrainOptions, train_decoder
 from stylegram.training.fast import TrainOptions, train_style
-from stylegram.training.run import TrainResult, checkpoint_path
+from stylegram.training.run import MODEL_SUFFIXES, TrainResult, checkpoint_path
 from stylegram.video import (
     DEFAULT_FIRST_FRAME_ITERATIONS,
     DEFAULT_FRAME_ITERATIONS,
@@ -139,8 +139,22 @@ def _iterate_path(output: Path, step: int) -> Path:
 ARBITRARY_ENGINES = ("adain", "wct")
 
 
+#: The arguments that name what a command writes; every other argument may name something it reads.
+OUTPUT_ARGUMENTS = ("output", "onnx")
+
+
+def read_arguments(args: argparse.Namespace) -> list[object]:
+    """The values of every argument but the outputs, lists flattened: what :func:`check_output_path` must not
+    let an output overwrite."""
+    values = []
+    for name, value in vars(args).items():
+        if name not in OUTPUT_ARGUMENTS:
+            values.extend(value if isinstance(value, list) else [value])
+    return values
+
+
 def cmd_transfer(args: argparse.Namespace) -> int:
-    output = check_output_path(args.output)
+    output = check_output_path(args.output, inputs=read_arguments(args))
     if args.model is not None:
         if args.styles:
             raise InputError("give style images or --model, not both: a model paints the style it was trained on")
@@ -214,7 +228,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 
 def cmd_remake(args: argparse.Namespace) -> int:
-    output = check_output_path(args.output)
+    output = check_output_path(args.output, inputs=[args.picture, *remake_inputs(args.picture)])
     return _stylize_to_file(output, args.quiet, lambda on_progress: remake(args.picture, on_progress=on_progress))
 
 
@@ -265,7 +279,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_recolor(args: argparse.Namespace) -> int:
-    output = check_output_path(args.output)
+    output = check_output_path(args.output, inputs=read_arguments(args))
     save_image(preserve_colors(args.picture, args.content, args.method), output)
     return 0
 
@@ -277,7 +291,7 @@ def options_from_args(options_type: type, args: argparse.Namespace, **values: An
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    output = check_output_path(args.output, suffixes=(".safetensors",))
+    output = check_output_path(args.output, MODEL_SUFFIXES, inputs=read_arguments(args))
     options = options_from_args(TrainOptions, args, content_layers=parse_layers(args.content_layers, "content"))
     return _train(
         output, args.quiet, lambda bar: train_style(
@@ -287,7 +301,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_train_decoder(args: argparse.Namespace) -> int:
-    output = check_output_path(args.output, suffixes=(".safetensors",))
+    output = check_output_path(args.output, MODEL_SUFFIXES, inputs=read_arguments(args))
     options = options_from_args(DecoderTrainOptions, args, style_layers=parse_names(args.style_layers))
     return _train(
         output, args.quiet, lambda bar: train_decoder(
@@ -299,8 +313,6 @@ def cmd_train_decoder(args: argparse.Namespace) -> int:
 
 def _train(output: Path, quiet: bool, train: Callable[[ProgressBar], TrainResult]) -> int:
     """Run ``train`` with a progress bar, write its loss log and command beside the model, and say how it ended."""
-    # A run in the background ignores Ctrl-C; `kill` (SIGTERM) then stops it the same way, with a checkpoint.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with ProgressBar("train", "step", quiet) as bar:
         result = train(bar)
     log_path = output.with_name(f"{output.stem}.log.json")
@@ -348,7 +360,7 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    output = check_output_path(args.onnx, suffixes=(".onnx",))
+    output = check_output_path(args.onnx, suffixes=(".onnx",), inputs=read_arguments(args))
     net, _ = load_style_model(args.model)
     export_onnx(net, output)
     difference = onnx_difference(net, output)
@@ -760,6 +772,9 @@ def _print_notice(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _print_notice
+    # `kill` (SIGTERM) stops a command as Ctrl-C does: a transfer writes its best picture, a training run its
+    # checkpoint, a video removes its half-written file. (serve and worker install their own handlers.)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return args.handler(args)
     except StylegramError as error:

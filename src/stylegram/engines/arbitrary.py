@@ -42,6 +42,7 @@ from stylegram.engines.base import (
     check_fraction,
     check_pixels,
     check_request,
+    picture_size,
     register,
     request_record,
 )
@@ -270,8 +271,8 @@ class _ArbitraryEngine:
 
         # 2. The photo, the styles, the networks.
         photo = load_image(request.content, what="content image")
-        size = fit_long_side(photo.size, request.size)
-        work = fit_long_side(size, min(options.work_size, max(size))) if options.work_size else size
+        size = picture_size(photo.size, request.size, "content image", device)
+        work = picture_size(size, min(options.work_size, max(size)), "content image") if options.work_size else size
         content = image_to_tensor(resize(photo, size)).to(device)
         picture = image_to_tensor(resize(photo, work)).to(device) if work != size else content
         styles = []

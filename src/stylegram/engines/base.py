@@ -14,10 +14,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+import torch
 from PIL import Image
 
 from stylegram.errors import InputError
-from stylegram.io.image import ImageInput
+from stylegram.io.image import ImageInput, fit_long_side
+from stylegram.runtime import available_memory
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,45 @@ def check_pixels(name: str, value: object, smallest: int) -> None:
     """Refuse a size in pixels that is not a whole number of at least ``smallest`` (None passes: "automatic")."""
     if value is not None and (not isinstance(value, int) or value < smallest):
         raise InputError(f"{name} must be a whole number of pixels, at least {smallest}, got {value!r}")
+
+
+#: The shortest side, in pixels, of any picture an engine paints or compares: VGG19's deepest layers see it
+#: through four poolings, and a side of 2 or 1 px leaves them nothing to see.
+MIN_SIDE = 16
+#: Bytes per pixel of the whole-picture buffers every engine keeps however it tiles its work (the photo and
+#: the picture as 8-bit images and as float32 tensors, the blend of the tiles): a bound on what a size can cost.
+PICTURE_BYTES_PER_PIXEL = 32
+
+
+def picture_size(
+    image_size: tuple[int, int], long_side: int | None, what: str, device: torch.device | None = None
+) -> tuple[int, int]:
+    """The ``(width, height)`` an image of ``image_size`` is worked at, scaled to ``long_side`` (None: as it
+    is), checked before any pixel is touched: both sides at least :data:`MIN_SIDE`, and the picture's own buffers
+    within the memory free on ``device`` (the CPU when None).
+
+    Raises:
+        InputError: too thin at that size, or too large for this machine.
+
+    Example:
+        >>> picture_size((1024, 768), 512, "content image")
+        (512, 384)
+        >>> picture_size((4000, 2), 512, "content image")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stylegram.errors.InputError: content image is 4000x2: at 512 px its sides would be 512x1; every side needs ...
+    """
+    size = fit_long_side(image_size, long_side)
+    if min(size) < MIN_SIDE:
+        scaled = f": at {long_side} px its sides would be {size[0]}x{size[1]}" if size != tuple(image_size) else ""
+        raise InputError(f"{what} is {image_size[0]}x{image_size[1]}{scaled}; every side needs at least {MIN_SIDE} px")
+    needed, free = size[0] * size[1] * PICTURE_BYTES_PER_PIXEL, available_memory(device or torch.device("cpu"))
+    if needed > free:
+        raise InputError(
+            f"a {size[0]}x{size[1]} picture needs about {needed / 2**30:.1f} GiB for itself alone, and "
+            f"{free / 2**30:.1f} GiB is free here; ask for a smaller size"
+        )
+    return size
 
 
 def check_request(request: Request, styles_required: bool = True) -> None:

@@ -33,11 +33,12 @@ from stylegram.engines.base import (
     check_fraction,
     check_pixels,
     check_request,
+    picture_size,
     register,
     request_record,
 )
 from stylegram.errors import InputError
-from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.io.image import image_to_tensor, load_image, resize, tensor_to_image
 from stylegram.models.export import OnnxStyleNetwork, export_onnx
 from stylegram.models.store import load_style_model, resolve_model
 from stylegram.models.transformer import TransformerNet, frozen_statistics
@@ -194,7 +195,7 @@ class FastEngine:
 
         # 2. Load the photo and the network.
         photo = load_image(request.content, what="content image")
-        size = fit_long_side(photo.size, request.size)
+        size = picture_size(photo.size, request.size, "content image", device)
         content = image_to_tensor(resize(photo, size)).to(device)
         dtype = choose_precision(options.precision, device)
         net, info = load_model(model_path, device, dtype)

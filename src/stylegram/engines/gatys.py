@@ -27,6 +27,7 @@ from torch.nn import functional
 
 from stylegram import __version__
 from stylegram.engines.base import (
+    MIN_SIDE,
     ProgressCallback,
     ProgressEvent,
     Request,
@@ -35,6 +36,7 @@ from stylegram.engines.base import (
     check_pixels,
     check_request,
     check_weight,
+    picture_size,
     register,
     request_record,
 )
@@ -43,7 +45,7 @@ from stylegram.engines.regions import content_regions, style_region
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.features.vgg import check_layers
-from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.io.image import image_to_tensor, load_image, resize, tensor_to_image
 from stylegram.ops.color import COLOR_METHODS, join_luminance, luminance, match_color, match_luminance
 from stylegram.ops.masks import mask_from_image, resize_mask
 from stylegram.runtime import PRECISIONS, choose_precision, choose_tile_size, resolve_device
@@ -224,7 +226,8 @@ def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tup
     long_side = max(output_size)
     if options.scales is None:
         sides = [long_side]
-        while sides[0] / 2 >= COARSEST_LONG_SIDE:
+        # A coarser scale only while its short side keeps what every scale needs (a thin panorama has fewer).
+        while sides[0] / 2 >= COARSEST_LONG_SIDE and min(output_size) * sides[0] / 2 / long_side >= MIN_SIDE:
             sides.insert(0, round(sides[0] / 2))
     else:
         sides = [side for side in options.scales if side < long_side] + [long_side]
@@ -238,7 +241,7 @@ def plan_scales(output_size: tuple[int, int], options: GatysOptions) -> list[tup
         steps = list(options.iterations)
     else:
         raise InputError(f"{len(options.iterations)} iteration counts given for {len(sides)} scales {sides}")
-    sizes = [output_size if side == long_side else fit_long_side(output_size, side) for side in sides]
+    sizes = [output_size if side == long_side else picture_size(output_size, side, "the picture") for side in sides]
     return list(zip(sizes, steps, strict=True))
 
 
@@ -347,7 +350,7 @@ class GatysEngine:
 
         # 2. Load the images and plan the scales.
         content_image = load_image(request.content, what="content image")
-        output_size = fit_long_side(content_image.size, request.size)
+        output_size = picture_size(content_image.size, request.size, "content image", device)
         plan = plan_scales(output_size, options)
         style_images = []
         for index, spec in enumerate(request.styles, start=1):
@@ -380,7 +383,7 @@ class GatysEngine:
             style_side = max(32, round(style_long_side * max(size) / max(output_size)))
             styles = []
             for index, (style, weight, source_region) in enumerate(style_images):
-                style_size = fit_long_side(style.size, style_side)
+                style_size = picture_size(style.size, style_side, f"style image {index + 1}", device)
                 if source_region is not None:
                     source_region = resize_mask(source_region, style_size).to(device)
                 styles.append(

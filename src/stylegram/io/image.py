@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from stylegram.errors import InputError
-from stylegram.io.files import atomic_path
+from stylegram.io.files import atomic_path, check_writable, input_files, same_file
 
 #: Largest image accepted, in pixels (a 64-megapixel photo passes; decompression bombs do not).
 MAX_INPUT_PIXELS = 8192 * 8192
@@ -97,9 +97,11 @@ def load_image(source: ImageInput, max_pixels: int = MAX_INPUT_PIXELS, what: str
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
             image = ImageOps.exif_transpose(image)
-            return to_rgb(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as error:
         raise InputError(f"{what} is damaged or truncated: {str(error).splitlines()[0]}") from None
+    if image.mode == "F" and not np.isfinite(np.asarray(image)).all():
+        raise InputError(f"{what} has pixels that are not numbers (NaN or infinite)")
+    return to_rgb(image)
 
 
 def fit_long_side(size: tuple[int, int], long_side: int | None) -> tuple[int, int]:
@@ -135,12 +137,30 @@ def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray(array, mode="RGB")
 
 
-def check_output_path(path: str | os.PathLike, suffixes: Iterable[str] = SAVE_FORMATS) -> Path:
+def check_output_path(
+    path: str | os.PathLike, suffixes: Iterable[str] = SAVE_FORMATS, inputs: Iterable[object] = ()
+) -> Path:
     """Check, before any work is done, that a file with one of ``suffixes`` (by default an image) can be
-    written at ``path``.
+    written at ``path`` without destroying one of the run's ``inputs``.
+
+    Args:
+        path: the output file.
+        suffixes: the extensions taken.
+        inputs: everything the run reads; those naming files (see :func:`~stylegram.io.files.input_files`)
+            must not be, or resolve to, ``path``.
 
     Raises:
-        InputError: unknown extension, missing or unwritable folder, or a directory in the way.
+        InputError: unknown extension, missing or unwritable folder, a name too long for its file system, a
+            directory in the way, or an input in the way.
+
+    Example:
+        >>> import tempfile
+        >>> photo = Path(tempfile.mkdtemp()) / "photo.png"
+        >>> Image.new("RGB", (8, 8)).save(photo)
+        >>> check_output_path(photo, inputs=[str(photo)])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stylegram.errors.InputError: output ... is also an input of this run: choose another name
     """
     path = Path(path)
     if path.suffix.lower() not in suffixes:
@@ -148,10 +168,18 @@ def check_output_path(path: str | os.PathLike, suffixes: Iterable[str] = SAVE_FO
     folder = path.parent.resolve()
     if not folder.is_dir():
         raise InputError(f"output folder does not exist: {folder}")
+    longest = os.pathconf(folder, "PC_NAME_MAX")
+    if len(os.fsencode(path.name)) > longest:
+        raise InputError(f"output name is {len(os.fsencode(path.name))} bytes long; {folder} takes at most {longest}")
     if path.is_dir():
         raise InputError(f"output is a directory: {path}")
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"output folder is not writable: {folder}")
+    for source in input_files(inputs):
+        if same_file(path, source):
+            raise InputError(f"output {path} is also an input of this run: choose another name")
+    try:
+        check_writable(path)
+    except OSError as error:
+        raise InputError(f"cannot write to output folder {folder}: {error.strerror or error}") from None
     return path
 
 

@@ -37,14 +37,22 @@ import torch
 from stylegram.engines.base import ProgressEvent, check_fraction, check_weight
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
-from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
+from stylegram.io.image import (
+    check_output_path,
+    fit_long_side,
+    image_to_tensor,
+    load_image,
+    resize,
+    save_image,
+    tensor_to_image,
+)
 from stylegram.models.decoder import DECODER_LAYERS, INPUT_SCALES, Decoder, check_decoder_layer
 from stylegram.models.store import DECODER, load_decoder, save_network
 from stylegram.ops.feature_transforms import adain, channel_moments
 from stylegram.ops.losses import relative_squared_error
 from stylegram.runtime import autocast, choose_precision, resolve_device
 from stylegram.training.data import PhotoCrops, image_paths
-from stylegram.training.run import TrainingRun, TrainResult, optimisation_step
+from stylegram.training.run import MODEL_SUFFIXES, TrainingRun, TrainResult, optimisation_step
 
 
 @dataclass
@@ -169,9 +177,9 @@ def train_decoder(
     # 1. Check the options and the folders.
     options = options or DecoderTrainOptions()
     check_options(options, styles)
-    output = Path(output)
-    if not output.parent.is_dir():
-        raise InputError(f"output folder does not exist: {output.parent}")
+    named = [styles] if isinstance(styles, str | Path) else list(styles or [])
+    inputs = [*named, options.init, options.tail, preview_photo, preview_style]
+    output = check_output_path(output, MODEL_SUFFIXES, inputs=inputs)
     painted = round(options.batch_size * options.style_share)
     PhotoCrops(photos, options.image_size)  # an empty or missing folder fails here, before any work
     if painted:

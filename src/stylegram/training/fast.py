@@ -27,7 +27,15 @@ from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.features.vgg import check_layers
-from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, save_image, tensor_to_image
+from stylegram.io.image import (
+    check_output_path,
+    fit_long_side,
+    image_to_tensor,
+    load_image,
+    resize,
+    save_image,
+    tensor_to_image,
+)
 from stylegram.models.discriminator import PatchDiscriminator
 from stylegram.models.store import save_style_model
 from stylegram.models.transformer import TransformerNet
@@ -35,7 +43,7 @@ from stylegram.ops.gram import gram_matrix
 from stylegram.ops.losses import relative_squared_error, total_variation_loss
 from stylegram.runtime import autocast, choose_precision, resolve_device
 from stylegram.training.data import PhotoCrops
-from stylegram.training.run import TrainingRun, TrainResult, optimisation_step
+from stylegram.training.run import MODEL_SUFFIXES, TrainingRun, TrainResult, optimisation_step
 
 #: The smallest style image worth learning from: its Gram statistics need a few relu5_1 positions.
 MIN_STYLE_SIDE = 128
@@ -138,9 +146,7 @@ def train_style(
     # 1. Check the options and load the style image.
     options = options or TrainOptions()
     check_options(options)
-    output = Path(output)
-    if not output.parent.is_dir():
-        raise InputError(f"output folder does not exist: {output.parent}")
+    output = check_output_path(output, MODEL_SUFFIXES, inputs=[style, preview_photo])
     style_image = load_image(style, what="style image")
     if min(style_image.size) < MIN_STYLE_SIDE:
         raise InputError(

@@ -3,12 +3,19 @@
 A run writes ``<output>.ckpt`` every so often and when stopped; started again with the same settings it
 resumes there. How long it runs and how often it reports may change between starts (train 1500 steps, then go
 on to 3000); anything else that differs makes the checkpoint another run's, and it is refused.
+
+A checkpoint holds tensors and plain values only (the settings as JSON) and is read with
+``torch.load(weights_only=True)``: a file placed beside the output cannot run code when it is read, and one
+that is not a stylegram checkpoint is refused.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import pickle
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +29,10 @@ from stylegram.io.files import atomic_path
 
 #: Settings that may change when a run is resumed.
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "preview_every")
+#: What a trained model is written as.
+MODEL_SUFFIXES = (".safetensors",)
+#: The ``format`` entry of a checkpoint this version writes and reads.
+CHECKPOINT_FORMAT = "stylegram-checkpoint-1"
 
 
 class Stateful(Protocol):
@@ -89,7 +100,8 @@ class TrainingRun:
 
     def __init__(self, output: Path, settings: dict[str, Any], parts: dict[str, Stateful]) -> None:
         self.checkpoint = checkpoint_path(output)
-        self.settings = {name: value for name, value in settings.items() if name not in RESUMABLE_CHANGES}
+        kept = {name: value for name, value in settings.items() if name not in RESUMABLE_CHANGES}
+        self.settings = json.dumps(kept, sort_keys=True, default=str)
         self.parts = parts
         self.log: list[dict] = []
         self.first_step = 0
@@ -102,14 +114,27 @@ class TrainingRun:
         """Load the checkpoint when there is one; return the step to start from.
 
         Raises:
-            InputError: the checkpoint is torn or foreign, or made with other settings.
+            InputError: the checkpoint is torn or foreign (a pickle of other objects is refused unrun), or made
+                with other settings.
         """
         if not self.checkpoint.exists():
             return 0
         try:
-            state = torch.load(self.checkpoint, map_location=device, weights_only=False)
-        except Exception as error:  # a torn or foreign file: say so rather than start over silently
-            raise InputError(f"cannot read checkpoint {self.checkpoint} ({error}); delete it to start over") from None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's notes on the pickle protocol of a foreign file
+                state = torch.load(self.checkpoint, map_location=device, weights_only=True)
+        except pickle.UnpicklingError:  # torch's message suggests weights_only=False: exactly what must not be done
+            raise InputError(
+                f"checkpoint {self.checkpoint} is not a stylegram checkpoint (it holds objects other than tensors "
+                "and plain values; they were not loaded); delete it to start over"
+            ) from None
+        except (RuntimeError, EOFError, OSError, ValueError) as error:
+            raise InputError(
+                f"checkpoint {self.checkpoint} is not a stylegram checkpoint or is damaged "
+                f"({str(error).splitlines()[0] if str(error) else type(error).__name__}); delete it to start over"
+            ) from None
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise InputError(f"checkpoint {self.checkpoint} is not a stylegram checkpoint; delete it to start over")
         if state.get("settings") != self.settings:
             raise InputError(
                 f"checkpoint {self.checkpoint} is of another run (other style or settings); delete it to start over"
@@ -162,4 +187,5 @@ class TrainingRun:
     def save(self, step: int) -> None:
         state = {name: part.state_dict() for name, part in self.parts.items()}
         with atomic_path(self.checkpoint) as temporary:
-            torch.save({"settings": self.settings, **state, "step": step, "log": self.log}, temporary)
+            record = {"format": CHECKPOINT_FORMAT, "settings": self.settings, "step": step, "log": self.log}
+            torch.save({**state, **record}, temporary)
