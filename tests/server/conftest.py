@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from stylegram.server.process import free_port, server_process
+from stylegram.server.process import die_with_parent, free_port, server_process
 
 
 class Served:
@@ -78,6 +78,7 @@ def redis_url(tmp_path) -> Iterator[str]:
             str(tmp_path),
         ],
         stdout=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
     )
     try:
         deadline = time.monotonic() + 10

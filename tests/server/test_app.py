@@ -28,6 +28,11 @@ def run_queued(app) -> int:
     return count
 
 
+def local_client(app) -> TestClient:
+    """A client that calls the app as a browser on this machine would: by the name ``localhost``."""
+    return TestClient(app, base_url="http://localhost")
+
+
 @pytest.fixture
 def settings(tmp_path) -> ServiceSettings:
     return ServiceSettings(data_dir=tmp_path / "data", stale_after_s=0.2)
@@ -40,7 +45,7 @@ def app(settings):
 
 @pytest.fixture
 def client(app):
-    with TestClient(app) as client:
+    with local_client(app) as client:
         yield client
 
 
@@ -148,7 +153,7 @@ def test_one_pass_engines_take_a_shipped_style_or_an_uploaded_painting(client, a
 
 def test_events_stream_progress_until_the_final_state(settings, photo):
     app = create_app(dataclasses.replace(settings, stale_after_s=30))  # with its collector thread, as served
-    with TestClient(app) as client:
+    with local_client(app) as client:
         job_id = submit(client, photo, engine="gatys", iterations=12).json()["id"]
         worker = threading.Thread(target=run_queued, args=(app,))
         worker.start()
@@ -227,12 +232,12 @@ def test_a_job_is_failed_after_its_last_attempt(client, app, photo, settings):
 
 
 def test_jobs_and_results_survive_a_restart(settings, photo):
-    with TestClient(create_app(settings, collect=False)) as client:
+    with local_client(create_app(settings, collect=False)) as client:
         finished = submit(client, photo).json()["id"]
         run_queued(client.app)
         waiting = submit(client, photo).json()["id"]
     restarted = create_app(settings, collect=False)
-    with TestClient(restarted) as client:
+    with local_client(restarted) as client:
         assert client.get(f"/v1/jobs/{waiting}").json()["status"] == "queued"
         assert client.get(f"/v1/jobs/{finished}/result").status_code == 200
         assert run_queued(restarted) == 1
@@ -295,7 +300,7 @@ def test_uploads_are_checked_by_content_not_by_name(client, not_an_image_path, t
 
 
 def test_uploads_over_the_byte_limit_are_refused(tmp_path, photo):
-    with TestClient(create_app(ServiceSettings(data_dir=tmp_path, max_upload_bytes=1000), collect=False)) as client:
+    with local_client(create_app(ServiceSettings(data_dir=tmp_path, max_upload_bytes=1000), collect=False)) as client:
         response = submit(client, photo)
     assert response.status_code == 413
     assert "detail" in response.json()
@@ -309,7 +314,7 @@ def test_unknown_and_malformed_job_ids_are_404(client):
 
 
 def test_token_is_required_when_set(tmp_path, photo):
-    with TestClient(create_app(ServiceSettings(data_dir=tmp_path, token="s3cret"), collect=False)) as client:
+    with local_client(create_app(ServiceSettings(data_dir=tmp_path, token="s3cret"), collect=False)) as client:
         assert client.get("/v1/health").json()["token_required"] is True
         assert client.get("/v1/styles").status_code == 401
         assert client.get("/v1/styles", headers={"Authorization": "Bearer wrong"}).status_code == 401

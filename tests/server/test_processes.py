@@ -7,12 +7,19 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
+
+from stylegram.server.process import die_with_parent
 
 from .conftest import serve
 
 #: Long enough (≈5 s on an idle 2-core machine) to be killed in the middle.
 SLOW_JOB = {"engine": "gatys", "size": 96, "iterations": 150}
+
+#: Each test fails with a message after this long (also on a slow or busy machine); its fixtures then stop the
+#: servers, workers and Redis it started.
+pytestmark = pytest.mark.timeout(300)
 
 
 def has_picture(served, job: dict, size: int) -> bool:
@@ -25,7 +32,7 @@ def test_a_worker_killed_mid_job_leads_to_a_retry_that_finishes(tmp_path, conten
         job = served.submit(content_path.read_bytes(), **SLOW_JOB)
         running = served.wait_for(job["id"], lambda job: job["status"] == "running" and job["progress"]["step"] >= 3)
         os.kill(int(running["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
-        done = served.wait_for(job["id"], lambda job: job["status"] in ("done", "failed"), timeout=600)
+        done = served.wait_for(job["id"], lambda job: job["status"] in ("done", "failed"), timeout=240)
         assert done["status"] == "done", done["error"]
         assert done["attempt"] == 2 and done["worker"] != running["worker"]
         assert has_picture(served, done, 96)
@@ -42,7 +49,7 @@ def test_jobs_survive_restarts_and_a_crash(tmp_path, content_path):
         served.wait_for(slow, lambda job: job["status"] == "running" and job["progress"]["step"] >= 3)
     # The server and its worker were killed (SIGKILL) mid-job: the next server retries the job.
     with serve(data, "--workers", "1", "--stale-after", "3") as served:
-        done = served.wait_for(slow, lambda job: job["status"] in ("done", "failed"), timeout=600)
+        done = served.wait_for(slow, lambda job: job["status"] in ("done", "failed"), timeout=240)
         assert done["status"] == "done" and done["attempt"] == 2, done
         for job_id, size in zip(queued, (64, 72), strict=True):
             assert has_picture(served, served.job(job_id), size)
@@ -56,6 +63,7 @@ def test_redis_queue_with_a_worker_sharing_no_disk_with_the_server(tmp_path, con
         cwd=worker_folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
     )
     try:
         with serve(tmp_path / "data", "--workers", "0", "--queue", redis_url) as served:

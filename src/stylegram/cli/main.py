@@ -29,6 +29,7 @@ from stylegram.engines.gatys import INITS, OPTIMIZERS, QUALITY_PRESETS, GatysOpt
 from stylegram.errors import InputError, StylegramError, StylegramNotice
 from stylegram.evaluation import evaluate, evaluate_video
 from stylegram.features.vgg import PREPROCESSINGS
+from stylegram.io.files import check_writable
 from stylegram.io.image import check_output_path, save_image
 from stylegram.models.decoder import DECODER_LAYERS
 from stylegram.models.export import export_onnx, onnx_difference
@@ -687,6 +688,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="retry a job on another worker when its worker is silent this long",
     )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a host name the server answers to besides localhost, 127.0.0.1, ::1 and --host (repeatable; * any)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        metavar="URL",
+        help="a web page origin (scheme://host:port) besides the server's own that may send jobs (repeatable)",
+    )
     _add_service_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
@@ -701,12 +714,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: ``--host`` values that listen on every address rather than name one.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
 def _service_settings(args: argparse.Namespace) -> ServiceSettings:
-    return ServiceSettings.from_environment(
-        data_dir=args.data,
-        queue=args.queue,
-        **({"token": args.token, "stale_after_s": args.stale_after} if args.command == "serve" else {}),
-    )
+    """The settings from the options, refused with one line where they cannot work."""
+    serving = {}
+    if args.command == "serve":
+        if not math.isfinite(args.stale_after) or args.stale_after <= 0:
+            raise InputError(f"--stale-after must be a positive number of seconds, got {args.stale_after:g}")
+        named = [] if args.host in WILDCARD_HOSTS else [args.host]
+        serving = {
+            "token": args.token,
+            "stale_after_s": args.stale_after,
+            "allowed_hosts": (*ServiceSettings.allowed_hosts, *named, *(args.allowed_host or [])),
+            "allowed_origins": tuple(args.allowed_origin or []),
+        }
+    settings = ServiceSettings.from_environment(data_dir=args.data, queue=args.queue, **serving)
+    if args.command == "serve" or settings.queue is None:  # a worker on Redis needs no disk
+        _check_data_dir(settings.data_dir)
+    return settings
+
+
+def _check_data_dir(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--data must be a directory; {folder} is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        check_writable(folder / "probe")
+    except OSError as error:
+        raise InputError(f"cannot write to the data directory {folder}: {error.strerror or error}") from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -744,6 +782,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from stylegram.server.worker import run_worker
 
+    if args.threads < 1:
+        raise InputError(f"--threads must be 1 or more, got {args.threads}")
     run_worker(_service_settings(args), threads=args.threads, parent_pid=args.parent_pid)
     return 0
 

@@ -8,7 +8,7 @@ Example:
     >>> from fastapi.testclient import TestClient
     >>> import tempfile
     >>> app = create_app(ServiceSettings(data_dir=tempfile.mkdtemp()))
-    >>> with TestClient(app) as client:
+    >>> with TestClient(app, base_url="http://localhost") as client:
     ...     client.get("/v1/health").json()["status"]
     'ok'
 """
@@ -16,23 +16,30 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
 
 import stylegram
+from stylegram.engines.base import picture_size
 from stylegram.errors import InputError
 from stylegram.models.store import read_style_info, shipped_styles, style_painting
 from stylegram.server.collector import Collector
+from stylegram.server.faults import FaultLog
 from stylegram.server.jobs import (
     CANCELLED,
     FINAL_STATES,
@@ -46,7 +53,7 @@ from stylegram.server.jobs import (
     open_image_bytes,
     probe_video_bytes,
 )
-from stylegram.server.queue import JobQueue
+from stylegram.server.queue import JobQueue, QueueUnavailable
 from stylegram.server.requests import JobParams, check_job, stylize_job
 from stylegram.server.settings import ServiceSettings
 
@@ -54,6 +61,13 @@ STATIC = Path(str(resources.files("stylegram.server") / "static"))
 
 #: Seconds between two looks at a job while streaming its events.
 EVENT_POLL_S = 0.25
+#: Uploads decoded and checked at once, off the event loop (each may be a 30-megapixel decode): the loop stays
+#: free for every other client, and memory stays bounded however many arrive together.
+UPLOAD_THREADS = 2
+#: Requests that change nothing, which any page may make (browsers send them without asking anyway).
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+T = TypeVar("T")
 
 
 class Progress(BaseModel):
@@ -117,6 +131,26 @@ class Service:
         self.store = JobStore(settings.data_dir)
         self.queue = JobQueue(settings.queue, settings.data_dir)
         self.collector = Collector(self.store, self.queue, settings)
+        self.workers = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="stylegram-upload")
+
+    def off_loop(self, function: Callable[..., T], *args: Any) -> Awaitable[T]:
+        """Run blocking work (decoding, checking, writing uploads) on the bounded upload threads."""
+        return asyncio.get_running_loop().run_in_executor(self.workers, functools.partial(function, *args))
+
+    def accept(self, job: Job, inputs: dict[str, bytes]) -> Job:
+        """Record a job and queue it; one the queue cannot take leaves no record behind.
+
+        Raises:
+            QueueUnavailable: the queue cannot take it now.
+        """
+        self.store.add(job, inputs)
+        try:
+            task_id = self.queue.enqueue(job.id, job.attempt, job.params, inputs)
+        except QueueUnavailable:
+            self.store.remove(job.id)
+            raise
+        self.store.update(job.id, task_id=task_id)
+        return self.job(job.id)
 
     def job(self, job_id: str) -> Job:
         job = self.store.get(job_id)
@@ -124,25 +158,36 @@ class Service:
             raise HTTPException(404, f"no job {job_id!r}")
         return job
 
-    async def read_upload(self, upload: UploadFile, what: str, videos: bool = False) -> tuple[bytes, str]:
-        """An upload's bytes and kind (``image``, or ``video`` where ``videos`` are taken), checked by content
-        against the limits: a bad file is refused now with a clear error, not as a failed job later."""
+    async def read_upload(
+        self, upload: UploadFile, what: str, videos: bool = False
+    ) -> tuple[bytes, str, tuple[int, int] | None]:
+        """An upload's bytes, kind (``image``, or ``video`` where ``videos`` are taken) and, for an image, its
+        size, checked by content against the limits (off the event loop): a bad file is refused now with a clear
+        error, not as a failed job later."""
         settings = self.settings
         limit = max(settings.max_upload_bytes, settings.max_video_bytes if videos else 0)
         data = await upload.read(limit + 1)
         if not data:
             raise HTTPException(400, f"the {what} upload is empty")
+        if len(data) > limit:
+            raise HTTPException(413, f"the {what} is over this server's limit of {limit} bytes")
+        kind, size = await self.off_loop(self._check_upload, data, what, videos)
+        return data, kind, size
+
+    def _check_upload(self, data: bytes, what: str, videos: bool) -> tuple[str, tuple[int, int] | None]:
+        settings = self.settings
         try:
-            open_image_bytes(data, what, settings.max_upload_pixels)
+            image = open_image_bytes(data, what, settings.max_upload_pixels)
         except UnsupportedUpload as error:
             if not videos:
                 raise HTTPException(415, str(error)) from None
-            return self._check_clip(data, what), "video"
+            self._check_clip(data, what)
+            return "video", None
         if len(data) > settings.max_upload_bytes:
             raise HTTPException(413, f"the {what} is over this server's limit of {settings.max_upload_bytes} bytes")
-        return data, "image"
+        return "image", image.size
 
-    def _check_clip(self, data: bytes, what: str) -> bytes:
+    def _check_clip(self, data: bytes, what: str) -> None:
         settings = self.settings
         if len(data) > settings.max_video_bytes:
             raise HTTPException(413, f"the {what} is over this server's limit of {settings.max_video_bytes} bytes")
@@ -155,7 +200,18 @@ class Service:
                 400,
                 f"the {what} lasts {info.duration_s:.0f} s; this server takes up to {settings.max_video_seconds:g} s",
             )
-        return data
+
+
+def host_name(host: str) -> str:
+    """The name in a ``Host`` header, without its port.
+
+    Example:
+        >>> host_name("localhost:8000"), host_name("[::1]:8000"), host_name("example.org")
+        ('localhost', '::1', 'example.org')
+    """
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
@@ -175,6 +231,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         yield
         if collect:
             service.collector.stop()
+        service.workers.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="stylegram",
@@ -190,6 +247,38 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
     @app.exception_handler(InputError)
     async def input_error(request: Request, error: InputError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=400)
+
+    faults = FaultLog("serving a request")
+
+    @app.exception_handler(QueueUnavailable)
+    @app.exception_handler(RedisError)
+    async def queue_unavailable(request: Request, error: Exception) -> JSONResponse:
+        faults.failed(error)
+        reason = str(error) if isinstance(error, QueueUnavailable) else f"the job queue cannot be reached: {error}"
+        return JSONResponse({"detail": f"{reason}; try again later"}, status_code=503)
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.Error)
+    async def storage_unavailable(request: Request, error: Exception) -> JSONResponse:
+        faults.failed(error)
+        reason = getattr(error, "strerror", None) or str(error)
+        detail = f"the server cannot read or write its data directory now ({reason}); try again later"
+        return JSONResponse({"detail": detail}, status_code=503)
+
+    @app.middleware("http")
+    async def check_host_and_origin(request: Request, call_next: Callable) -> Response:
+        """Refuse a ``Host`` this server does not go by (DNS rebinding), and a request that would change something
+        sent by a page of another origin (a form posted from any web page needs no preflight)."""
+        host = request.headers.get("host", "")
+        if "*" not in settings.allowed_hosts and host_name(host) not in settings.allowed_hosts:
+            detail = f"this server does not answer to the host name {host_name(host)!r} (see serve --allowed-host)"
+            return JSONResponse({"detail": detail}, status_code=400)
+        origin = request.headers.get("origin")
+        foreign = origin is not None and origin not in settings.allowed_origins and urlsplit(origin).netloc != host
+        if request.method not in SAFE_METHODS and foreign:
+            detail = f"requests from pages of {origin} are not accepted (see serve --allowed-origin)"
+            return JSONResponse({"detail": detail}, status_code=403)
+        return await call_next(request)
 
     @app.exception_handler(ValidationError)
     async def validation_error(request: Request, error: ValidationError) -> JSONResponse:
@@ -246,17 +335,17 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         style_image: Annotated[UploadFile | None, File(description="a painting, instead of a style name")] = None,
     ) -> JobOut:
         """Queue a job; answers at once with its id and URLs (202)."""
-        data, kind = await service.read_upload(content, "content", videos=True)
+        data, kind, size = await service.read_upload(content, "content", videos=True)
         params = params.model_copy(update={"kind": kind})
         check_job(params, style_image is not None, settings)
+        if size is not None:
+            picture_size(size, params.size, "content image")
         inputs = {"content": data}
         if style_image is not None:
-            inputs["style"], _ = await service.read_upload(style_image, "style image")
+            inputs["style"], _, style_size = await service.read_upload(style_image, "style image")
+            picture_size(style_size, None, "style image")
         job = Job(id=new_job_id(), status=QUEUED, params=params.model_dump())
-        service.store.add(job, inputs)
-        task_id = service.queue.enqueue(job.id, job.attempt, job.params, inputs)
-        service.store.update(job.id, task_id=task_id)
-        return job_out(service.job(job.id))
+        return job_out(await service.off_loop(service.accept, job, inputs))
 
     @api.get("/jobs", tags=["jobs"])
     def list_jobs(ids: Annotated[str, Query(description="comma-separated job ids, at most 100")]) -> list[JobOut]:
@@ -328,7 +417,8 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         """The fast engine, answered in the request: the picture as PNG."""
         params = JobParams(engine="fast", style=style, size=size, strength=strength, color=color)
         check_job(params, False, settings)
-        data, _ = await service.read_upload(content, "content image")
+        data, _, size = await service.read_upload(content, "content image")
+        picture_size(size, params.size, "content image")
         picture, _ = await asyncio.to_thread(stylize_job, params.model_dump(), {"content": data})
         return Response(picture, media_type="image/png")
 

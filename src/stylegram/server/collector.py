@@ -1,5 +1,7 @@
 """The server's side of the workers' reports: progress, previews and outcomes moved from the queue's store into
-the job records and files, and jobs whose worker went silent handed to another worker."""
+the job records and files, and jobs that would otherwise never end handed to another worker: a running job whose
+worker went silent, and a queued job whose task is no longer in the queue (a worker killed right after taking it,
+a Redis restarted without its data, a server killed between recording a job and queueing it)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import logging
 import threading
 import time
 
+from stylegram.server.faults import FaultLog
 from stylegram.server.jobs import (
     DONE,
     FAILED,
@@ -34,6 +37,9 @@ class Collector:
         self.store, self.queue, self.settings = store, queue, settings
         # job id → (last heartbeat seen, when it was seen by this server's clock): no shared clocks needed.
         self._beats: dict[str, tuple[object, float]] = {}
+        # queued job id → when it was first seen queued with no heartbeat of its attempt.
+        self._waiting: dict[str, float] = {}
+        self.fault = FaultLog("collecting job reports")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -50,12 +56,32 @@ class Collector:
         while not self._stop.wait(POLL_S):
             try:
                 self.collect_once()
-            except Exception:  # a bad pass must not end collection; the next one retries
-                logger.exception("collecting job reports failed")
+            except Exception as error:  # a bad pass must not end collection; the next one retries
+                self.fault.failed(error)
+            else:
+                self.fault.recovered()
 
     def collect_once(self) -> None:
-        for job in self.store.active():
+        active = self.store.active()
+        for job in active:
             self._collect(job)
+        self._requeue_lost(active)
+
+    def _requeue_lost(self, active: list[Job]) -> None:
+        """Queue again the jobs queued for ``stale_after_s`` with no heartbeat whose task is not in the queue:
+        nothing would ever run them. The queue is looked at once per ``stale_after_s`` for a waiting job."""
+        now, limit = time.monotonic(), self.settings.stale_after_s
+        waiting = {job.id: job for job in active if job.status == QUEUED and job.id not in self._beats}
+        self._waiting = {job_id: self._waiting.get(job_id, now) for job_id in waiting}
+        overdue = [waiting[job_id] for job_id, since in self._waiting.items() if now - since > limit]
+        if not overdue:
+            return
+        queued = self.queue.queued_attempts()
+        for job in overdue:
+            if (job.id, job.attempt) in queued:
+                self._waiting[job.id] = now
+            else:
+                self._retry(job, lost="its task was no longer in the queue")
 
     def _collect(self, job: Job) -> None:
         huey = self.queue.huey
@@ -77,14 +103,18 @@ class Collector:
         if preview is not None:
             write_atomically(self.store.folder(job.id) / "preview.jpg", preview["jpeg"])
             self.store.update(job.id, preview_step=preview["step"])
-        outcome = take("outcome")
+        # Peeked, and deleted only once recorded: a server killed in between finds it again.
+        outcome = take("outcome", peek=True)
         if outcome is not None:
             self._finish(job, outcome, progress or job.progress)
         elif job.status == RUNNING:
             if seen is None:  # a running job met first after a server restart: its silence is timed from now
                 self._beats[job.id] = (beat, now)
             elif now - seen[1] > self.settings.stale_after_s:
-                self._retry(job, worker=job.worker)
+                silent = (
+                    f"its worker ({job.worker or 'unknown'}) stopped reporting for {self.settings.stale_after_s:g} s"
+                )
+                self._retry(job, lost=silent)
 
     def _finish(self, job: Job, outcome: dict, progress: dict) -> None:
         if outcome["status"] == DONE:
@@ -101,17 +131,20 @@ class Collector:
         )
         self._forget(job)
 
-    def _retry(self, job: Job, worker: str | None) -> None:
-        lost = f"its worker ({worker or 'unknown'}) stopped reporting for {self.settings.stale_after_s:g} s"
+    def _retry(self, job: Job, lost: str) -> None:
         self._forget(job)
         if job.attempt >= self.settings.attempts:
             self.store.update(job.id, status=FAILED, error=f"gave up after {job.attempt} attempts: {lost}")
             return
         logger.warning("job %s: %s; starting attempt %d", job.id, lost, job.attempt + 1)
+        # Recorded before it is queued: a server killed in between leaves a queued attempt with no task, which the
+        # next pass queues again, never two tasks of one attempt.
+        self.store.update(job.id, status=QUEUED, attempt=job.attempt + 1, task_id=None, progress={})
         task_id = self.queue.enqueue(job.id, job.attempt + 1, job.params, self.store.inputs(job.id))
-        self.store.update(job.id, status=QUEUED, attempt=job.attempt + 1, task_id=task_id, progress={})
+        self.store.update(job.id, task_id=task_id)
 
     def _forget(self, job: Job) -> None:
         self._beats.pop(job.id, None)
+        self._waiting.pop(job.id, None)
         for what in ("beat", "progress", "preview", "outcome"):
             self.queue.huey.delete(report_key(job.id, job.attempt, what))

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import secrets
+import shutil
 import socket
 import sqlite3
 import tempfile
@@ -34,6 +36,9 @@ from stylegram.engines import ProgressEvent
 from stylegram.errors import InputError, StylegramError
 from stylegram.io.files import atomic_path
 from stylegram.io.video import VideoInfo, probe_video
+from stylegram.server.faults import FaultLog
+
+logger = logging.getLogger("stylegram.server")
 
 #: Job states; the last three are final.
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -47,6 +52,9 @@ INPUT_PREFIX = "input-"
 
 #: How often a worker says it is alive while a job runs.
 HEARTBEAT_S = 1.0
+#: How long a worker keeps trying to hand in a finished job's outcome while the queue's store is unreachable;
+#: after that the server, which heard no heartbeat meanwhile, will have given the job to another worker.
+OUTCOME_PATIENCE_S = 120.0
 
 
 def new_job_id() -> str:
@@ -157,6 +165,12 @@ class JobStore:
         with self._connect() as connection:
             connection.execute(f"INSERT INTO jobs VALUES ({', '.join('?' * len(_COLUMNS))})", values)
 
+    def remove(self, job_id: str) -> None:
+        """Forget a job entirely, record and files (one that could not be queued)."""
+        with self._connect() as connection:
+            connection.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        shutil.rmtree(self.folder(job_id), ignore_errors=True)
+
     def inputs(self, job_id: str) -> dict[str, bytes]:
         """The job's input images as uploaded, by name (``content``, ``style``)."""
         files = self.folder(job_id).glob(f"{INPUT_PREFIX}*")
@@ -220,9 +234,18 @@ class Reporter:
         self._stop = threading.Event()
         self._beats = 0
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.fault = FaultLog(f"reporting on job {job_id}")
 
-    def _put(self, what: str, value: Any) -> None:
-        self.huey.put(report_key(self.job_id, self.attempt, what), value)
+    def _put(self, what: str, value: Any) -> bool:
+        """Put a report; while the store is unreachable the job goes on and the report is dropped (the next one
+        replaces it), told once. Returns whether it was put."""
+        try:
+            self.huey.put(report_key(self.job_id, self.attempt, what), value)
+        except Exception as error:  # Redis down, SQLite locked or its disk full: the same for the job
+            self.fault.failed(error)
+            return False
+        self.fault.recovered()
+        return True
 
     def __enter__(self) -> Reporter:
         self._beat()
@@ -242,7 +265,7 @@ class Reporter:
 
     def progress(self, event: ProgressEvent) -> None:
         """The engine's progress callback: report it, and stop the job if it was cancelled."""
-        if self.huey.get(cancel_key(self.job_id), peek=True):
+        if self._cancelled():
             raise JobCancelled
         self._put(
             "progress",
@@ -257,10 +280,24 @@ class Reporter:
         if event.preview is not None:
             self._put("preview", {"step": event.step, "jpeg": encode(event.preview, "JPEG")})
 
+    def _cancelled(self) -> bool:
+        try:
+            return bool(self.huey.get(cancel_key(self.job_id), peek=True))
+        except Exception as error:  # unreachable: not known to be cancelled, go on
+            self.fault.failed(error)
+            return False
+
     def finish(
         self, status: str, result: bytes | None = None, run: dict | None = None, error: str | None = None
     ) -> None:
-        self._put("outcome", {"status": status, "error": error, "run": run or {}, "result": result})
+        """Hand in the outcome, trying for up to ``OUTCOME_PATIENCE_S`` while the store is unreachable."""
+        outcome = {"status": status, "error": error, "run": run or {}, "result": result}
+        deadline = time.monotonic() + OUTCOME_PATIENCE_S
+        while not self._put("outcome", outcome):
+            if time.monotonic() > deadline:
+                logger.error("job %s: gave up handing in its outcome; the server will run it again", self.job_id)
+                return
+            time.sleep(1.0)
 
 
 def encode(image: Image.Image, image_format: str) -> bytes:
@@ -345,4 +382,5 @@ def open_image_bytes(data: bytes, what: str, max_pixels: int) -> Image.Image:
     return load_image(image, max_pixels=max_pixels, what=what)
 
 
-UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
+#: MPO: the JPEG of cameras that store more than one view (the first is taken, as the CLI does).
+UPLOAD_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF")

@@ -3,6 +3,8 @@ real server (its own workers, its own queue) and must stop or crash it at will."
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -15,6 +17,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+#: prctl's option that sends a signal to a process when its parent ends.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """For ``Popen(preexec_fn=...)``: the child is killed when the process that started it ends, however it
+    ends (a test run killed, a benchmark interrupted), so nothing it started outlives it. Linux only; elsewhere
+    nothing is done."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def stop_group(process: subprocess.Popen, crash: bool = False, timeout_s: float = 30) -> None:
+    """End ``process`` (started with ``start_new_session``) and everything in its process group: SIGTERM and up to
+    ``timeout_s`` to stop, SIGKILL for whatever is left (or at once when ``crash``)."""
+    if not crash:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def free_port() -> int:
@@ -53,17 +78,15 @@ def server_process(data: str | os.PathLike, *options: str, startup_s: float = 60
     log = data.parent / f"serve-{port}.log"
     command = [sys.executable, "-m", "stylegram", "serve", "--port", str(port), "--data", str(data), *options]
     with open(log, "w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent
+        )
     server = ServerProcess(f"http://127.0.0.1:{port}", process, log)
     try:
         _wait_until_up(server, startup_s)
         yield server
     finally:
-        if server.crash:
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.terminate()
-        process.wait(timeout=30)
+        stop_group(process, server.crash)
 
 
 def _wait_until_up(server: ServerProcess, timeout_s: float) -> None:

@@ -3,16 +3,24 @@ machine that reaches it). One task, ``stylegram.job``, runs :func:`stylegram.ser
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
+from redis.exceptions import RedisError
 
-from stylegram.errors import InputError
+from stylegram.errors import InputError, StylegramError
 from stylegram.server.jobs import run_job
 
 TASK_NAME = "stylegram.job"
+#: What the queue's store raises when it cannot be reached or written (Redis down, SQLite's disk full or locked).
+STORE_ERRORS = (RedisError, sqlite3.Error, OSError)
+
+
+class QueueUnavailable(StylegramError):
+    """The queue could not take a job (HTTP 503: worth trying again later)."""
 
 
 class JobQueue:
@@ -30,10 +38,21 @@ class JobQueue:
         self._job = job
 
     def enqueue(self, job_id: str, attempt: int, params: dict[str, Any], inputs: dict[str, bytes]) -> str:
-        """Queue one attempt of a job; returns the task id."""
+        """Queue one attempt of a job; returns the task id.
+
+        Raises:
+            QueueUnavailable: the queue's store cannot be reached or written.
+        """
         task = self._job.s(job_id, attempt, params, inputs)
-        self.huey.enqueue(task)
+        try:
+            self.huey.enqueue(task)
+        except STORE_ERRORS as error:
+            raise QueueUnavailable(f"the job queue ({self.describe()}) cannot take jobs now: {error}") from None
         return task.id
+
+    def queued_attempts(self) -> set[tuple[str, int]]:
+        """The (job id, attempt) of every task waiting in the queue."""
+        return {(task.args[0], task.args[1]) for task in self.huey.pending()}
 
     def revoke(self, task_id: str) -> None:
         self.huey.revoke_by_id(task_id)

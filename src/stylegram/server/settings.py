@@ -8,6 +8,8 @@ from pathlib import Path
 
 #: Environment variables read by ``stylegram serve`` and ``stylegram worker`` when the option is not given.
 QUEUE_VARIABLE, TOKEN_VARIABLE, DATA_VARIABLE = "STYLEGRAM_QUEUE", "STYLEGRAM_TOKEN", "STYLEGRAM_DATA"
+#: The names of this machine a server on loopback answers to.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass
@@ -22,8 +24,13 @@ class ServiceSettings:
     max_video_bytes / max_video_seconds: per uploaded clip.
     max_size: the largest output long side per engine, and for videos.
     max_iterations: the most optimisation steps a job may ask for.
-    stale_after_s: a running job whose worker has not reported for this long is given to another worker.
+    stale_after_s: a running job whose worker has not reported for this long is given to another worker (and a
+        queued job whose task left the queue without a worker reporting on it is queued again).
     attempts: how many times a job is started before it is declared failed (a worker lost each time).
+    allowed_hosts: the names the server answers to in the ``Host`` header (``*``: any): a page on another name
+        that resolves to this machine (DNS rebinding) is refused.
+    allowed_origins: web pages (``scheme://host:port``) besides the server's own that may send it jobs; a
+        browser's request from any other ``Origin`` that would change something is refused.
     """
 
     data_dir: Path = Path("stylegram-data")
@@ -39,6 +46,8 @@ class ServiceSettings:
     max_iterations: int = 1000
     stale_after_s: float = 20.0
     attempts: int = 3
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls, **given: object) -> ServiceSettings:

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from stylegram.server.faults import RepeatedErrorFilter
 from stylegram.server.queue import JobQueue
 from stylegram.server.settings import ServiceSettings
 
@@ -18,6 +19,8 @@ logger = logging.getLogger("stylegram.server")
 
 #: How long an idle worker waits at most between two looks at the queue.
 MAX_POLL_DELAY_S = 0.5
+#: What Huey's consumer logs, with a traceback, at every look at a queue it cannot reach.
+QUEUE_OUTAGE_MESSAGES = ("Error reading from queue", "Error reading schedule.")
 
 
 def run_worker(settings: ServiceSettings, threads: int = 1, parent_pid: int | None = None) -> None:
@@ -29,6 +32,8 @@ def run_worker(settings: ServiceSettings, threads: int = 1, parent_pid: int | No
         parent_pid: exit when this process (the ``stylegram serve`` that started this worker) is gone.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RepeatedErrorFilter(QUEUE_OUTAGE_MESSAGES))
     queue = JobQueue(settings.queue, settings.data_dir)
     if parent_pid is not None:
         threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
