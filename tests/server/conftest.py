@@ -4,8 +4,6 @@ by the tests, for the fault, queue and browser tests."""
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +12,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from stylegram.server.process import die_with_parent, free_port, server_process
+from stylegram.server.process import RedisServer, server_process
 
 
 class Served:
@@ -57,39 +55,18 @@ def serve(data: Path, *options: str, kill: bool = False) -> Iterator[Served]:
 
 
 @pytest.fixture
-def redis_url(tmp_path) -> Iterator[str]:
-    """A private ``redis-server`` on a free loopback port, without persistence."""
+def redis(tmp_path) -> Iterator[RedisServer]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (Debian package redis-server; make system-deps installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        preexec_fn=die_with_parent,
-    )
+    server = RedisServer(binary, tmp_path)
+    server.start()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError("redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.kill()
+
+
+@pytest.fixture
+def redis_url(redis) -> str:
+    return redis.url

@@ -87,3 +87,31 @@ def test_redis_queue_with_a_worker_sharing_no_disk_with_the_server(tmp_path, con
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_jobs_queued_when_redis_restarted_empty_are_queued_again(tmp_path, content_path, redis):
+    photo = content_path.read_bytes()
+    with serve(tmp_path / "data", "--workers", "0", "--queue", redis.url, "--stale-after", "2") as served:
+        queued = [served.submit(photo, size=size)["id"] for size in (64, 72, 80)]
+        redis.kill()
+        response = served.client.post(
+            "/v1/jobs", files={"content": ("p.png", photo)}, data={"style": "starry_night", "size": 64}
+        )
+        assert response.status_code == 503 and "try again later" in response.json()["detail"], response.text
+        redis.start()  # empty: the three tasks are gone
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "stylegram", "worker", "--queue", redis.url],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
+        try:
+            for job_id in queued:
+                done = served.wait_for(job_id, lambda job: job["status"] in ("done", "failed"))
+                assert done["status"] == "done" and done["attempt"] == 2, done
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+        log = served.server.log.read_text()
+        assert log.count("Traceback") == 0, log

@@ -33,6 +33,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
+from starlette.datastructures import Headers
 
 import stylegram
 from stylegram.engines.base import picture_size
@@ -214,6 +215,35 @@ def host_name(host: str) -> str:
     return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
+class HostAndOriginCheck:
+    """ASGI middleware refusing a ``Host`` the server does not go by (DNS rebinding: a page on another name that
+    resolves to this machine), and a request that would change something sent by a page of another origin (a
+    form posted from any web page needs no preflight). Plain ASGI: it never touches the body, so large uploads
+    stream past it."""
+
+    def __init__(self, app: Any, settings: ServiceSettings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http":
+            refusal = self.refusal(Headers(scope=scope), scope["method"])
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def refusal(self, headers: Headers, method: str) -> JSONResponse | None:
+        settings, host, origin = self.settings, headers.get("host", ""), headers.get("origin")
+        if "*" not in settings.allowed_hosts and host_name(host) not in settings.allowed_hosts:
+            detail = f"this server does not answer to the host name {host_name(host)!r} (see serve --allowed-host)"
+            return JSONResponse({"detail": detail}, status_code=400)
+        foreign = origin is not None and origin not in settings.allowed_origins and urlsplit(origin).netloc != host
+        if method not in SAFE_METHODS and foreign:
+            detail = f"requests from pages of {origin} are not accepted (see serve --allowed-origin)"
+            return JSONResponse({"detail": detail}, status_code=403)
+        return None
+
+
 def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
     """The service's ASGI app.
 
@@ -265,20 +295,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         detail = f"the server cannot read or write its data directory now ({reason}); try again later"
         return JSONResponse({"detail": detail}, status_code=503)
 
-    @app.middleware("http")
-    async def check_host_and_origin(request: Request, call_next: Callable) -> Response:
-        """Refuse a ``Host`` this server does not go by (DNS rebinding), and a request that would change something
-        sent by a page of another origin (a form posted from any web page needs no preflight)."""
-        host = request.headers.get("host", "")
-        if "*" not in settings.allowed_hosts and host_name(host) not in settings.allowed_hosts:
-            detail = f"this server does not answer to the host name {host_name(host)!r} (see serve --allowed-host)"
-            return JSONResponse({"detail": detail}, status_code=400)
-        origin = request.headers.get("origin")
-        foreign = origin is not None and origin not in settings.allowed_origins and urlsplit(origin).netloc != host
-        if request.method not in SAFE_METHODS and foreign:
-            detail = f"requests from pages of {origin} are not accepted (see serve --allowed-origin)"
-            return JSONResponse({"detail": detail}, status_code=403)
-        return await call_next(request)
+    app.add_middleware(HostAndOriginCheck, settings=settings)
 
     @app.exception_handler(ValidationError)
     async def validation_error(request: Request, error: ValidationError) -> JSONResponse:
@@ -294,7 +311,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
     api = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
 
     @app.get("/v1/health", tags=["service"])
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         """Liveness, version, queue kind and whether a token is needed."""
         return {
             "status": "ok",

@@ -21,7 +21,7 @@ class FaultLog:
     def failed(self, error: BaseException) -> None:
         reason = f"{type(error).__name__}: {error}"
         if reason != self.reason:
-            self.log.error("%s failed (%s); retrying until it works", self.what, reason)
+            self.log.error("%s failed (%s)", self.what, reason)
             self.reason = reason
 
     def recovered(self) -> None:

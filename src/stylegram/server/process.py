@@ -102,3 +102,34 @@ def _wait_until_up(server: ServerProcess, timeout_s: float) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"stylegram serve did not answer in {timeout_s:g} s: {server.log.read_text()}")
+
+
+class RedisServer:
+    """A private ``redis-server`` (the program at ``binary``) on a free loopback port, without persistence, for
+    tests and benchmarks: :meth:`kill` then :meth:`start` is a restart that loses every key, as a Redis without
+    persistence (or a new one behind the same address) does."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.binary, self.folder, self.port = binary, folder, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [*command, "--dir", str(self.folder)], stdout=subprocess.DEVNULL, preexec_fn=die_with_parent
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError("redis-server did not start")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
