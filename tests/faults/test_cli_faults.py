@@ -173,6 +173,11 @@ def test_thin_photos_are_refused_by_the_fast_engine_and_eval(capsys, thin, input
     refused(capsys, ["eval", "--size", "0", "--content", photo, photo], "at least")
 
 
+def test_video_refuses_a_size_of_nothing(capsys, long_clip, tiny_model, tmp_path):
+    refused(capsys, ["video", long_clip, "-o", tmp_path / "o.mp4", "--model", tiny_model, "--size", "0"], "at least")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_size_beyond_the_machines_memory_is_refused_at_once(capsys, inputs, tiny_model, tmp_path):
     photo, painting = inputs
     started = time.monotonic()

@@ -145,13 +145,13 @@ def test_a_collector_outage_is_logged_once(settings, monkeypatch, caplog):
 
 def test_uploads_are_decoded_on_the_upload_threads(client, photo, monkeypatch):
     threads = []
-    real = jobs_module.open_image_bytes
+    real = jobs_module.check_image_bytes
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("stylegram.server.app.open_image_bytes", spy)
+    monkeypatch.setattr("stylegram.server.app.check_image_bytes", spy)
     assert submit(client, photo).status_code == 202
     assert threads and all(name.startswith("stylegram-upload") for name in threads)
 

@@ -58,6 +58,13 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def check_pixel_count(size: tuple[int, int], max_pixels: int, what: str) -> None:
+    """Refuse an image of more than ``max_pixels`` (a guard against decompression bombs), before it is decoded."""
+    width, height = size
+    if width * height > max_pixels:
+        raise InputError(f"{what} is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+
+
 def load_image(source: ImageInput, max_pixels: int = MAX_INPUT_PIXELS, what: str = "image") -> Image.Image:
     """Open a path (or take a PIL image) and return it as an upright RGB image.
 
@@ -87,9 +94,8 @@ def load_image(source: ImageInput, max_pixels: int = MAX_INPUT_PIXELS, what: str
             ) from None
         except OSError as error:
             raise InputError(f"cannot read {what} {path}: {error.strerror or error}") from None
+    check_pixel_count(image.size, max_pixels, what)
     width, height = image.size
-    if width * height > max_pixels:
-        raise InputError(f"{what} is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
     if width < 1 or height < 1:
         raise InputError(f"{what} is empty ({width}x{height})")
     try:

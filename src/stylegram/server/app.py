@@ -50,8 +50,8 @@ from stylegram.server.jobs import (
     JobStore,
     UnsupportedUpload,
     cancel_key,
+    check_image_bytes,
     new_job_id,
-    open_image_bytes,
     probe_video_bytes,
 )
 from stylegram.server.queue import JobQueue, QueueUnavailable
@@ -178,7 +178,7 @@ class Service:
     def _check_upload(self, data: bytes, what: str, videos: bool) -> tuple[str, tuple[int, int] | None]:
         settings = self.settings
         try:
-            image = open_image_bytes(data, what, settings.max_upload_pixels)
+            size = check_image_bytes(data, what, settings.max_upload_pixels)
         except UnsupportedUpload as error:
             if not videos:
                 raise HTTPException(415, str(error)) from None
@@ -186,7 +186,7 @@ class Service:
             return "video", None
         if len(data) > settings.max_upload_bytes:
             raise HTTPException(413, f"the {what} is over this server's limit of {settings.max_upload_bytes} bytes")
-        return "image", image.size
+        return "image", size
 
     def _check_clip(self, data: bytes, what: str) -> None:
         settings = self.settings

@@ -371,6 +371,31 @@ def open_image_bytes(data: bytes, what: str, max_pixels: int) -> Image.Image:
     """
     from stylegram.io.image import load_image
 
+    return load_image(_open_upload(data, what, max_pixels), max_pixels=max_pixels, what=what)
+
+
+def check_image_bytes(data: bytes, what: str, max_pixels: int) -> tuple[int, int]:
+    """What :func:`open_image_bytes` checks, at a fraction of the cost: the upright ``(width, height)`` of an
+    upload. A JPEG is decoded at an eighth of its size (every byte is still read, so a damaged one is still
+    found): a full 30-megapixel decode would allocate 90 MB while holding the interpreter, and the event loop
+    would wait for it.
+
+    Raises:
+        UnsupportedUpload: not an image in an accepted format.
+        InputError: damaged, or too large.
+    """
+    from stylegram.io.image import check_pixel_count, load_image
+
+    image = _open_upload(data, what, max_pixels)
+    width, height = image.size
+    check_pixel_count(image.size, max_pixels, what)  # now: the draft below makes the image look smaller
+    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+    checked = load_image(image, max_pixels=max_pixels, what=what)
+    turned = width != height and (checked.width > checked.height) != (width > height)  # EXIF orientation
+    return (height, width) if turned else (width, height)
+
+
+def _open_upload(data: bytes, what: str, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
@@ -379,7 +404,7 @@ def open_image_bytes(data: bytes, what: str, max_pixels: int) -> Image.Image:
         raise UnsupportedUpload(f"the {what} is not an image (JPEG, PNG, WebP, BMP or TIFF)") from None
     if image.format not in UPLOAD_FORMATS:
         raise UnsupportedUpload(f"the {what} is a {image.format} file; accepted: {', '.join(UPLOAD_FORMATS)}")
-    return load_image(image, max_pixels=max_pixels, what=what)
+    return image
 
 
 #: MPO: the JPEG of cameras that store more than one view (the first is taken, as the CLI does).
