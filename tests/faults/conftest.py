@@ -1,8 +1,9 @@
-"""What the fault tests share: a tiny fast-style network and a tiny clip, made once per session."""
+"""What the fault tests share: the API tests' service fixtures, a tiny fast-style network and a long tiny clip."""
 
 import pytest
 import torch
 from clips import write_clip
+from server.test_app import app, client, photo, settings  # noqa: F401 (the API tests' fixtures, used here too)
 
 from stylegram.models.store import save_style_model
 from stylegram.models.transformer import TransformerNet

@@ -5,6 +5,7 @@ that cannot work."""
 import errno
 import io
 import logging
+import socket
 import sqlite3
 import threading
 import time
@@ -19,27 +20,6 @@ from stylegram.server import ServiceSettings, create_app
 from stylegram.server import jobs as jobs_module
 from stylegram.server.jobs import Job, Reporter, new_job_id
 from stylegram.server.requests import JobParams
-
-
-@pytest.fixture
-def settings(tmp_path) -> ServiceSettings:
-    return ServiceSettings(data_dir=tmp_path / "data", stale_after_s=0.2)
-
-
-@pytest.fixture
-def app(settings):
-    return create_app(settings, collect=False)
-
-
-@pytest.fixture
-def client(app):
-    with local_client(app) as client:
-        yield client
-
-
-@pytest.fixture
-def photo(content_path) -> bytes:
-    return content_path.read_bytes()
 
 
 def one_json_error(response, status: int, *words: str) -> str:
@@ -67,8 +47,10 @@ def test_a_queued_job_whose_task_left_the_queue_is_queued_again_and_finishes(cli
     assert done["status"] == "done" and done["attempt"] == 2, done
 
 
-def test_a_queued_job_still_in_the_queue_is_left_alone(client, app, photo):
+def test_a_queued_job_still_in_the_queue_is_left_alone(client, app, photo, monkeypatch):
     job = submit(client, photo).json()
+    unread = "the queue's count shows nothing is lost; its tasks (and uploads) need not be read"
+    monkeypatch.setattr(app.state.service.queue, "queued_attempts", lambda: pytest.fail(unread))
     for _ in range(3):
         time.sleep(0.3)
         app.state.service.collector.collect_once()
@@ -273,6 +255,10 @@ def test_a_thin_photo_is_refused_at_submission(client, app):
 def test_service_options_that_cannot_work_are_refused(capsys, tmp_path, argv, words):
     file = tmp_path / "a-file"
     file.write_text("not a folder")
-    assert main([item.format(file=file) for item in argv]) == 2
+    with socket.socket() as taken:  # a server that wrongly got past the checks could not start and run on
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = ["--port", str(taken.getsockname()[1])] if argv[0] == "serve" else []
+        assert main([item.format(file=file) for item in argv] + port) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("stylegram: error:") and len(err.splitlines()) == 1 and words in err, err

@@ -132,11 +132,11 @@ class Service:
         self.store = JobStore(settings.data_dir)
         self.queue = JobQueue(settings.queue, settings.data_dir)
         self.collector = Collector(self.store, self.queue, settings)
-        self.workers = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="stylegram-upload")
+        self.upload_threads = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="stylegram-upload")
 
     def off_loop(self, function: Callable[..., T], *args: Any) -> Awaitable[T]:
         """Run blocking work (decoding, checking, writing uploads) on the bounded upload threads."""
-        return asyncio.get_running_loop().run_in_executor(self.workers, functools.partial(function, *args))
+        return asyncio.get_running_loop().run_in_executor(self.upload_threads, functools.partial(function, *args))
 
     def accept(self, job: Job, inputs: dict[str, bytes]) -> Job:
         """Record a job and queue it; one the queue cannot take leaves no record behind.
@@ -261,7 +261,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         yield
         if collect:
             service.collector.stop()
-        service.workers.shutdown(wait=False, cancel_futures=True)
+        service.upload_threads.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="stylegram",

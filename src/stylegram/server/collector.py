@@ -76,6 +76,11 @@ class Collector:
         overdue = [waiting[job_id] for job_id, since in self._waiting.items() if now - since > limit]
         if not overdue:
             return
+        if self.queue.pending_count() >= len(waiting):
+            # Each waiting job can still have its task: nothing is lost, and the tasks (which carry the uploads)
+            # need not be read and unpickled to tell.
+            self._waiting.update(dict.fromkeys(self._waiting, now))
+            return
         queued = self.queue.queued_attempts()
         for job in overdue:
             if (job.id, job.attempt) in queued:

@@ -50,6 +50,10 @@ class JobQueue:
             raise QueueUnavailable(f"the job queue ({self.describe()}) cannot take jobs now: {error}") from None
         return task.id
 
+    def pending_count(self) -> int:
+        """How many tasks wait in the queue (cancelled ones too, until a worker drops them)."""
+        return self.huey.pending_count()
+
     def queued_attempts(self) -> set[tuple[str, int]]:
         """The (job id, attempt) of every task waiting in the queue."""
         return {(task.args[0], task.args[1]) for task in self.huey.pending()}
