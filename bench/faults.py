@@ -144,7 +144,11 @@ def kill_run(queue: str, jobs: int, seed: int) -> dict:
                     while time.monotonic() < ends:
                         if strikes and time.monotonic() >= strikes[0]:
                             strikes.pop(0)
-                            faults.append(strike(server, redis, rng, round(time.monotonic() - begin, 1)))
+                            at_s, first = (
+                                round(time.monotonic() - begin, 1),
+                                not any("redis" in f["fault"] for f in faults),
+                            )
+                            faults.append(strike(server, redis, rng, at_s, redis_first=first))
                         if len(ledger.jobs) + sum(ledger.refused.values()) < jobs:
                             submit(client, ledger, photo, rng)
                         ledger.poll(client)
@@ -180,9 +184,10 @@ def kill_run(queue: str, jobs: int, seed: int) -> dict:
     }
 
 
-def strike(server, redis: RedisServer | None, rng: random.Random, at_s: float) -> dict:
-    """Kill a worker of ``server``, or (with Redis) Redis itself, restarted empty after a moment."""
-    if redis is not None and rng.random() < 0.4:
+def strike(server, redis: RedisServer | None, rng: random.Random, at_s: float, redis_first: bool) -> dict:
+    """Kill a worker of ``server``, or (with Redis) Redis itself, restarted empty after a moment (surely when
+    ``redis_first``: each Redis run has at least one)."""
+    if redis is not None and (redis_first or rng.random() < 0.4):
         redis.kill()
         time.sleep(rng.uniform(0.5, 2.0))
         redis.start()
