@@ -125,7 +125,7 @@ class RedisServer:
                 if probe.connect_ex(("127.0.0.1", self.port)) == 0:
                     return
             if time.monotonic() > deadline:
-                raise AssertionError("redis-server did not start")
+                raise RuntimeError(f"redis-server did not answer on port {self.port} in 10 s")
             time.sleep(0.05)
 
     def kill(self) -> None:
