@@ -11,18 +11,35 @@ logger = logging.getLogger("stylegram.server")
 
 
 class FaultLog:
-    """One log line when a repeated operation starts failing (and again when the reason changes), one when it
-    works again: an outage of the disk or of Redis is told once, not as a traceback every poll."""
+    """One log line when a repeated operation starts failing (again when the reason changes, and once a minute
+    while it lasts), one when it works again: an outage of the disk or of Redis is told once, not as a traceback
+    every poll. Where no success is reported (a request handler sees only failures), the minute keeps a later
+    outage with the same reason from going unsaid.
 
-    def __init__(self, what: str, log: logging.Logger = logger) -> None:
-        self.what, self.log = what, log
+    Example:
+        >>> import logging, sys
+        >>> log = logging.getLogger("faultlog-example")
+        >>> log.addHandler(logging.StreamHandler(sys.stdout))
+        >>> log.propagate = False
+        >>> faults = FaultLog("reading", log)
+        >>> for _ in range(3):
+        ...     faults.failed(OSError("disk full"))
+        reading failed (OSError: disk full)
+        >>> faults.recovered()
+        reading works again
+    """
+
+    def __init__(self, what: str, log: logging.Logger = logger, every_s: float = 60.0) -> None:
+        self.what, self.log, self.every_s = what, log, every_s
         self.reason: str | None = None
+        self.said_at = 0.0
 
     def failed(self, error: BaseException) -> None:
         reason = f"{type(error).__name__}: {error}"
-        if reason != self.reason:
+        now = time.monotonic()
+        if reason != self.reason or now - self.said_at >= self.every_s:
             self.log.error("%s failed (%s)", self.what, reason)
-            self.reason = reason
+            self.reason, self.said_at = reason, now
 
     def recovered(self) -> None:
         if self.reason is not None:
