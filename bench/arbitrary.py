@@ -114,7 +114,7 @@ def reconstruction() -> dict:
         psnrs, ssims = [], []
         for photo_name in PHOTOS:
             photo = image_to_tensor(load_image(IMAGES / f"{photo_name}.jpg").resize((512, 384)))
-            features = encoder(pad_to_multiple(photo, MULTIPLE).contiguous(memory_format=torch.channels_last), [level])
+            features = encoder(pad_to_multiple(photo, MULTIPLE), [level])
             decoded = decoder(features[level])[..., :384, :512].float().clamp(0, 1)
             psnrs.append(-10 * math.log10(float((decoded - photo).pow(2).mean())))
             ssims.append(ssim(decoded, photo))

@@ -1,11 +1,20 @@
 """Shared fixtures: small real images cut from the example set, and helpers to make broken files."""
 
+import os
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def machine_cache(tmp_path_factory) -> Path:
+    """The machine probe's cache of this test run, out of the user's home (subprocesses inherit it)."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["STYLEGRAM_CACHE_DIR"] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -185,9 +185,11 @@ def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = No
         if name != "auto" and not Path(name).is_file():
             raise InputError(f"{source} was made from {name}, which is no longer there")
     options = {name: record.pop(name) for name in list(record) if name in _option_names(engine)}
-    # What the original run chose by probing the machine (precision, tiles for memory) is fixed, not re-chosen.
-    if "precision" in run:
-        options["precision"] = run["precision"]
+    # What the original run chose by probing the machine (precision, layout, tiles for memory) is fixed, not
+    # re-chosen.
+    for choice in ("precision", "layout"):
+        if choice in run and choice in _option_names(engine):
+            options[choice] = run[choice]
     tile_sizes = [side for side in run.get("tile_sizes", []) if isinstance(side, int)]
     if tile_sizes and options.get("tile_size") is None:
         options["tile_size"] = min(tile_sizes)

@@ -1,26 +1,21 @@
-"""Where and in what precision the networks run: the device, and bf16 only where it measurably pays.
+"""Where, in what precision and memory layout, and in how much memory the networks run.
 
-Whether bfloat16 is faster than float32 on a CPU cannot be told from its name: on one AMD EPYC bf16 runs
-VGG19 about twice as fast, on an Intel Xeon with AVX-512 BF16 but no AMX twice as slow, and on an EPYC with
-AVX2 alone some sixty times slower. ``precision="auto"`` therefore times both on a small convolution the first
-time it is needed in a process and keeps the answer.
+Precision and layout are chosen by measuring, never by the CPU's name (see ``stylegram.cpu``): ``auto`` takes
+what the machine's probe found fastest, measured once per machine and cached.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from contextlib import AbstractContextManager, nullcontext
-from functools import lru_cache
 
 import torch
-from torch import nn
 
+from stylegram.cpu import cpu_choice
 from stylegram.errors import InputError
 
 PRECISIONS = ("auto", "fp32", "bf16")
-#: bf16 must beat fp32 by this factor to be chosen, so noise never picks the slower one.
-BF16_MARGIN = 1.15
+LAYOUTS = ("auto", "contiguous", "channels_last")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -38,38 +33,11 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def _time_convolutions(dtype: torch.dtype | None, repeats: int, give_up_after_s: float) -> float:
-    """Best time of a small VGG-like forward and backward pass under autocast to ``dtype`` (None: fp32)."""
-    generator = torch.Generator().manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
-    net.requires_grad_(False)
-    x = torch.rand(1, 64, 32, 32, generator=generator, requires_grad=True)
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
-            loss = net(x).float().square().mean()
-        loss.backward()
-        best = min(best, time.perf_counter() - started)
-        if best > give_up_after_s:
-            break
-    return best
-
-
-@lru_cache(maxsize=1)
-def cpu_bf16_speedup() -> float:
-    """How many times faster bf16 autocast runs convolutions than fp32 on this CPU (measured once)."""
-    fp32 = _time_convolutions(None, repeats=5, give_up_after_s=1.0)
-    # A CPU without native bf16 can be slower by orders of magnitude: stop as soon as that is clear.
-    bf16 = _time_convolutions(torch.bfloat16, repeats=5, give_up_after_s=fp32 * 3)
-    return fp32 / bf16
-
-
 def choose_precision(requested: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype to run the networks in, or None for plain float32.
 
     Args:
-        requested: ``auto`` (measure), ``fp32`` or ``bf16``.
+        requested: ``auto`` (what this machine's probe found fastest), ``fp32`` or ``bf16``.
         device: where the networks run. On CUDA, ``auto`` takes bf16 where the GPU supports it.
     """
     if requested not in PRECISIONS:
@@ -80,7 +48,25 @@ def choose_precision(requested: str, device: torch.device) -> torch.dtype | None
         return torch.bfloat16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return torch.bfloat16 if cpu_bf16_speedup() >= BF16_MARGIN else None
+    return torch.bfloat16 if cpu_choice().precision == "bf16" else None
+
+
+def choose_layout(requested: str, device: torch.device) -> str:
+    """The memory layout to run convolutions in: ``contiguous`` or ``channels_last``.
+
+    ``auto`` takes what this machine's probe found fastest on the CPU; on CUDA, where nothing was measured,
+    the default layout.
+    """
+    if requested not in LAYOUTS:
+        raise InputError(f"unknown layout {requested!r}; expected one of {', '.join(LAYOUTS)}")
+    if requested != "auto":
+        return requested
+    return cpu_choice().layout if device.type == "cpu" else "contiguous"
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """How a run records the precision it used: ``bf16`` or ``fp32``."""
+    return "bf16" if dtype == torch.bfloat16 else "fp32"
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:

@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from stylegram.api import stylize
+from stylegram.cpu import fit_threads
 from stylegram.engines.base import (
     MIN_SIDE,
     ProgressCallback,
@@ -40,7 +41,7 @@ from stylegram.io.video import VideoWriter, output_size, probe_video, read_frame
 from stylegram.models.store import resolve_model
 from stylegram.ops.color import COLOR_METHODS
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH, TemporalBlender, motion, to_grey, warp
-from stylegram.runtime import choose_precision, resolve_device
+from stylegram.runtime import choose_precision, precision_name, resolve_device
 
 #: Optimisation steps for a video's first frame and for each later one (which starts from the previous result).
 DEFAULT_FIRST_FRAME_ITERATIONS, DEFAULT_FRAME_ITERATIONS = 100, 30
@@ -168,7 +169,7 @@ def stylize_video(
     picture_size((info.width, info.height), size, "clip", target)
     frame_size = output_size(info, size)
     dtype = choose_precision(precision, target)
-    precision_used = "bf16" if dtype == torch.bfloat16 else "fp32"
+    precision_used = precision_name(dtype)
     options = {
         "source": str(Path(source).absolute()),
         "size": list(frame_size),
@@ -190,6 +191,7 @@ def stylize_video(
     count = 0
     with VideoWriter(output, frame_size, info.fps, audio_from=source) as writer:
         for frame in read_frames(source, frame_size):
+            fit_threads()
             writer.write(painter(frame))
             count += 1
             if on_progress is not None:

@@ -31,3 +31,23 @@ def test_gram_gradient_matches_autograd_of_the_plain_product():
     flat = features.detach().reshape(2, 3, 20).requires_grad_(True)
     ((flat @ flat.transpose(1, 2)) / 60 * weights).sum().backward()
     torch.testing.assert_close(features.grad.reshape(2, 3, 20), flat.grad)
+
+
+def test_channels_last_features_give_the_same_gram_and_a_gradient_in_their_own_layout():
+    features = torch.randn(2, 8, 5, 6, dtype=torch.float64)
+    plain = features.clone().requires_grad_(True)
+    channels_last = features.clone().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    weights = torch.randn(2, 8, 8, dtype=torch.float64)
+    (gram_matrix(plain) * weights).sum().backward()
+    (gram_matrix(channels_last) * weights).sum().backward()
+    torch.testing.assert_close(gram_matrix(channels_last), gram_matrix(plain))
+    torch.testing.assert_close(channels_last.grad, plain.grad)
+    assert channels_last.grad.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_bf16_features_give_a_float32_gram_close_to_the_exact_one():
+    features = torch.rand(1, 16, 12, 12)
+    exact = gram_matrix(features)
+    rounded = gram_matrix(features.bfloat16())
+    assert rounded.dtype == torch.float32
+    assert float((rounded - exact).abs().max() / exact.abs().max()) < 0.02

@@ -36,7 +36,7 @@ from stylegram.models.export import export_onnx, onnx_difference
 from stylegram.models.store import load_style_model, read_style_info, shipped_styles
 from stylegram.ops.color import COLOR_METHODS
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
-from stylegram.runtime import PRECISIONS
+from stylegram.runtime import LAYOUTS, PRECISIONS
 from stylegram.server.settings import DATA_VARIABLE, QUEUE_VARIABLE, TOKEN_VARIABLE, ServiceSettings
 from stylegram.training.decoder import DecoderTrainOptions, train_decoder
 from stylegram.training.fast import TrainOptions, train_style
@@ -181,6 +181,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             "finish_levels": parse_names(args.finish_levels),
             "color": args.preserve_color,
             "precision": args.precision,
+            "layout": args.layout,
             "tile_size": args.tile_size,
             "decoders": args.decoders,
         }
@@ -190,6 +191,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         "scales": parse_numbers(args.scales, "scales"),
         "iterations": steps[0] if steps is not None and len(steps) == 1 else steps,
         "precision": args.precision,
+        "layout": args.layout,
         "optimizer": args.optimizer,
         "learning_rate": args.learning_rate,
         "content_weight": args.content_weight,
@@ -456,7 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--iterations", help="optimiser steps per scale: one number for all, or one per scale (default: preset's)"
     )
     transfer.add_argument(
-        "--precision", choices=PRECISIONS, default=defaults.precision, help="auto measures whether bf16 is faster here"
+        "--precision", choices=PRECISIONS, default=defaults.precision, help="auto: what this machine runs fastest"
+    )
+    transfer.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=defaults.layout,
+        help="memory layout of the convolutions (gatys, adain, wct); auto: what this machine runs fastest",
     )
     transfer.add_argument(
         "--tile-size",

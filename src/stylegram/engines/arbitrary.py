@@ -34,6 +34,7 @@ import torch
 from torch.nn import functional
 
 from stylegram import __version__
+from stylegram.cpu import fit_threads, memory_format
 from stylegram.engines.base import (
     ProgressCallback,
     ProgressEvent,
@@ -62,7 +63,15 @@ from stylegram.ops.feature_transforms import (
     transfer,
 )
 from stylegram.ops.tiling import plan_tiles, statistics_copy
-from stylegram.runtime import PRECISIONS, choose_inference_tile, choose_precision, resolve_device
+from stylegram.runtime import (
+    LAYOUTS,
+    PRECISIONS,
+    choose_inference_tile,
+    choose_layout,
+    choose_precision,
+    precision_name,
+    resolve_device,
+)
 
 #: Long side at which the features are transformed and decoded by default; the picture is then scaled to the
 #: output size. At 1024×768 a whole AdaIN pass (VGG19 to relu4_1 and back) takes 1.6 s on a 2-core CPU in bf16,
@@ -97,6 +106,7 @@ class ArbitraryOptions:
             for AdaIN, none for WCT; ``()``: none.
         color: keep the photo's colours afterwards: ``none``, ``luminance`` or ``match``.
         precision: ``auto``, ``fp32`` or ``bf16``.
+        layout: ``auto``, ``contiguous`` or ``channels_last`` (see ``stylegram.cpu``).
         tile_size: pass pictures larger than this many pixels a side in overlapping tiles; None tiles only
             where a whole pass would not fit in memory.
         decoders: a folder of decoder files named ``<layer>.safetensors`` (``stylegram train-decoder``);
@@ -110,6 +120,7 @@ class ArbitraryOptions:
     finish_levels: tuple[str, ...] | None = None
     color: str = "none"
     precision: str = "auto"
+    layout: str = "auto"
     tile_size: int | None = None
     decoders: str | None = None
 
@@ -138,6 +149,8 @@ def check_inputs(
     check_pixels("tile size", options.tile_size, 128)
     if options.precision not in PRECISIONS:
         raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if options.layout not in LAYOUTS:
+        raise InputError(f"unknown layout {options.layout!r}; expected one of {', '.join(LAYOUTS)}")
     if options.color not in COLOR_METHODS:
         raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
     levels = tuple(options.levels) if options.levels is not None else DEFAULT_LEVELS[method]
@@ -165,34 +178,33 @@ def check_inputs(
 
 
 @lru_cache(maxsize=4)
-def _encoder(deepest: str, device: torch.device, dtype: torch.dtype) -> VGGEncoder:
+def _encoder(deepest: str, device: torch.device, dtype: torch.dtype, layout: str) -> VGGEncoder:
     encoder = VGGEncoder.load(DECODER_LAYERS[: DECODER_LAYERS.index(deepest) + 1])
-    return encoder.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+    return encoder.to(device=device, dtype=dtype).to_layout(layout)
 
 
 @lru_cache(maxsize=8)
-def _decoder(path: str, modified_ns: int, device: torch.device, dtype: torch.dtype) -> Decoder:
+def _decoder(path: str, modified_ns: int, device: torch.device, dtype: torch.dtype, layout: str) -> Decoder:
     decoder, _ = load_decoder(path)
-    return decoder.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+    return decoder.to(device=device, dtype=dtype, memory_format=memory_format(layout))
 
 
 def load_networks(
-    files: dict[str, Path], device: torch.device, dtype: torch.dtype
+    files: dict[str, Path], device: torch.device, dtype: torch.dtype, layout: str = "contiguous"
 ) -> tuple[VGGEncoder, dict[str, Decoder]]:
-    """The encoder to the deepest level and a decoder per level, in ``dtype`` on ``device``; loaded once per
-    process (again when a decoder file changes)."""
+    """The encoder to the deepest level and a decoder per level, in ``dtype`` and ``layout`` on ``device``;
+    loaded once per process (again when a decoder file changes)."""
     decoders = {}
     for level, path in files.items():
-        decoders[level] = _decoder(str(path), os.stat(path).st_mtime_ns, device, dtype)
+        decoders[level] = _decoder(str(path), os.stat(path).st_mtime_ns, device, dtype, layout)
         if decoders[level].layer != level:
             raise InputError(f"{path} is a {decoders[level].layer} decoder, not {level}")
-    return _encoder(max(files, key=DECODER_LAYERS.index), device, dtype), decoders
+    return _encoder(max(files, key=DECODER_LAYERS.index), device, dtype, layout), decoders
 
 
 def _encode(encoder: VGGEncoder, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
     """The features of ``image`` at ``layers``, in the encoder's precision and memory layout."""
-    dtype = next(encoder.parameters()).dtype
-    return encoder(image.to(dtype).contiguous(memory_format=torch.channels_last), layers)
+    return encoder(image.to(next(encoder.parameters()).dtype), layers)
 
 
 def _decode(decoder: Decoder, features: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -288,7 +300,9 @@ class _ArbitraryEngine:
         regions = [region.to(device) for region in regions] if regions is not None else None
         weights = [spec.weight for spec in request.styles]
         dtype = choose_precision(options.precision, device) or torch.float32
-        encoder, decoders = load_networks(files, device, dtype)
+        layout = choose_layout(options.layout, device)
+        encoder, decoders = load_networks(files, device, dtype, layout)
+        fit_threads()
         tile_size = choose_inference_tile(work, device, options.tile_size, PASS_BYTES_PER_PIXEL)
         setup_s = time.perf_counter() - started
 
@@ -319,7 +333,8 @@ class _ArbitraryEngine:
             "finish_levels": list(finishing),
             "strength": strength,
             "decoders": {level: str(path) for level, path in files.items()},
-            "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+            "precision": precision_name(dtype),
+            "layout": layout,
             "tile_size": tile_size,
         }
         return Result(

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import torch
 
 from stylegram import __version__
+from stylegram.cpu import fit_threads
 from stylegram.engines.base import (
     ProgressCallback,
     ProgressEvent,
@@ -44,7 +45,7 @@ from stylegram.models.store import load_style_model, resolve_model
 from stylegram.models.transformer import TransformerNet, frozen_statistics
 from stylegram.ops.color import COLOR_METHODS, preserve_colors
 from stylegram.ops.tiling import plan_tiles, statistics_copy
-from stylegram.runtime import PRECISIONS, choose_inference_tile, choose_precision, resolve_device
+from stylegram.runtime import PRECISIONS, choose_inference_tile, choose_precision, precision_name, resolve_device
 
 DEFAULT_MODEL = "starry_night"
 #: Peak bytes per pixel of one inference pass of the light network in float32 (bench/fast_vs_stl.py measures
@@ -130,10 +131,10 @@ def load_model(
 
 
 @lru_cache(maxsize=8)
-def _onnx_network(path: str, modified_ns: int) -> OnnxStyleNetwork:
+def _onnx_network(path: str, modified_ns: int, threads: int) -> OnnxStyleNetwork:
     net, _ = _cached_model(path, modified_ns)
     with tempfile.TemporaryDirectory(prefix="stylegram-onnx-") as folder:  # the session keeps what it needs
-        return OnnxStyleNetwork(export_onnx(net, Path(folder) / "model.onnx"), net.multiple)
+        return OnnxStyleNetwork(export_onnx(net, Path(folder) / "model.onnx"), net.multiple, threads)
 
 
 @torch.no_grad()
@@ -199,6 +200,7 @@ class FastEngine:
         content = image_to_tensor(resize(photo, size)).to(device)
         dtype = choose_precision(options.precision, device)
         net, info = load_model(model_path, device, dtype)
+        threads = fit_threads()
 
         # 3. Tiles.
         tile_size = choose_inference_tile(size, device, options.tile_size, INFERENCE_BYTES_PER_PIXEL)
@@ -211,7 +213,7 @@ class FastEngine:
 
         use_onnx = options.runtime == "onnxruntime" and tile_size is None
         if use_onnx:
-            session = _onnx_network(str(model_path), os.stat(model_path).st_mtime_ns)
+            session = _onnx_network(str(model_path), os.stat(model_path).st_mtime_ns, threads)
             picture = torch.from_numpy(session(content.cpu().numpy())).to(device)
         else:
             picture = run_network(net, content, tile_size, on_tile)
@@ -229,7 +231,7 @@ class FastEngine:
             "output_size": list(size),
             "model_file": str(model_path),
             "model_style": info.get("style"),
-            "precision": "bf16" if dtype == torch.bfloat16 and not use_onnx else "fp32",
+            "precision": "fp32" if use_onnx else precision_name(dtype),
             "runtime": "onnxruntime" if use_onnx else "torch",
             "tile_size": tile_size,
         }

@@ -26,6 +26,7 @@ import torch
 from torch.nn import functional
 
 from stylegram import __version__
+from stylegram.cpu import fit_threads
 from stylegram.engines.base import (
     MIN_SIDE,
     ProgressCallback,
@@ -48,7 +49,15 @@ from stylegram.features.vgg import check_layers
 from stylegram.io.image import image_to_tensor, load_image, resize, tensor_to_image
 from stylegram.ops.color import COLOR_METHODS, join_luminance, luminance, match_color, match_luminance
 from stylegram.ops.masks import mask_from_image, resize_mask
-from stylegram.runtime import PRECISIONS, choose_precision, choose_tile_size, resolve_device
+from stylegram.runtime import (
+    LAYOUTS,
+    PRECISIONS,
+    choose_layout,
+    choose_precision,
+    choose_tile_size,
+    precision_name,
+    resolve_device,
+)
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
 DEFAULT_STYLE_WEIGHT = 5.0
@@ -109,8 +118,10 @@ class GatysOptions:
         weights: path to the user's own VGG19 weights; None uses the shipped ones.
         weights_preprocessing: override the input convention of ``weights`` (``caffe``/``torchvision``).
         preview_every: attach the current image to every N-th progress event (0: never).
-        precision: ``auto`` (bf16 autocast where a quick probe finds it faster), ``fp32`` or ``bf16``; the
-            image, the Gram matrices and the losses stay float32 either way.
+        precision: ``auto`` (bf16 autocast where this machine's probe found it faster), ``fp32`` or ``bf16``;
+            the image, the Gram matrices and the losses stay float32 either way.
+        layout: memory layout of the convolutions, ``auto`` (what the probe found faster), ``contiguous`` or
+            ``channels_last``.
         color: keep the photo's colours: ``none``, ``luminance`` (transfer on luminance, then the photo's
             chroma) or ``match`` (the painting recoloured to the photo's colour statistics first).
         tile_size: pass scales larger than this many pixels through VGG19 in overlapping tiles (see
@@ -140,6 +151,7 @@ class GatysOptions:
     weights_preprocessing: str | None = None
     preview_every: int = 0
     precision: str = "auto"
+    layout: str = "auto"
     tile_size: int | None = None
     color: str = "none"
     temporal_target: Any = None
@@ -166,6 +178,8 @@ def check_inputs(request: Request) -> GatysOptions:
         raise InputError(f"scales must be whole numbers of pixels, at least 32, smallest first, got {options.scales!r}")
     if options.precision not in PRECISIONS:
         raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if options.layout not in LAYOUTS:
+        raise InputError(f"unknown layout {options.layout!r}; expected one of {', '.join(LAYOUTS)}")
     if options.color not in COLOR_METHODS:
         raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
     if options.optimizer not in OPTIMIZERS:
@@ -365,10 +379,12 @@ class GatysEngine:
                 temporal_mask = mask_from_image(load_image(options.temporal_mask, what="temporal mask"))
         style_long_side = options.style_size or max(32, round(options.style_scale * max(output_size)))
 
-        # 3. Build the encoder (once for all scales) and choose the precision.
+        # 3. Build the encoder (once for all scales) and choose the precision and layout.
         layers = [*options.content_layers, *options.style_layers]
         encoder = VGGEncoder.load(layers, options.weights, options.weights_preprocessing, options.pooling).to(device)
         dtype = choose_precision(options.precision, device)
+        layout = choose_layout(options.layout, device)
+        encoder.to_layout(layout)
         setup_s = time.perf_counter() - started
 
         history: list[dict[str, float]] = []
@@ -421,6 +437,7 @@ class GatysEngine:
             stop_at = len(history) + steps
 
             def closure(image=image, optimizer=optimizer, best=best, stage=stage, objective=objective) -> float:
+                fit_threads()
                 optimizer.zero_grad(set_to_none=True)
                 values = objective.evaluate(image)
                 if not math.isfinite(values["total"]):
@@ -475,7 +492,8 @@ class GatysEngine:
             "style_size": style_long_side,
             "scales": [list(size) for size, _ in plan],
             "iterations": [steps for _, steps in plan],
-            "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+            "precision": precision_name(dtype),
+            "layout": layout,
             "tile_sizes": [scale["tile_size"] for scale in scale_timings],
             "style_weight": options.style_weight,
             "best_step": best.step,

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from stylegram.cpu import memory_format
 from stylegram.features.vgg import LAYER_NAMES, VGG19, check_layers, preprocess
 from stylegram.features.weights import VGGWeights, load_vgg19_weights
 
@@ -36,8 +37,15 @@ class VGGEncoder(nn.Module):
         self.net = VGG19(last_layer=deepest, pooling=pooling)
         self.net.load_convolutions(weights.state)
         self.preprocessing = weights.preprocessing
+        self.memory_format = torch.contiguous_format
         self.requires_grad_(False)
         self.eval()
+
+    def to_layout(self, layout: str) -> VGGEncoder:
+        """Run the convolutions in ``layout`` (``contiguous`` or ``channels_last``): the weights now, every input
+        as it comes in; the activations come out in that layout."""
+        self.memory_format = memory_format(layout)
+        return self.to(memory_format=self.memory_format)
 
     @classmethod
     def load(
@@ -52,4 +60,5 @@ class VGGEncoder(nn.Module):
 
     def forward(self, image: torch.Tensor, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
         """The activations of ``layers`` (None: all the encoder's layers); the pass stops at the deepest."""
-        return self.net(preprocess(image, self.preprocessing), self.layers if layers is None else layers)
+        x = preprocess(image, self.preprocessing).contiguous(memory_format=self.memory_format)
+        return self.net(x, self.layers if layers is None else layers)

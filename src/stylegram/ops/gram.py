@@ -4,24 +4,29 @@ import torch
 
 
 class _SymmetricGram(torch.autograd.Function):
-    """``F Fᵀ · scale`` in float32 (also under autocast), with a one-product backward ``(g + gᵀ) F · scale``.
+    """``Fᵀ F · scale`` of ``(N, P, C)`` positions × channels (or ``F Fᵀ`` of ``(N, C, P)``), returned in
+    float32, with a one-product backward ``F (g + gᵀ) · scale``.
 
     Autograd's own backward of ``flat @ flat.T`` treats the two operands as different tensors: two products, a
-    transpose copy and a sum, which costs a Gatys step on the CPU about 5 % more.
+    transpose copy and a sum. The scale is applied to the small ``C × C`` matrices, never to the feature-sized
+    gradient, and that gradient comes back in the features' own layout, so the ReLU behind it need not mix
+    layouts (in channels_last a mixed one cost five times the ReLU's own backward).
     """
 
     @staticmethod
-    def forward(ctx, flat: torch.Tensor, scale: float) -> torch.Tensor:
+    def forward(ctx, flat: torch.Tensor, scale: float, positions_first: bool) -> torch.Tensor:
         ctx.save_for_backward(flat)
-        ctx.scale = scale
+        ctx.scale, ctx.positions_first = scale, positions_first
         with torch.autocast(flat.device.type, enabled=False):
-            return torch.bmm(flat, flat.transpose(1, 2)) * scale
+            product = flat.mT @ flat if positions_first else flat @ flat.mT
+            return product.to(torch.promote_types(product.dtype, torch.float32)) * scale
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (flat,) = ctx.saved_tensors
         with torch.autocast(flat.device.type, enabled=False):
-            return torch.bmm((grad + grad.transpose(1, 2)).to(flat.dtype), flat) * ctx.scale, None
+            symmetric = ((grad + grad.mT) * ctx.scale).to(flat.dtype)
+            return (flat @ symmetric if ctx.positions_first else symmetric @ flat), None, None
 
 
 def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
@@ -30,12 +35,17 @@ def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     Normalised by ``C·H·W`` (as in Johnson's neural-style), the entries are averages over positions and
     channels, so the same picture at another size or layer width gives comparable values.
 
+    The product is taken in the features' precision when that is bfloat16 (accumulated in float32, as a bf16
+    matrix product is: twice as fast as promoting the features first, and its rounding, 0.4 % of an entry, is
+    far below what a style loss tells apart) and in float32 otherwise (float16 would overflow); channels_last
+    features are read as positions × channels without a copy.
+
     Args:
         features: ``(N, C, H, W)`` activations.
         normalize: divide by ``C·H·W``.
 
     Returns:
-        ``(N, C, C)`` Gram matrices, computed in float32 (or float64) whatever the input precision.
+        ``(N, C, C)`` Gram matrices in float32 (float64 for float64 features).
 
     Example:
         >>> gram_matrix(torch.ones(1, 2, 2, 2))
@@ -43,9 +53,12 @@ def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
                  [0.5000, 0.5000]]])
     """
     batch, channels, height, width = features.shape
-    flat = features.reshape(batch, channels, height * width)
-    flat = flat.to(torch.promote_types(flat.dtype, torch.float32))
-    return _SymmetricGram.apply(flat, 1.0 / (channels * height * width) if normalize else 1.0)
+    if features.dtype not in (torch.bfloat16, torch.float64):
+        features = features.float()
+    scale = 1.0 / (channels * height * width) if normalize else 1.0
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        return _SymmetricGram.apply(features.permute(0, 2, 3, 1).reshape(batch, height * width, channels), scale, True)
+    return _SymmetricGram.apply(features.reshape(batch, channels, height * width), scale, False)
 
 
 def guided_gram(features: torch.Tensor, weight: torch.Tensor, normalize: bool = True) -> torch.Tensor:

@@ -36,6 +36,23 @@ STORED_SHORT_SIDE = 512
 #: Mean absolute Laplacian (0..255 grey at 256 px wide) below which a picture is a smooth gradient, not a photo.
 MIN_DETAIL = 5.0
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+#: One picture in this many is held out for validation, chosen by a hash of its file name alone: the split is
+#: the same on every machine, whatever else is in the folder, and a picture never changes sides.
+VALIDATION_EVERY = 4
+
+
+def is_validation(path: str | Path) -> bool:
+    """Whether a picture of ``../shared/train`` (or any set) belongs to the validation split.
+
+    Nothing learnt may see a validation picture; every quality figure of a learned model is taken on them. The
+    bench images are validation pictures whatever their name.
+
+    Example:
+        >>> [is_validation(name) for name in ("kodak_kodim06.jpg", "kodak_kodim07.jpg")]
+        [True, False]
+    """
+    digest = hashlib.sha256(Path(path).name.encode()).digest()
+    return int.from_bytes(digest[:4], "big") % VALIDATION_EVERY == 0
 
 
 def detail(image: Image.Image) -> float:

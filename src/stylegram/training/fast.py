@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional
 
+from stylegram.cpu import fit_threads
 from stylegram.engines.base import ProgressEvent, check_weight
 from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.errors import InputError
@@ -186,6 +187,7 @@ def train_style(
     interrupted = False
     try:
         while step < options.steps:
+            fit_threads()
             batch = next(batches).to(target)
             with autocast(target, dtype):
                 with torch.no_grad():

@@ -1,0 +1,346 @@
+"""What this CPU runs fastest, and how much of it is free: measured, never read off the CPU's name.
+
+Two facts decide how fast the networks run on a CPU:
+
+1. **Precision and memory layout.** bf16 runs VGG19 about twice as fast as fp32 on one AMD EPYC, twice as
+   *slow* on an Intel Xeon without AMX and some sixty times slower on an AVX2-only EPYC; on a Xeon with AMX, bf16
+   in channels_last runs a convolution 2.2 times faster than bf16 in the default layout. :func:`cpu_choice`
+   times one forward and backward pass of VGG19 to ``relu5_1`` (the Gatys step) in each precision and layout,
+   and with half the threads, once per machine: the answer is cached per CPU model, instruction set, thread
+   count and torch version (``STYLEGRAM_CACHE_DIR``, default ``~/.cache/stylegram``), so it costs nothing the
+   second time.
+2. **Free cores.** Two OpenMP threads on a machine where another process keeps one of the two cores busy wait
+   for each other at every barrier: a Gatys run took 4.5 times as long as with the machine to itself, while
+   one thread took 1.75 times as long. :func:`fit_threads` reads how busy the other processes keep the CPUs this
+   process may use (``/proc/stat`` less this process's own time, at most once a second) and sets torch's thread
+   count to the CPUs left. Processes with a lower priority (``nice``) are not counted: they yield. The
+   environment variable ``STYLEGRAM_THREADS=N`` pins the count instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from stylegram.io.files import atomic_path
+
+PRECISION_CHOICES = ("fp32", "bf16")
+LAYOUT_CHOICES = ("contiguous", "channels_last")
+#: The probe's picture: small enough to take a few seconds for all it tries, large enough that VGG19's
+#: convolutions dominate as they do in a real run.
+PROBE_SIZE = (160, 120)
+PROBE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: bf16 must beat fp32, channels_last the default layout, and all threads half of them, by these factors to be
+#: chosen: noise never picks the slower one, and fewer threads leave the rest of the machine alone.
+BF16_MARGIN = 1.15
+LAYOUT_MARGIN = 1.05
+THREADS_MARGIN = 1.2
+#: Other processes busier than this share of a CPU while the probe ran leave its thread count unjudged.
+QUIET_LOAD = 0.25
+#: A CPU counts as taken when other processes keep it busy more than this share of the time.
+TAKEN_SHARE = 0.25
+#: Seconds between two readings of the load.
+LOAD_INTERVAL_S = 1.0
+#: Fewer seconds than this since the previous reading tell nothing about the load yet.
+MIN_WINDOW_S = 0.05
+
+
+@dataclass(frozen=True)
+class CpuChoice:
+    """How the networks run fastest on this CPU, and the probe's figures behind it.
+
+    Attributes:
+        precision: ``fp32`` or ``bf16`` (autocast; images, Gram matrices and losses stay fp32).
+        layout: ``contiguous`` or ``channels_last``.
+        threads: the most threads worth using on an idle machine.
+        seconds: seconds per probe step of every configuration tried, e.g. ``{"bf16/channels_last/2": 0.09}``.
+        others_load: CPUs other processes kept busy while the probe measured.
+        cached: whether this came from the cache rather than a measurement in this process.
+    """
+
+    precision: str
+    layout: str
+    threads: int
+    seconds: dict[str, float]
+    others_load: float = 0.0
+    cached: bool = False
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return memory_format(self.layout)
+
+
+def memory_format(layout: str) -> torch.memory_format:
+    """The torch memory format of a layout name.
+
+    Example:
+        >>> memory_format("channels_last")
+        torch.channels_last
+    """
+    return torch.channels_last if layout == "channels_last" else torch.contiguous_format
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the system reports it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _instruction_set() -> str:
+    """A short digest of the CPU's feature flags: two CPUs of one model name may differ (e.g. in a VM)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return hashlib.sha256(line.encode()).hexdigest()[:12]
+    except OSError:
+        pass
+    return "unknown"
+
+
+def cache_dir() -> Path:
+    """Where machine measurements are kept: ``STYLEGRAM_CACHE_DIR``, else ``$XDG_CACHE_HOME/stylegram``."""
+    if os.environ.get("STYLEGRAM_CACHE_DIR"):
+        return Path(os.environ["STYLEGRAM_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stylegram"
+
+
+def machine_key(threads: int) -> str:
+    """What a probe's answer holds for: the CPU, its instruction set, the threads and the torch version."""
+    return f"{cpu_model()} | flags {_instruction_set()} | {threads} threads | torch {torch.__version__}"
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity, capped by a container's CPU quota (cgroup v2)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            count = min(count, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return count
+
+
+class CpuLoad:
+    """How many of this process's CPUs other processes keep busy, between one reading and the next.
+
+    ``/proc/stat`` counts the time every CPU spent busy; this process's own CPU time (``time.process_time``,
+    all its threads) is taken off, so what is left is the others'. Time spent on ``nice``d processes counts only
+    when this process is itself niced: otherwise they yield to it.
+    """
+
+    def __init__(self) -> None:
+        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        self.ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.count_nice = hasattr(os, "nice") and os.nice(0) > 0
+        self.last = self._read()
+
+    def _read(self) -> tuple[float, float, float] | None:
+        """(wall, CPU seconds all the process's CPUs were busy, this process's CPU seconds), or None."""
+        try:
+            lines = Path("/proc/stat").read_text().splitlines()
+        except OSError:
+            return None
+        wanted = None if self.cpus is None else {f"cpu{index}" for index in self.cpus}
+        busy = 0
+        for line in lines:
+            name, *fields = line.split()
+            if not name.startswith("cpu") or name == "cpu" or (wanted is not None and name not in wanted):
+                continue
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[:8])
+            busy += user + system + irq + softirq + steal + (nice if self.count_nice else 0)
+        return time.monotonic(), busy / self.ticks_per_s, time.process_time()
+
+    def others(self, min_window_s: float = MIN_WINDOW_S) -> float | None:
+        """CPUs the other processes kept busy on average since the last call (None: too soon to tell)."""
+        now = self._read()
+        if now is None or self.last is None or now[0] - self.last[0] < min_window_s:
+            return None
+        (wall, busy, own), (last_wall, last_busy, last_own) = now, self.last
+        self.last = now
+        return max(0.0, (busy - last_busy) - (own - last_own)) / (wall - last_wall)
+
+
+def free_threads(others: float, usable: int, most: int) -> int:
+    """Threads to run with when other processes keep ``others`` of ``usable`` CPUs busy, at most ``most``.
+
+    Example:
+        >>> free_threads(0.0, 2, 2), free_threads(0.1, 2, 2), free_threads(0.9, 2, 2), free_threads(3.0, 2, 2)
+        (2, 2, 1, 1)
+    """
+    taken = max(0, math.ceil(others - TAKEN_SHARE))
+    return max(1, min(most, usable - taken))
+
+
+def _time_vgg_step(
+    net: torch.nn.Module, dtype: torch.dtype | None, layout: str, repeats: int, give_up_after_s: float
+) -> float:
+    """Best seconds of one Gatys step's network work: ``net`` (VGG19 to relu5_1) forward, the Gram matrices of
+    the style layers and their backward pass."""
+    from stylegram.ops.gram import gram_matrix
+
+    net = net.to(memory_format=memory_format(layout))
+    width, height = PROBE_SIZE
+    image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    image = image.contiguous(memory_format=memory_format(layout)).requires_grad_(True)
+    best = math.inf
+    for attempt in range(repeats + 1):  # the first pass warms oneDNN's caches up and is not counted
+        started = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
+            features = net(image, PROBE_LAYERS)
+        sum(gram_matrix(value).square().sum() for value in features.values()).backward()
+        image.grad = None
+        if attempt:
+            best = min(best, time.perf_counter() - started)
+        if time.perf_counter() - started > give_up_after_s:
+            break
+    return best
+
+
+def probe(threads: int) -> CpuChoice:
+    """Measure every precision and layout with ``threads`` threads, then the best with half as many.
+
+    Other processes busy while it measures slow every configuration alike, so precision and layout are still
+    judged, but not the thread count: under load it stays ``threads`` (``others_load`` records the load).
+    """
+    from stylegram.features.vgg import VGG19
+
+    load = CpuLoad()
+    with torch.random.fork_rng():  # the caller's random numbers stay as they were
+        torch.manual_seed(0)
+        net = VGG19(last_layer="relu5_1").requires_grad_(False)  # random weights cost what the real ones do
+    before = torch.get_num_threads()
+    seconds: dict[str, float] = {}
+    try:
+        torch.set_num_threads(threads)
+        for precision in PRECISION_CHOICES:
+            dtype = torch.bfloat16 if precision == "bf16" else None
+            # A CPU without native bf16 can be slower by orders of magnitude: stop as soon as that is clear.
+            give_up = 3 * _best(seconds, "fp32") if precision == "bf16" else math.inf
+            for layout in LAYOUT_CHOICES:
+                seconds[f"{precision}/{layout}/{threads}"] = _time_vgg_step(net, dtype, layout, 2, give_up)
+        precision = "bf16" if _best(seconds, "bf16") * BF16_MARGIN <= _best(seconds, "fp32") else "fp32"
+        dtype = torch.bfloat16 if precision == "bf16" else None
+        plain, channels_last = (seconds[f"{precision}/{layout}/{threads}"] for layout in LAYOUT_CHOICES)
+        layout = "channels_last" if channels_last * LAYOUT_MARGIN <= plain else "contiguous"
+        if threads > 1:
+            torch.set_num_threads(threads // 2)
+            seconds[f"{precision}/{layout}/{threads // 2}"] = _time_vgg_step(net, dtype, layout, 2, math.inf)
+    finally:
+        torch.set_num_threads(before)
+    others = load.others(min_window_s=0.0) or 0.0
+    chosen_threads = threads
+    if threads > 1 and others <= QUIET_LOAD:
+        all_threads, half = (seconds[f"{precision}/{layout}/{n}"] for n in (threads, threads // 2))
+        if all_threads * THREADS_MARGIN > half:
+            chosen_threads = threads // 2
+    rounded = {key: round(value, 4) for key, value in seconds.items()}
+    return CpuChoice(precision, layout, chosen_threads, rounded, others_load=round(others, 2))
+
+
+def _best(seconds: dict[str, float], precision: str) -> float:
+    return min((value for key, value in seconds.items() if key.startswith(precision + "/")), default=math.inf)
+
+
+def _cache_file() -> Path:
+    return cache_dir() / "cpu-probe.json"
+
+
+def _read_cache() -> dict:
+    try:
+        entries = json.loads(_cache_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _write_cache(key: str, choice: CpuChoice) -> None:
+    """Keep the choice for the next process; a cache that cannot be written only costs the next probe."""
+    entries = _read_cache()
+    entries[key] = {name: value for name, value in asdict(choice).items() if name != "cached"}
+    try:
+        _cache_file().parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(_cache_file()) as temporary:
+            temporary.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
+    except OSError:
+        pass
+
+
+def _from_cache(entry: object) -> CpuChoice | None:
+    try:
+        choice = CpuChoice(**entry, cached=True)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    if choice.precision not in PRECISION_CHOICES or choice.layout not in LAYOUT_CHOICES or choice.threads < 1:
+        return None
+    return choice
+
+
+@lru_cache(maxsize=1)
+def cpu_choice() -> CpuChoice:
+    """This machine's fastest precision, layout and thread count: from the cache, or measured now (seconds)."""
+    threads = max_threads()
+    key = machine_key(threads)
+    cached = _from_cache(_read_cache().get(key))
+    if cached is not None:
+        return cached
+    choice = probe(threads)
+    _write_cache(key, choice)
+    return choice
+
+
+@lru_cache(maxsize=1)
+def max_threads() -> int:
+    """The most threads to use: ``STYLEGRAM_THREADS`` when set, else torch's own count when first asked (it
+    follows ``OMP_NUM_THREADS`` and ``torch.set_num_threads``), at most the usable CPUs."""
+    pinned = os.environ.get("STYLEGRAM_THREADS", "").strip()
+    if pinned.isdigit() and int(pinned) >= 1:
+        return int(pinned)
+    return max(1, min(torch.get_num_threads(), usable_cpus()))
+
+
+class _ThreadFitter:
+    def __init__(self) -> None:
+        self.load = CpuLoad()
+        self.checked = -math.inf
+
+    def fit(self) -> int:
+        if time.monotonic() - self.checked >= LOAD_INTERVAL_S:
+            self.checked = time.monotonic()
+            others = self.load.others()
+            if others is not None:
+                threads = free_threads(others, usable_cpus(), cpu_choice().threads)
+                if threads != torch.get_num_threads():
+                    torch.set_num_threads(threads)
+        return torch.get_num_threads()
+
+
+#: Started when stylegram is first imported, so the first fit already has a window to judge the load by.
+_fitter = _ThreadFitter()
+
+
+def fit_threads() -> int:
+    """Set torch's thread count to the CPUs other processes leave free now, and return it.
+
+    Cheap to call at every step: the load is read at most once a second. With ``STYLEGRAM_THREADS`` set, the
+    count is that and never changes.
+    """
+    if os.environ.get("STYLEGRAM_THREADS", "").strip().isdigit():
+        if torch.get_num_threads() != max_threads():
+            torch.set_num_threads(max_threads())
+        return max_threads()
+    return _fitter.fit()

@@ -1,0 +1,138 @@
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from stylegram import cpu
+from stylegram.cpu import CpuLoad, cpu_choice, fit_threads, free_threads
+
+BUSY_LOOP = [sys.executable, "-c", "while True: pass"]
+
+
+@pytest.fixture
+def fresh_probe(monkeypatch, tmp_path):
+    """An empty cache and a probe whose timings the test sets: seconds per ``precision/layout/threads``."""
+    monkeypatch.setenv("STYLEGRAM_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("STYLEGRAM_THREADS", raising=False)
+    timings: dict[str, float] = {}
+    calls: list[str] = []
+
+    def timed(net, dtype, layout, repeats, give_up_after_s):
+        key = f"{'bf16' if dtype is not None else 'fp32'}/{layout}/{torch.get_num_threads()}"
+        calls.append(key)
+        return timings[key]
+
+    monkeypatch.setattr(cpu, "_time_vgg_step", timed)
+    monkeypatch.setattr(cpu, "max_threads", lambda: 2)
+    monkeypatch.setattr(cpu.CpuLoad, "others", lambda self, min_window_s=0.0: 0.0)  # a quiet machine
+    cpu_choice.cache_clear()
+    yield timings, calls
+    cpu_choice.cache_clear()
+
+
+def test_free_threads_leave_out_cpus_others_keep_busy():
+    assert free_threads(0.0, 2, 2) == 2
+    assert free_threads(0.2, 2, 2) == 2  # a quarter of a CPU now and then is not worth a thread
+    assert free_threads(0.3, 2, 2) == 1
+    assert free_threads(1.0, 4, 4) == 3
+    assert free_threads(8.0, 4, 4) == 1  # never none
+    assert free_threads(0.0, 8, 2) == 2  # never more than the probe found worth it
+
+
+def test_the_probe_picks_the_fastest_precision_and_layout_and_caches_it(fresh_probe, tmp_path):
+    timings, calls = fresh_probe
+    timings.update({"fp32/contiguous/2": 0.10, "fp32/channels_last/2": 0.09,
+                    "bf16/contiguous/2": 0.06, "bf16/channels_last/2": 0.05, "bf16/channels_last/1": 0.09})  # fmt: skip
+    choice = cpu_choice()
+    assert (choice.precision, choice.layout, choice.threads, choice.cached) == ("bf16", "channels_last", 2, False)
+    assert len(calls) == 5
+    entries = json.loads((tmp_path / "cpu-probe.json").read_text())
+    assert [entry["layout"] for entry in entries.values()] == ["channels_last"]
+
+    cpu_choice.cache_clear()
+    again = cpu_choice()
+    assert again.cached and (again.precision, again.layout) == ("bf16", "channels_last")
+    assert len(calls) == 5  # read from the cache, nothing measured
+
+
+def test_small_gains_do_not_win(fresh_probe):
+    timings, _ = fresh_probe
+    # bf16 9 % faster and channels_last 2 % faster are within the margins; half the threads nearly as fast.
+    timings.update({"fp32/contiguous/2": 0.100, "fp32/channels_last/2": 0.098,
+                    "bf16/contiguous/2": 0.092, "bf16/channels_last/2": 0.091, "fp32/contiguous/1": 0.11})  # fmt: skip
+    choice = cpu_choice()
+    assert (choice.precision, choice.layout, choice.threads) == ("fp32", "contiguous", 1)
+
+
+def test_under_load_the_thread_count_is_not_judged(fresh_probe, monkeypatch):
+    timings, _ = fresh_probe
+    monkeypatch.setattr(cpu.CpuLoad, "others", lambda self, min_window_s=0.0: 1.0)
+    timings.update({"fp32/contiguous/2": 0.2, "fp32/channels_last/2": 0.2,
+                    "bf16/contiguous/2": 0.5, "bf16/channels_last/2": 0.5, "fp32/contiguous/1": 0.2})  # fmt: skip
+    choice = cpu_choice()
+    assert (choice.precision, choice.threads, choice.others_load) == ("fp32", 2, 1.0)
+
+
+def test_a_broken_cache_is_measured_again(fresh_probe, tmp_path):
+    timings, calls = fresh_probe
+    timings.update({"fp32/contiguous/2": 0.1, "fp32/channels_last/2": 0.1,
+                    "bf16/contiguous/2": 0.5, "bf16/channels_last/2": 0.5, "fp32/contiguous/1": 0.2})  # fmt: skip
+    (tmp_path / "cpu-probe.json").write_text("{not json")
+    assert cpu_choice().precision == "fp32"
+    cpu_choice.cache_clear()
+    (tmp_path / "cpu-probe.json").write_text(json.dumps({cpu.machine_key(2): {"precision": "fp64"}}))
+    assert cpu_choice().precision == "fp32" and len(calls) == 10
+
+
+def test_the_load_of_a_busy_process_is_seen():
+    load = CpuLoad()
+    assert load.others() is None  # no window yet
+    busy = subprocess.Popen(BUSY_LOOP)
+    try:
+        time.sleep(0.2)
+        load.others(min_window_s=0.0)
+        time.sleep(0.8)
+        others = load.others()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert others is not None and others > 0.6
+
+
+def test_a_niced_process_is_not_counted():
+    load = CpuLoad()
+    busy = subprocess.Popen(["nice", "-n", "19", *BUSY_LOOP])
+    try:
+        time.sleep(0.2)
+        load.others(min_window_s=0.0)
+        time.sleep(0.8)
+        others = load.others()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert others is not None and others < 0.4
+
+
+def test_fit_threads_follows_the_load_and_the_pin(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.delenv("STYLEGRAM_THREADS", raising=False)
+    fitter = cpu._ThreadFitter()
+    monkeypatch.setattr(cpu, "_fitter", fitter)
+    monkeypatch.setattr(cpu, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(cpu, "cpu_choice", lambda: cpu.CpuChoice("fp32", "contiguous", 2, {}))
+    try:
+        monkeypatch.setattr(fitter.load, "others", lambda: 1.0)
+        assert fit_threads() == 1 == torch.get_num_threads()
+        monkeypatch.setattr(fitter.load, "others", lambda: 0.0)
+        assert fit_threads() == 1  # read at most once a second
+        fitter.checked -= cpu.LOAD_INTERVAL_S
+        assert fit_threads() == 2 == torch.get_num_threads()
+        monkeypatch.setenv("STYLEGRAM_THREADS", "1")
+        cpu.max_threads.cache_clear()
+        assert fit_threads() == 1 == torch.get_num_threads()
+    finally:
+        cpu.max_threads.cache_clear()
+        torch.set_num_threads(before)
