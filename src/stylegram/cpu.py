@@ -296,10 +296,19 @@ def cpu_choice() -> CpuChoice:
     threads = max_threads()
     key = machine_key(threads)
     cached = _from_cache(_read_cache().get(key))
-    if cached is not None:
-        return cached
+    return cached if cached is not None else _measure_and_keep(threads)
+
+
+def measure_again() -> CpuChoice:
+    """Probe now whatever the cache holds (``stylegram probe --again``), keep the answer and use it from now."""
+    choice = _measure_and_keep(max_threads())
+    cpu_choice.cache_clear()
+    return choice
+
+
+def _measure_and_keep(threads: int) -> CpuChoice:
     choice = probe(threads)
-    _write_cache(key, choice)
+    _write_cache(machine_key(threads), choice)
     return choice
 
 

@@ -5,9 +5,11 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 
 from stylegram import __version__
+from stylegram.api import remake
 from stylegram.cli.main import main, parse_layers
 from stylegram.io.image import read_metadata
 
@@ -205,9 +207,25 @@ def test_remake_makes_the_same_picture_from_its_metadata(tmp_path, content_path,
     metadata = read_metadata(original)
     assert metadata["content"] == str(content_path) and metadata["strength"] == 0.7
     assert metadata["run"]["precision"] in ("fp32", "bf16")
+    assert metadata["run"]["layout"] in ("contiguous", "channels_last")
     assert main(["remake", str(original), "-o", str(again), "--quiet"]) == 0
     with Image.open(original) as first, Image.open(again) as second:
         assert first.tobytes() == second.tobytes()
+
+
+def test_remake_keeps_the_layout_the_original_run_chose(tmp_path, content_path, style_path):
+    original = tmp_path / "original.png"
+    assert transfer(content_path, style_path, original, "--layout", "channels_last", "--precision", "fp32") == 0
+    result = remake(original)
+    assert (result.options["run"]["layout"], result.options["run"]["precision"]) == ("channels_last", "fp32")
+
+
+def test_probe_shows_the_machines_choice_and_where_it_is_kept(capsys, machine_cache):
+    assert main(["probe"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["precision"] in ("fp32", "bf16") and shown["layout"] in ("contiguous", "channels_last")
+    assert shown["cache"] == str(machine_cache) and (machine_cache / "cpu-probe.json").is_file()
+    assert shown["threads"] >= 1 and shown["machine"].endswith(f"torch {torch.__version__}")
 
 
 def test_remake_refuses_pictures_it_cannot_remake(tmp_path, content_path, style_path, capsys):

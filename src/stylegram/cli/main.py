@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from stylegram import __version__
 from stylegram.api import preserve_colors, remake, remake_inputs, stylize
+from stylegram.cpu import cache_dir, cpu_choice, machine_key, max_threads, measure_again
 from stylegram.engines import ProgressCallback, ProgressEvent, Result, StyleSpec, engine_names
 from stylegram.engines.arbitrary import DEFAULT_STYLE_SIZE, DEFAULT_WORK_SIZE
 from stylegram.engines.fast import DEFAULT_MODEL
@@ -382,6 +383,13 @@ def cmd_styles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    choice = measure_again() if args.again else cpu_choice()
+    record = {"machine": machine_key(max_threads()), "cache": str(cache_dir()), **dataclasses.asdict(choice)}
+    print(json.dumps(record, indent=2))
+    return 0
+
+
 def cmd_engines(args: argparse.Namespace) -> int:
     for name in engine_names():
         print(name)
@@ -716,6 +724,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     _add_service_options(worker)
     worker.set_defaults(handler=cmd_worker)
+
+    probe = commands.add_parser(
+        "probe", help="show what this machine runs fastest (precision, layout, threads), measured once and cached"
+    )
+    probe.add_argument("--again", action="store_true", help="measure again, whatever the cache holds")
+    probe.set_defaults(handler=cmd_probe)
 
     engines = commands.add_parser("engines", help="list the available engines")
     engines.set_defaults(handler=cmd_engines)

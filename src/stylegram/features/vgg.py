@@ -57,6 +57,28 @@ def check_layers(layers: Iterable[str]) -> list[str]:
     return layers
 
 
+def convolution_macs(width: int, height: int, last_layer: str = "relu5_1") -> int:
+    """Multiply-accumulates of VGG19's convolutions up to ``last_layer`` on one ``width × height`` picture.
+
+    A Gatys step costs about four times this in floating-point operations: the forward pass, and the backward
+    pass to the picture (the same products again; the weights take no gradient).
+
+    Example:
+        >>> round(convolution_macs(512, 384) / 1e9, 1)
+        71.0
+    """
+    check_layers([last_layer])
+    macs, in_channels = 0, 3
+    for name in LAYER_NAMES[: LAYER_NAMES.index(last_layer) + 1]:
+        if name.startswith("conv"):
+            block = int(name[4])
+            channels = BLOCK_CHANNELS[block - 1]
+            scale = 2 ** (block - 1)  # each earlier pooling halved both sides (rounding down)
+            macs += (height // scale) * (width // scale) * in_channels * channels * 9
+            in_channels = channels
+    return macs
+
+
 def preprocess(image: torch.Tensor, preprocessing: str = "caffe") -> torch.Tensor:
     """Turn RGB images with values in 0..1 into the input the VGG19 weights were trained on.
 
