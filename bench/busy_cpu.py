@@ -37,8 +37,9 @@ CASES = {
     "adain": "[stylegram.stylize(CONTENT, STYLE, engine='adain', size=1024) for _ in range(4)]",
     "wct": "[stylegram.stylize(CONTENT, STYLE, engine='wct', size=1024) for _ in range(4)]",
     "video": "stylize_video(SCRATCH / 'clip.mp4', SCRATCH / 'out.mp4', model='starry_night')",
-    "training": "train_style(STYLE, SCRATCH / 'net.safetensors', IMAGES, TrainOptions(steps=12, batch_size=2, "
-    "image_size=128, checkpoint_every=1000))",
+    # A new output each time: a finished one would be resumed, which is no work at all.
+    "training": "train_style(STYLE, SCRATCH / f'net{time.monotonic_ns()}.safetensors', IMAGES, TrainOptions("
+    "steps=12, batch_size=2, image_size=128, checkpoint_every=1000))",
 }
 PRELUDE = """
 import sys, time

@@ -42,6 +42,16 @@ VALIDATION_PAIRS = [
 #: Named variants: options given to ``stylegram.stylize`` on top of the defaults.
 VARIANTS: dict[str, dict] = {
     "default": {},
+    # Fewer steps where they cost most, or more scales.
+    "steps 30+8": {"iterations": [30, 8]},
+    "steps 20+10": {"iterations": [20, 10]},
+    "steps 20+10, style weight 6": {"iterations": [20, 10], "style_weight": 6.0},
+    "steps 30+4": {"iterations": [30, 4]},
+    "128/256/512 px, steps 30+15+10": {"scales": [128, 256, 512], "iterations": [30, 15, 10]},
+    "256/362/512 px (steps of the square root of 2), 24+8+5": {"scales": [256, 362, 512], "iterations": [24, 8, 5]},
+    # Another style loss, at the default style weight and at one that keeps as much of the photo.
+    "mean_cov": {"style_loss": "mean_cov"},
+    "mean_cov, style weight 2": {"style_loss": "mean_cov", "style_weight": 2.0},
 }
 
 

@@ -39,10 +39,13 @@ def make_objectives(options, tile_size, regions=False):
     return whole, tiled, image
 
 
+@pytest.mark.parametrize("style_loss", ["gram", "mean_cov"])
 @pytest.mark.parametrize("regions", [False, True], ids=["blended", "regions"])
-def test_tiles_give_the_exact_loss_and_gradient_when_features_see_no_padding(regions):
+def test_tiles_give_the_exact_loss_and_gradient_when_features_see_no_padding(regions, style_loss):
     # relu1_1 sees 3x3 pixels, and the weighted part of a tile is 4 px from its cut edges: tiling must be exact.
-    options = GatysOptions(content_layers={"relu1_1": 1.0}, style_layers={"relu1_1": 1.0}, tv_weight=1e-3)
+    options = GatysOptions(
+        content_layers={"relu1_1": 1.0}, style_layers={"relu1_1": 1.0}, tv_weight=1e-3, style_loss=style_loss
+    )
     whole, tiled, image = make_objectives(options, tile_size=64, regions=regions)
     assert len(tiled.tiles) == 6 and len(whole.tiles) == 1
     whole_terms, whole_gradient = loss_and_gradient(whole, image)
@@ -89,3 +92,18 @@ def test_each_region_is_compared_with_its_own_style_only():
     swapped_style = swapped.evaluate(picture.clone().requires_grad_(True))["style"]
     # Not zero: positions next to the border and the picture's edges see other pixels than the styles' do.
     assert matching_style * 20 < swapped_style
+
+
+def test_the_mean_and_covariance_loss_tells_a_shifted_painting_from_its_own_statistics():
+    # The painting's own pixels moved elsewhere keep its statistics (but at the borders); washed out they do not.
+    options = GatysOptions(content_weight=0.0, style_layers={"relu1_1": 1.0}, tv_weight=0.0, style_loss="mean_cov")
+    encoder = VGGEncoder.load(["relu1_1", "relu4_2"])
+    painting = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(2))
+    objective = StyleTransferObjective(encoder, options)
+    objective.set_targets(painting, [StyleTarget(painting)])
+    own, gradient = loss_and_gradient(objective, painting)
+    assert own["style"] == pytest.approx(0.0, abs=1e-6) and gradient.abs().max() < 1e-3
+    other, _ = loss_and_gradient(objective, painting.flip(-1).roll(7, dims=-2))
+    assert other["style"] < 0.05  # the same statistics, other places: style, not content
+    brighter, _ = loss_and_gradient(objective, (painting * 0.5 + 0.5))
+    assert brighter["style"] > 20 * other["style"]

@@ -37,6 +37,7 @@ from stylegram.models.export import export_onnx, onnx_difference
 from stylegram.models.store import load_style_model, read_style_info, shipped_styles
 from stylegram.ops.color import COLOR_METHODS
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
+from stylegram.ops.losses import STYLE_LOSSES
 from stylegram.runtime import LAYOUTS, PRECISIONS
 from stylegram.server.settings import DATA_VARIABLE, QUEUE_VARIABLE, TOKEN_VARIABLE, ServiceSettings
 from stylegram.training.decoder import DecoderTrainOptions, train_decoder
@@ -200,6 +201,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         "tv_weight": args.tv_weight,
         "content_layers": parse_layers(args.content_layers, "content"),
         "style_layers": parse_layers(args.style_layers, "style"),
+        "style_loss": args.style_loss,
         "init": args.init,
         "style_size": args.style_size,
         "style_scale": args.style_scale,
@@ -517,6 +519,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--style-layers",
         default=format_layers(defaults.style_layers),
         help="comma-separated layers, each optionally LAYER:WEIGHT",
+    )
+    transfer.add_argument(
+        "--style-loss",
+        choices=STYLE_LOSSES,
+        default=defaults.style_loss,
+        help="compare Gram matrices (gram) or means and covariances (mean_cov: bolder strokes, less photo)",
     )
     transfer.add_argument("--init", default=defaults.init, help=f"{', '.join(INITS)} or an image path")
     transfer.add_argument("--seed", type=_positive_int, default=0, help="random seed (same seed, same picture)")

@@ -48,6 +48,7 @@ from stylegram.features.encoder import VGGEncoder
 from stylegram.features.vgg import check_layers
 from stylegram.io.image import image_to_tensor, load_image, resize, tensor_to_image
 from stylegram.ops.color import COLOR_METHODS, join_luminance, luminance, match_color, match_luminance
+from stylegram.ops.losses import STYLE_LOSSES
 from stylegram.ops.masks import mask_from_image, resize_mask
 from stylegram.runtime import (
     LAYOUTS,
@@ -104,6 +105,9 @@ class GatysOptions:
         tv_weight: weight of the total-variation smoothness term.
         content_layers: content layers and their weights.
         style_layers: style layers and their weights.
+        style_loss: how the style term compares features at each layer: ``gram`` (Gram matrices, Gatys et al.)
+            or ``mean_cov`` (means and covariances separately: bolder strokes of the painting's own at the same
+            weight, and a photo less kept; see docs/speed.md).
         init: where the optimisation starts: ``"palette"`` (the photo recoloured to the painting's colour mean
             and covariance: the painting's colours are then right from the first step, which a short run
             cannot otherwise reach; the plain photo when colours are preserved), ``"content"``, ``"noise"``,
@@ -142,6 +146,7 @@ class GatysOptions:
     tv_weight: float = 5e-4
     content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
     style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
+    style_loss: str = "gram"
     init: Any = "palette"
     style_size: int | None = None
     style_scale: float = 1.0
@@ -182,6 +187,8 @@ def check_inputs(request: Request) -> GatysOptions:
         raise InputError(f"unknown layout {options.layout!r}; expected one of {', '.join(LAYOUTS)}")
     if options.color not in COLOR_METHODS:
         raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
+    if options.style_loss not in STYLE_LOSSES:
+        raise InputError(f"unknown style loss {options.style_loss!r}; expected one of {', '.join(STYLE_LOSSES)}")
     if options.optimizer not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {options.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
     check_weight("learning rate", options.learning_rate, allow_zero=False)

@@ -23,7 +23,7 @@ import torch
 
 from stylegram.features.encoder import VGGEncoder
 from stylegram.ops.gram import gram_matrix, guided_gram
-from stylegram.ops.losses import relative_squared_error, temporal_loss, total_variation_loss
+from stylegram.ops.losses import Moments, moments_error, temporal_loss, total_variation_loss
 from stylegram.ops.tiling import ALIGN, Tile, average_down, plan_tiles
 
 if TYPE_CHECKING:
@@ -54,9 +54,9 @@ class StyleTarget:
 
 @dataclass
 class _StyleGroup:
-    """Gram targets that one part of the picture (``region``, None: all of it) is pulled towards."""
+    """Targets that one part of the picture (``region``, None: all of it) is pulled towards, per layer."""
 
-    targets: dict[str, torch.Tensor]
+    targets: dict[str, Moments]
     region: torch.Tensor | None
     weight: float
 
@@ -119,25 +119,37 @@ class StyleTransferObjective:
         overlap = min(TILE_OVERLAP, ALIGN * ((tile or 0) // (4 * ALIGN)))
         return [Tile(t.top, t.left, t.weight.to(image.device)) for t in plan_tiles(height, width, tile, overlap)]
 
+    def _sums(self, features: torch.Tensor, weight: torch.Tensor) -> Moments:
+        """The weighted sums of a layer's products and (where the loss uses means) features, unnormalised."""
+        gram = guided_gram(features, weight, normalize=False)
+        if self.options.style_loss != "mean_cov":
+            return Moments(gram)
+        return Moments(gram, (features.float() * weight).sum(dim=(2, 3)))
+
     @torch.no_grad()
-    def _grams(
+    def _moments(
         self, image: torch.Tensor, tiles: list[Tile], regions: list[torch.Tensor | None]
-    ) -> list[tuple[dict[str, torch.Tensor], dict[str, float]]]:
-        """For each region: the guided Gram matrices of ``image`` at the style layers, summed over ``tiles``,
-        and the normalisation (weighted positions × channels) each was divided by."""
-        sums: list[dict[str, torch.Tensor]] = [{} for _ in regions]
-        positions: list[dict[str, float]] = [{} for _ in regions]
+    ) -> list[tuple[dict[str, Moments], dict[str, float]]]:
+        """For each region: the style statistics of ``image`` at the style layers, summed over ``tiles``, and
+        the weighted positions each layer's were divided by."""
+        sums: list[dict[str, list[Moments]]] = [{name: [] for name in self.options.style_layers} for _ in regions]
+        positions: list[dict[str, float]] = [dict.fromkeys(self.options.style_layers, 1e-8) for _ in regions]
         for tile in tiles:
             features = self._encode(tile.crop(image))
             for index, region in enumerate(regions):
                 for name in self.options.style_layers:
                     weight = position_weight(tile, region, *features[name].shape[-2:])
-                    sums[index][name] = sums[index].get(name, 0) + guided_gram(features[name], weight, normalize=False)
-                    positions[index][name] = positions[index].get(name, 0) + float(weight.sum())
+                    sums[index][name].append(self._sums(features[name], weight))
+                    positions[index][name] += float(weight.sum())
         results = []
         for region_sums, region_positions in zip(sums, positions, strict=True):
-            norms = {name: region_positions[name] * region_sums[name].shape[-1] + 1e-8 for name in region_sums}
-            results.append(({name: region_sums[name] / norms[name] for name in region_sums}, norms))
+            moments = {}
+            for name, parts in region_sums.items():
+                count = region_positions[name]
+                gram = sum(part.gram for part in parts) / (count * parts[0].gram.shape[-1])
+                mean = None if parts[0].mean is None else sum(part.mean for part in parts) / count
+                moments[name] = Moments(gram, mean)
+            results.append((moments, region_positions))
         return results
 
     def _weight(self, tile_index: int, group_index: int, features: torch.Tensor) -> torch.Tensor:
@@ -164,23 +176,27 @@ class StyleTransferObjective:
             for name, target in targets.items():
                 energy = (target.pow(2) * self._weight(index, -1, target)).sum()
                 self.content_energy[name] = self.content_energy.get(name, 0) + energy
-        style_grams = [
-            self._grams(style.image, self._plan(style.image), [style.source_region])[0][0] for style in styles
+        style_moments = [
+            self._moments(style.image, self._plan(style.image), [style.source_region])[0][0] for style in styles
         ]
         if all(style.region is None for style in styles):
             shares = [style.weight / sum(style.weight for style in styles) for style in styles]
-            blended = {
-                name: sum(grams[name] * share for grams, share in zip(style_grams, shares, strict=True))
-                for name in self.options.style_layers
-            }
+            blended = {}
+            for name in self.options.style_layers:
+                layers = [moments[name] for moments in style_moments]
+                gram = sum(layer.gram * share for layer, share in zip(layers, shares, strict=True))
+                mean = None
+                if layers[0].mean is not None:
+                    mean = sum(layer.mean * share for layer, share in zip(layers, shares, strict=True))
+                blended[name] = Moments(gram, mean)
             self.groups = [_StyleGroup(blended, None, 1.0)]
         else:
             # A region's term counts by its area, so each style pulls every pixel of its region equally hard
             # however large the region; its weight says how hard, relative to the heaviest style.
             heaviest = max(style.weight for style in styles)
             self.groups = [
-                _StyleGroup(grams, style.region, style.weight / heaviest * float(style.region.mean()))
-                for grams, style in zip(style_grams, styles, strict=True)
+                _StyleGroup(moments, style.region, style.weight / heaviest * float(style.region.mean()))
+                for moments, style in zip(style_moments, styles, strict=True)
             ]
 
     def evaluate(self, image: torch.Tensor) -> dict[str, float]:
@@ -190,7 +206,7 @@ class StyleTransferObjective:
             features = self._encode(image)
             content = self._content(features, 0)
             style = sum(
-                group.weight * layer_weight * relative_squared_error(self._gram(features[name], index), target)
+                group.weight * layer_weight * moments_error(self._whole_moments(features[name], index), target)
                 for index, group in enumerate(self.groups)
                 for name, target in group.targets.items()
                 for layer_weight in [options.style_layers[name]]
@@ -205,11 +221,15 @@ class StyleTransferObjective:
         terms["total"].backward()
         return {name: float(value.detach()) for name, value in terms.items()}
 
-    def _gram(self, features: torch.Tensor, group_index: int) -> torch.Tensor:
-        """The normalised Gram matrix of a whole picture's ``features`` for one style group."""
+    def _whole_moments(self, features: torch.Tensor, group_index: int) -> Moments:
+        """The style statistics of a whole picture's ``features`` for one style group."""
         if self.groups[group_index].region is None:
-            return gram_matrix(features)
-        return guided_gram(features, self._weight(0, group_index, features))
+            mean = features.float().mean(dim=(2, 3)) if self.options.style_loss == "mean_cov" else None
+            return Moments(gram_matrix(features), mean)
+        weight = self._weight(0, group_index, features)
+        sums = self._sums(features, weight)
+        count = float(weight.sum()) + 1e-8
+        return Moments(sums.gram / (count * features.shape[1]), None if sums.mean is None else sums.mean / count)
 
     def _content(self, features: dict[str, torch.Tensor], tile_index: int) -> torch.Tensor:
         """This tile's part of the content term: weighted squared error over the whole picture's energy."""
@@ -225,17 +245,26 @@ class StyleTransferObjective:
     def _evaluate_tiles(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Style and content terms tile by tile; their gradients go to ``image.grad``, the terms are detached."""
         options = self.options
-        measured = self._grams(image.detach(), self.tiles, [group.region for group in self.groups])
+        measured = self._moments(image.detach(), self.tiles, [group.region for group in self.groups])
         style = 0
         style_gradients = []
-        for group, (grams, norms) in zip(self.groups, measured, strict=True):
+        for group, (moments, positions) in zip(self.groups, measured, strict=True):
             gradients = {}
             for name, target in group.targets.items():
                 layer_weight = options.style_layers[name] * group.weight
-                style = style + layer_weight * relative_squared_error(grams[name], target)
-                scale = options.style_weight * layer_weight * 2 / (target.pow(2).sum() + 1e-8)
-                # ∂L/∂G, divided by the normalisation the tile's Gram contribution below leaves out.
-                gradients[name] = (grams[name] - target) * (scale / norms[name])
+                # ∂L/∂statistics on the small matrices, divided by the normalisation the tiles' sums below leave
+                # out: their products count 1/(channels × positions), their features 1/positions.
+                statistics = Moments(*(None if part is None else part.requires_grad_(True) for part in
+                                       (moments[name].gram, moments[name].mean)))  # fmt: skip
+                with torch.enable_grad():
+                    error = moments_error(statistics, target)
+                    (options.style_weight * layer_weight * error).backward()
+                style = style + layer_weight * error.detach()
+                count = positions[name]
+                gradients[name] = Moments(
+                    statistics.gram.grad / (count * statistics.gram.shape[-1]),
+                    None if statistics.mean is None else statistics.mean.grad / count,
+                )
             style_gradients.append(gradients)
         if image.grad is None:
             image.grad = torch.zeros_like(image)
@@ -247,8 +276,10 @@ class StyleTransferObjective:
             surrogate = options.content_weight * tile_content
             for group_index, gradients in enumerate(style_gradients):
                 for name, gradient in gradients.items():
-                    weight = self._weight(tile_index, group_index, features[name])
-                    surrogate = surrogate + (gradient * guided_gram(features[name], weight, normalize=False)).sum()
+                    sums = self._sums(features[name], self._weight(tile_index, group_index, features[name]))
+                    surrogate = surrogate + (gradient.gram * sums.gram).sum()
+                    if gradient.mean is not None:
+                        surrogate = surrogate + (gradient.mean * sums.mean).sum()
             surrogate.backward()
             tile.crop(image.grad).add_(crop.grad)
             content = content + tile_content.detach()

@@ -10,6 +10,8 @@ suits one image size or layer set wrong for the next. Relative errors make every
 α and β meaningful across images, sizes and layers.
 """
 
+from dataclasses import dataclass
+
 import torch
 
 from stylegram.ops.gram import gram_matrix
@@ -46,6 +48,43 @@ def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tenso
         tensor(1.)
     """
     return relative_squared_error(gram_matrix(features), target_gram)
+
+
+#: How a style term compares the picture's features with the painting's at each layer: their Gram matrices
+#: (Gatys et al.), or their means and covariances separately (the first two moments, as a Wasserstein-2 style
+#: loss does; a Gram matrix mixes the two, and ReLU features' large means dominate it).
+STYLE_LOSSES = ("gram", "mean_cov")
+
+
+@dataclass
+class Moments:
+    """The style statistics of one layer's features over some positions: the Gram matrix (divided by channels
+    × weighted positions) and, where the loss uses them, the features' means (divided by weighted positions)."""
+
+    gram: torch.Tensor
+    mean: torch.Tensor | None = None
+
+
+def moments_error(statistics: Moments, target: Moments) -> torch.Tensor:
+    """The style error of one layer from its :class:`Moments` and the target's:
+    the relative Gram error, or (where both have means) the relative error of the means plus that of the
+    covariances ``C·G − μμᵀ``.
+
+    Example:
+        >>> same = Moments(torch.eye(2)[None] / 2, torch.ones(1, 2))
+        >>> float(moments_error(same, same)), float(moments_error(Moments(same.gram), Moments(2 * same.gram)))
+        (0.0, 0.25)
+    """
+    if statistics.mean is None or target.mean is None:
+        return relative_squared_error(statistics.gram, target.gram)
+    return relative_squared_error(statistics.mean, target.mean) + relative_squared_error(
+        _covariance(statistics), _covariance(target)
+    )
+
+
+def _covariance(moments: Moments) -> torch.Tensor:
+    mean = moments.mean.float()
+    return moments.gram.shape[-1] * moments.gram - mean[..., :, None] * mean[..., None, :]
 
 
 def total_variation_loss(image: torch.Tensor) -> torch.Tensor:
