@@ -1,4 +1,5 @@
 import json
+import platform
 import subprocess
 import sys
 import time
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from stylegram import cpu
-from stylegram.cpu import CpuLoad, cpu_choice, fit_threads, free_threads
+from stylegram.cpu import CpuLoad, cpu_choice, fit_threads, free_threads, keep_freed_memory
 
 BUSY_LOOP = [sys.executable, "-c", "while True: pass"]
 
@@ -136,3 +137,7 @@ def test_fit_threads_follows_the_load_and_the_pin(monkeypatch):
     finally:
         cpu.max_threads.cache_clear()
         torch.set_num_threads(before)
+
+
+def test_freed_memory_is_kept_for_reuse_where_the_c_library_is_glibc():
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")

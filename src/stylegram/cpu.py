@@ -15,10 +15,14 @@ Two facts decide how fast the networks run on a CPU:
    process may use (``/proc/stat`` less this process's own time, at most once a second) and sets torch's thread
    count to the CPUs left. Processes with a lower priority (``nice``) are not counted: they yield. The
    environment variable ``STYLEGRAM_THREADS=N`` pins the count instead.
+
+And one fact of the C library: glibc hands large freed blocks back to the system, and a step that allocates its
+activations afresh pays a page fault per 4 KB; :func:`keep_freed_memory` keeps them for reuse.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import math
@@ -52,6 +56,12 @@ TAKEN_SHARE = 0.25
 LOAD_INTERVAL_S = 1.0
 #: Fewer seconds than this since the previous reading tell nothing about the load yet.
 MIN_WINDOW_S = 0.05
+#: glibc's malloc returns every block over its threshold (128 KB at first) to the system when it is freed, so
+#: each Gatys step faulted its activations in again: 4.7 million page faults in 11 steps at 1024 px, a quarter
+#: of the time. Blocks up to 32 MB (the most glibc allows) now come from the heap, which is trimmed only past
+#: 1 GB free at its top and grows 256 MB at a time: 2.96 → 2.26 s per step at 1024 px, 0.59 → 0.53 at 512 px,
+#: for 12 % more peak memory. ``(mallopt option, value)``: M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD.
+MALLOC_SETTINGS = ((-3, 32 * 2**20), (-1, 2**30), (-2, 2**28))
 
 
 @dataclass(frozen=True)
@@ -342,12 +352,24 @@ class _ThreadFitter:
 _fitter = _ThreadFitter()
 
 
+@lru_cache(maxsize=1)
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc keep freed blocks for reuse (``MALLOC_SETTINGS``); False where it is not glibc."""
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(option, value) == 1 for option, value in MALLOC_SETTINGS)
+
+
 def fit_threads() -> int:
     """Set torch's thread count to the CPUs other processes leave free now, and return it.
 
     Cheap to call at every step: the load is read at most once a second. With ``STYLEGRAM_THREADS`` set, the
-    count is that and never changes.
+    count is that and never changes. The first call also has freed memory kept for reuse
+    (:func:`keep_freed_memory`): every engine calls this before its first pass.
     """
+    keep_freed_memory()
     if os.environ.get("STYLEGRAM_THREADS", "").strip().isdigit():
         if torch.get_num_threads() != max_threads():
             torch.set_num_threads(max_threads())
