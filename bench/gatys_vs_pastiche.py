@@ -5,7 +5,8 @@
 Installs nothing: it needs ``pastiche==1.6.0`` on the PATH of this Python (``pip install pastiche==1.6.0``).
 For each photo × painting pair it
 
-1. times stylegram's default run (``stylegram.stylize`` with default settings, weights loading included);
+1. times stylegram's default run (``stylegram.stylize`` with default settings, weights loading included), and
+   a second one in the same process (as a service worker runs it, without the first passes' set-up);
 2. times pastiche with ``--timed-steps`` and 2 steps; the difference gives its seconds per step, the rest its
    start-up, and its default 1000-step wall time is **extrapolated** as start-up + 1000 × seconds per step;
 3. takes pastiche's real 1000-step picture for the quality comparison: made here when absent, reused from
@@ -89,6 +90,10 @@ def compare(pair: str, size: int, timed_steps: int, scratch: Path) -> dict:
     started = time.perf_counter()
     ours = stylegram.stylize(content, style, size=size, seed=SEED)
     our_wall = time.perf_counter() - started
+    # Again in the same process, as a service worker runs it: without the first passes' one-time set-up.
+    started = time.perf_counter()
+    stylegram.stylize(content, style, size=size, seed=SEED)
+    our_warm_wall = time.perf_counter() - started
     our_picture = RESULTS / "pastiche" / f"{content_name}__{style_name}__stylegram.png"
     our_picture.parent.mkdir(parents=True, exist_ok=True)
     ours.image.save(our_picture)
@@ -111,6 +116,7 @@ def compare(pair: str, size: int, timed_steps: int, scratch: Path) -> dict:
                 ours.timings["scales"][-1]["seconds"] / ours.timings["scales"][-1]["steps"], 3
             ),
             "wall_s": round(our_wall, 1),
+            "wall_s_again_in_process": round(our_warm_wall, 1),
             "eval": figures(our_picture, content, style),
             "picture": str(our_picture.relative_to(RESULTS.parent.parent)),
         },
@@ -124,6 +130,7 @@ def compare(pair: str, size: int, timed_steps: int, scratch: Path) -> dict:
             "eval": figures(reference, content, style),
         },
         "speed_ratio": round(pastiche_wall / our_wall, 1),
+        "speed_ratio_again_in_process": round(pastiche_wall / our_warm_wall, 1),
     }
 
 
@@ -139,6 +146,7 @@ def main() -> None:
     theirs = [c["pastiche"]["eval"] for c in comparisons]
     summary = {
         "speed_ratio_min": min(c["speed_ratio"] for c in comparisons),
+        "speed_ratio_again_in_process_min": min(c["speed_ratio_again_in_process"] for c in comparisons),
         "style_distance_not_worse": all(
             a["style_distance"] <= b["style_distance"] for a, b in zip(ours, theirs, strict=True)
         ),

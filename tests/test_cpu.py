@@ -88,32 +88,28 @@ def test_a_broken_cache_is_measured_again(fresh_probe, tmp_path):
     assert cpu_choice().precision == "fp32" and len(calls) == 10
 
 
-def test_the_load_of_a_busy_process_is_seen():
+def load_beside(command: list[str]) -> float | None:
+    """The other processes' load that ``CpuLoad`` reads over most of a second while ``command`` runs."""
     load = CpuLoad()
     assert load.others() is None  # no window yet
-    busy = subprocess.Popen(BUSY_LOOP)
+    busy = subprocess.Popen(command)
     try:
         time.sleep(0.2)
         load.others(min_window_s=0.0)
         time.sleep(0.8)
-        others = load.others()
+        return load.others()
     finally:
         busy.kill()
         busy.wait()
+
+
+def test_the_load_of_a_busy_process_is_seen():
+    others = load_beside(BUSY_LOOP)
     assert others is not None and others > 0.6
 
 
 def test_a_niced_process_is_not_counted():
-    load = CpuLoad()
-    busy = subprocess.Popen(["nice", "-n", "19", *BUSY_LOOP])
-    try:
-        time.sleep(0.2)
-        load.others(min_window_s=0.0)
-        time.sleep(0.8)
-        others = load.others()
-    finally:
-        busy.kill()
-        busy.wait()
+    others = load_beside(["nice", "-n", "19", *BUSY_LOOP])
     assert others is not None and others < 0.4
 
 

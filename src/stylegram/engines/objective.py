@@ -1,11 +1,16 @@
 """The Gatys objective, α·content + β·style + tv, with its gradient, for a picture passed whole or in tiles.
 
+The style term compares statistics of the picture's features with the painting's at each style layer
+(``GatysOptions.style_loss``): Gram matrices ``G``, or means ``μ`` and covariances ``C·G − μμᵀ``
+(``stylegram.ops.losses.Moments``). Both are sums over positions, which is what makes tiles exact.
+
 A picture too large for one pass through VGG19 is passed in overlapping tiles (``stylegram.ops.tiling``). The
-style term stays a property of the *whole* picture: its Gram matrices are the feather-weighted sums of every
+style term stays a property of the *whole* picture: its statistics are the feather-weighted sums of every
 tile's contributions, so all tiles are pulled towards one set of statistics and agree with each other. Its
-gradient is exact: a first pass without gradients adds up the Gram matrices ``G``; then each tile is passed
-again with gradients and back-propagates ``⟨∂L/∂G, G_tile⟩``, whose gradient with respect to the tile is the
-tile's share of ``∂L/∂pixels``. Content and total variation are sums over positions and need no such care.
+gradient is exact: a first pass without gradients adds up the statistics ``S``; ``∂L/∂S`` is taken on those
+small matrices; then each tile is passed again with gradients and back-propagates ``⟨∂L/∂S, S_tile⟩``, whose
+gradient with respect to the tile is the tile's share of ``∂L/∂pixels``. Content and total variation are sums
+over positions and need no such care.
 
 Styles with regions (``StyleTarget.region``) each pull their own part of the picture: the Gram matrices are
 *guided* (Gatys et al. 2017, "Controlling perceptual factors"), every position weighted by its share of the
