@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 import stylegram
+from stylegram.cpu import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "examples" / "images"
@@ -20,17 +21,9 @@ RESULTS = ROOT / "bench" / "results"
 
 def machine() -> dict:
     """CPU model, thread count, GPU, and the versions of Python, torch and stylegram."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "host": platform.node(),
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "python": platform.python_version(),

@@ -84,10 +84,6 @@ class CpuChoice:
     others_load: float = 0.0
     cached: bool = False
 
-    @property
-    def memory_format(self) -> torch.memory_format:
-        return memory_format(self.layout)
-
 
 def memory_format(layout: str) -> torch.memory_format:
     """The torch memory format of a layout name.
@@ -99,26 +95,26 @@ def memory_format(layout: str) -> torch.memory_format:
     return torch.channels_last if layout == "channels_last" else torch.contiguous_format
 
 
-def cpu_model() -> str:
-    """The CPU's model name as the system reports it."""
+def _cpuinfo(field: str) -> str | None:
+    """The value of the first ``field`` line of ``/proc/cpuinfo``, or None where there is none."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(field):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the system reports it."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine() or "unknown"
 
 
 def _instruction_set() -> str:
     """A short digest of the CPU's feature flags: two CPUs of one model name may differ (e.g. in a VM)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return hashlib.sha256(line.encode()).hexdigest()[:12]
-    except OSError:
-        pass
-    return "unknown"
+    flags = _cpuinfo("flags")
+    return "unknown" if flags is None else hashlib.sha256(flags.encode()).hexdigest()[:12]
 
 
 def cache_dir() -> Path:
@@ -322,14 +318,17 @@ def _measure_and_keep(threads: int) -> CpuChoice:
     return choice
 
 
+def _pinned_threads() -> int | None:
+    """The thread count ``STYLEGRAM_THREADS`` pins (a whole number of at least 1), or None."""
+    pinned = os.environ.get("STYLEGRAM_THREADS", "").strip()
+    return int(pinned) if pinned.isdigit() and int(pinned) >= 1 else None
+
+
 @lru_cache(maxsize=1)
 def max_threads() -> int:
     """The most threads to use: ``STYLEGRAM_THREADS`` when set, else torch's own count when first asked (it
     follows ``OMP_NUM_THREADS`` and ``torch.set_num_threads``), at most the usable CPUs."""
-    pinned = os.environ.get("STYLEGRAM_THREADS", "").strip()
-    if pinned.isdigit() and int(pinned) >= 1:
-        return int(pinned)
-    return max(1, min(torch.get_num_threads(), usable_cpus()))
+    return _pinned_threads() or max(1, min(torch.get_num_threads(), usable_cpus()))
 
 
 class _ThreadFitter:
@@ -370,7 +369,7 @@ def fit_threads() -> int:
     (:func:`keep_freed_memory`): every engine calls this before its first pass.
     """
     keep_freed_memory()
-    if os.environ.get("STYLEGRAM_THREADS", "").strip().isdigit():
+    if _pinned_threads() is not None:
         if torch.get_num_threads() != max_threads():
             torch.set_num_threads(max_threads())
         return max_threads()
