@@ -146,16 +146,10 @@ class StyleTransferObjective:
                     weight = position_weight(tile, region, *features[name].shape[-2:])
                     sums[index][name].append(self._sums(features[name], weight))
                     positions[index][name] += float(weight.sum())
-        results = []
-        for region_sums, region_positions in zip(sums, positions, strict=True):
-            moments = {}
-            for name, parts in region_sums.items():
-                count = region_positions[name]
-                gram = sum(part.gram for part in parts) / (count * parts[0].gram.shape[-1])
-                mean = None if parts[0].mean is None else sum(part.mean for part in parts) / count
-                moments[name] = Moments(gram, mean)
-            results.append((moments, region_positions))
-        return results
+        return [
+            ({name: _normalised(parts, counts[name]) for name, parts in region_sums.items()}, counts)
+            for region_sums, counts in zip(sums, positions, strict=True)
+        ]
 
     def _weight(self, tile_index: int, group_index: int, features: torch.Tensor) -> torch.Tensor:
         """The picture's weight of every position of ``features`` (cached: the same every step)."""
@@ -229,12 +223,10 @@ class StyleTransferObjective:
     def _whole_moments(self, features: torch.Tensor, group_index: int) -> Moments:
         """The style statistics of a whole picture's ``features`` for one style group."""
         if self.groups[group_index].region is None:
-            mean = features.float().mean(dim=(2, 3)) if self.options.style_loss == "mean_cov" else None
+            mean = features.mean(dim=(2, 3), dtype=torch.float32) if self.options.style_loss == "mean_cov" else None
             return Moments(gram_matrix(features), mean)
         weight = self._weight(0, group_index, features)
-        sums = self._sums(features, weight)
-        count = float(weight.sum()) + 1e-8
-        return Moments(sums.gram / (count * features.shape[1]), None if sums.mean is None else sums.mean / count)
+        return _normalised([self._sums(features, weight)], float(weight.sum()) + 1e-8)
 
     def _content(self, features: dict[str, torch.Tensor], tile_index: int) -> torch.Tensor:
         """This tile's part of the content term: weighted squared error over the whole picture's energy."""
@@ -289,6 +281,12 @@ class StyleTransferObjective:
             tile.crop(image.grad).add_(crop.grad)
             content = content + tile_content.detach()
         return {"content": options.content_weight * content, "style": options.style_weight * style.detach()}
+
+
+def _normalised(parts: list[Moments], positions: float) -> Moments:
+    """Statistics from the unnormalised sums of ``parts`` (tiles) over ``positions`` weighted positions in all."""
+    gram = sum(part.gram for part in parts) / (positions * parts[0].gram.shape[-1])
+    return Moments(gram, None if parts[0].mean is None else sum(part.mean for part in parts) / positions)
 
 
 def position_weight(tile: Tile, region: torch.Tensor | None, height: int, width: int) -> torch.Tensor:
