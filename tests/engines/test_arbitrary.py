@@ -33,7 +33,7 @@ def decoders(tmp_path_factory):
     return str(folder)
 
 
-@pytest.mark.parametrize("engine", ["adain", "wct"])
+@pytest.mark.parametrize("engine", ["adain", "wct", "efdm"])
 def test_engines_run_every_level_at_the_working_size_and_scale_to_the_output(
     engine, decoders, content_path, style_path
 ):
@@ -42,9 +42,9 @@ def test_engines_run_every_level_at_the_working_size_and_scale_to_the_output(
                      on_progress=events.append)  # fmt: skip
     run = result.options["run"]
     assert result.image.size == (96, 72) and run["work_size"] == [64, 48]
-    assert run["levels"] == (["relu4_1"] if engine == "adain" else ["relu4_1", "relu1_1"])
-    assert run["finish_levels"] == (["relu1_1"] if engine == "adain" else [])
-    assert run["strength"] == (1.0 if engine == "adain" else 0.8)  # each engine's measured default
+    assert run["levels"] == (["relu4_1", "relu1_1"] if engine == "wct" else ["relu4_1"])
+    assert run["finish_levels"] == ([] if engine == "wct" else ["relu1_1"])
+    assert run["strength"] == (0.8 if engine == "wct" else 1.0)  # each engine's measured default
     assert [event.step for event in events] == [1, 2]
     events.clear()
     every = stylize(content_path, style_path, engine=engine, size=96, work_size=64, decoders=decoders,
@@ -53,6 +53,30 @@ def test_engines_run_every_level_at_the_working_size_and_scale_to_the_output(
     assert [event.step for event in events] == [1, 2, 3, 4] and every.image.size == (96, 72)
     weaker = stylize(content_path, style_path, engine=engine, size=96, work_size=64, decoders=decoders, strength=0.2)
     assert (image_to_tensor(weaker.image) - image_to_tensor(result.image)).abs().mean() > 1e-3
+
+
+def test_a_painting_used_again_is_not_encoded_again(decoders, content_path, style_path, monkeypatch):
+    from stylegram.engines import arbitrary
+
+    monkeypatch.setattr(arbitrary, "_statistics_cache", arbitrary.StatisticsCache(size=2))
+    encoded = []
+    original = arbitrary._encode
+
+    def counting(encoder, image, layers):
+        encoded.append(tuple(image.shape))
+        return original(encoder, image, layers)
+
+    monkeypatch.setattr(arbitrary, "_encode", counting)
+    common = {"engine": "adain", "size": 96, "work_size": 64, "decoders": decoders}
+    first = stylize(content_path, style_path, **common)
+    painting_passes = len(encoded) - 2  # the photo's two levels, then the painting's
+    encoded.clear()
+    again = stylize(content_path, style_path, **common)
+    assert painting_passes == 1 and len(encoded) == 2  # only the photo this time
+    assert torch.equal(image_to_tensor(again.image), image_to_tensor(first.image))
+    encoded.clear()
+    stylize(content_path, style_path, **common, style_size=128)  # another size is another painting
+    assert len(encoded) == 3
 
 
 def test_tiles_agree_with_the_whole_picture(decoders, content_path, style_path):

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from stylegram.errors import InputError
-from stylegram.training.data import PhotoCrops, collect_photos, detail
+from stylegram.training.data import VALIDATION_EVERY, PhotoCrops, collect_photos, detail, image_paths, is_validation
 
 
 def noise_photo(seed: int, size=(400, 300)) -> Image.Image:
@@ -39,5 +39,31 @@ def test_crops_are_seeded_squares_of_the_asked_size(tmp_path):
     other = next(PhotoCrops(tmp_path, size=64, seed=6).batches(3))
     assert first.shape == (3, 3, 64, 64) and first.min() >= 0 and first.max() <= 1
     assert (first == again).all() and not (first == other).all()
-    with pytest.raises(InputError, match="no photos in"):
+    with pytest.raises(InputError, match="no train pictures in"):
         PhotoCrops(tmp_path / "empty")
+
+
+def test_folders_split_by_file_name_and_named_files_are_always_taken(tmp_path):
+    names = [f"photo_{index}.png" for index in range(40)]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    held_out = {name for name in names if is_validation(name)}
+    assert 0 < len(held_out) < len(names)
+    assert abs(len(held_out) / len(names) - 1 / VALIDATION_EVERY) < 0.15
+    train = {path.name for path in image_paths(tmp_path)}
+    validation = {path.name for path in image_paths(tmp_path, "validation")}
+    assert validation == held_out and train == set(names) - held_out
+    assert len(image_paths(tmp_path, "all")) == len(names)
+    named = tmp_path / sorted(held_out)[0]
+    assert image_paths([named]) == [named]  # a painting given by name is trained on whatever its hash
+    with pytest.raises(InputError, match="split must be one of"):
+        image_paths(tmp_path, "test")
+
+
+def test_collected_photos_keep_their_names_so_they_stay_on_their_side(tmp_path):
+    sources = tmp_path / "sources"
+    for folder, seed in (("one", 1), ("two", 2)):
+        (sources / folder).mkdir(parents=True)
+        noise_photo(seed).save(sources / folder / "view.png")
+    kept = collect_photos(sorted(sources.rglob("*.png")), tmp_path / "photos")
+    assert kept[0].name == "view.jpg" and kept[1].name.startswith("view_")

@@ -105,3 +105,36 @@ def test_the_style_term_compares_the_layers_chosen(tmp_path, photos, style_path,
     code = main(["train-decoder", "-o", str(tmp_path / "d.safetensors"), "--photos", str(photos),
                  "--styles", str(style_path), "--style-layers", "relu1_1,relu9_1"])  # fmt: skip
     assert code == 2 and "style layers must be some of relu1_1" in capsys.readouterr().err
+
+
+def test_validation_figures_are_measured_on_held_out_pictures_and_grow_on_resuming(tmp_path, photos, style_path):
+    from .test_data import noise_photo
+
+    noise_photo(9).save(photos / "3.png")  # "3.png" is on the validation side of the split
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    for name, seed in (("style.png", 4), ("b.png", 5)):  # "b.png" is held out too
+        noise_photo(seed).save(styles / name)
+    output = tmp_path / "relu1_1.safetensors"
+
+    def stop_at_three(event):
+        if event.step == 3:
+            raise KeyboardInterrupt
+
+    options = DecoderTrainOptions(
+        steps=4, checkpoint_every=1, preview_every=0, validate_every=2, style_share=0.5, style_loss="gram", **TINY
+    )
+    stopped = train_decoder(output, photos, styles, options, on_progress=stop_at_three)
+    assert [entry["step"] for entry in stopped.validation] == [0, 2]
+    resumed = train_decoder(output, photos, styles, options)
+    assert [entry["step"] for entry in resumed.validation] == [0, 2, 4]
+    assert {"content", "style", "total"} <= set(resumed.validation[0])
+    assert load_decoder(output)[1]["trained"]["styles"] == ["style.png"]  # b.png held out of training
+    moments = train_decoder(
+        tmp_path / "m.safetensors", photos, styles, dataclasses.replace(options, style_loss="moments")
+    )
+    # Same crops and first step: only the style term's comparison differs.
+    assert moments.validation[0]["content"] == pytest.approx(resumed.validation[0]["content"])
+    assert moments.validation[0]["style"] != pytest.approx(resumed.validation[0]["style"])
+    with pytest.raises(InputError, match="style loss must be one of"):
+        train_decoder(tmp_path / "x.safetensors", photos, styles, dataclasses.replace(options, style_loss="l1"))

@@ -31,6 +31,22 @@ def test_training_lowers_the_loss_and_writes_a_loadable_model(tmp_path, photos, 
     assert net(torch.rand(1, 3, 40, 56)).shape == (1, 3, 40, 56)
 
 
+def test_validation_photos_are_held_out_and_measured_every_so_often(tmp_path, photos, style_path):
+    from .test_data import noise_photo
+
+    noise_photo(9).save(photos / "3.png")  # on the validation side of the split
+    style = tmp_path / "style.png"
+    Image.open(style_path).resize((160, 128)).save(style)
+    output = tmp_path / "model.safetensors"
+    options = TrainOptions(
+        steps=20, checkpoint_every=10, preview_every=0, validate_every=10, learning_rate=1e-2, **TINY
+    )
+    result = train_style(style, output, photos, options)
+    assert [entry["step"] for entry in result.validation] == [0, 10, 20]
+    assert result.validation[-1]["style"] < result.validation[0]["style"]  # it learns what holds for unseen photos
+    assert json.loads(json.dumps(result.validation)) == result.validation
+
+
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, photos, style_path):
     style = tmp_path / "style.png"
     Image.open(style_path).resize((160, 128)).save(style)

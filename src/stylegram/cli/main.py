@@ -40,7 +40,7 @@ from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
 from stylegram.ops.losses import STYLE_LOSSES
 from stylegram.runtime import LAYOUTS, PRECISIONS
 from stylegram.server.settings import DATA_VARIABLE, QUEUE_VARIABLE, TOKEN_VARIABLE, ServiceSettings
-from stylegram.training.decoder import DecoderTrainOptions, train_decoder
+from stylegram.training.decoder import DECODER_STYLE_LOSSES, DecoderTrainOptions, train_decoder
 from stylegram.training.fast import TrainOptions, train_style
 from stylegram.training.run import MODEL_SUFFIXES, TrainResult, checkpoint_path
 from stylegram.video import (
@@ -322,7 +322,8 @@ def _train(output: Path, quiet: bool, train: Callable[[ProgressBar], TrainResult
     with ProgressBar("train", "step", quiet) as bar:
         result = train(bar)
     log_path = output.with_name(f"{output.stem}.log.json")
-    log_path.write_text(json.dumps({"command": sys.argv, "log": result.log}, indent=1) + "\n")
+    record = {"command": sys.argv, "log": result.log, "validation": result.validation}
+    log_path.write_text(json.dumps(record, indent=1) + "\n")
     if result.interrupted:
         print(
             f"stylegram: stopped at step {result.steps_done}; the same command resumes from {checkpoint_path(output)}",
@@ -576,7 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--style", required=True, help="the painting")
     train.add_argument("-o", "--output", required=True, help="model file to write (.safetensors)")
-    train.add_argument("--photos", default="data/photos", help="folder of training photos (scripts/build_photo_set.py)")
+    train.add_argument(
+        "--photos", nargs="+", default=["data/photos"],
+        help="folders of training photos (their training split) or photo files (scripts/build_photo_set.py)",
+    )  # fmt: skip
     train.add_argument("--steps", type=_positive_int, default=defaults_train.steps)
     train.add_argument("--batch-size", type=_positive_int, default=defaults_train.batch_size)
     train.add_argument("--image-size", type=_positive_int, default=defaults_train.image_size, help="crop side")
@@ -597,6 +601,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=_positive_int, default=defaults_train.checkpoint_every)
     train.add_argument("--preview", help="a photo to stylize every --preview-every steps (OUT_preview_N.jpg)")
     train.add_argument("--preview-every", type=_positive_int, default=defaults_train.preview_every)
+    train.add_argument(
+        "--validate-every", type=_positive_int, default=defaults_train.validate_every,
+        help="steps between measurements on the photo folders' validation pictures (in OUT.log.json)",
+    )  # fmt: skip
     train.add_argument("--seed", type=_positive_int, default=0)
     train.add_argument("--precision", choices=PRECISIONS, default=defaults_train.precision)
     train.add_argument("--device", default="auto")
@@ -611,10 +619,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_dec.add_argument("--layer", choices=DECODER_LAYERS, default=defaults_decoder.layer)
     train_dec.add_argument("-o", "--output", required=True, help="decoder file to write (.safetensors)")
-    train_dec.add_argument("--photos", default="data/photos", help="folder of training photos")
     train_dec.add_argument(
-        "--styles", nargs="+", help="paintings, or folders of them (needed when --style-share is above 0)"
+        "--photos", nargs="+", default=["data/photos"], help="folders of training photos (their training split)"
     )
+    train_dec.add_argument(
+        "--styles", nargs="+",
+        help="paintings, or folders of them (their training split; needed when --style-share is above 0)",
+    )  # fmt: skip
     train_dec.add_argument("--steps", type=_positive_int, default=defaults_decoder.steps)
     train_dec.add_argument("--batch-size", type=_positive_int, default=defaults_decoder.batch_size)
     train_dec.add_argument("--image-size", type=_positive_int, default=defaults_decoder.image_size, help="crop side")
@@ -624,6 +635,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of each batch paired with a painting; 0: reconstruction only (WCT decoders)",
     )  # fmt: skip
     train_dec.add_argument("--style-weight", type=float, default=defaults_decoder.style_weight)
+    train_dec.add_argument(
+        "--style-loss", choices=DECODER_STYLE_LOSSES, default=defaults_decoder.style_loss,
+        help="what the style term compares: channel means and deviations, or Gram matrices",
+    )  # fmt: skip
     train_dec.add_argument("--pixel-weight", type=float, default=defaults_decoder.pixel_weight)
     train_dec.add_argument(
         "--style-layers", help="comma-separated layers the style term compares (default: relu1_1 up to --layer)"
@@ -637,6 +652,10 @@ def build_parser() -> argparse.ArgumentParser:
     train_dec.add_argument("--preview", help="a photo to decode every --preview-every steps (OUT_preview_N.jpg)")
     train_dec.add_argument("--preview-style", help="the painting the preview photo is given (default: none)")
     train_dec.add_argument("--preview-every", type=_positive_int, default=defaults_decoder.preview_every)
+    train_dec.add_argument(
+        "--validate-every", type=_positive_int, default=defaults_decoder.validate_every,
+        help="steps between measurements on the folders' validation pictures (in OUT.log.json)",
+    )  # fmt: skip
     train_dec.add_argument("--seed", type=_positive_int, default=0)
     train_dec.add_argument("--precision", choices=PRECISIONS, default=defaults_decoder.precision)
     train_dec.add_argument("--device", default="auto")

@@ -1,11 +1,17 @@
-"""Training photos: a set built from Debian's wallpaper packages, and random crops of it.
+"""Training pictures: the split into training and validation, a photo set, and random crops.
+
+Every folder of pictures is split by :func:`is_validation`, a hash of each file's name: one picture in
+``VALIDATION_EVERY`` is held out, whatever machine or folder it is read on. Training reads the training split
+only (``split="train"``, the default of :func:`image_paths` and :class:`PhotoCrops`); benchmarks judge learned
+models on the validation split.
 
 Nothing is downloaded at run time. :func:`build_photo_set` is run once (``scripts/build_photo_set.py``) with
-the system's package manager: ``apt-get download`` fetches the ``.deb`` files, ``dpkg-deb -x`` unpacks them,
-and every picture that is detailed enough (abstract gradients teach a style network nothing) and not a copy of
-one already taken (packages ship one picture at many resolutions) is stored at a short side of
-``STORED_SHORT_SIDE`` px. :class:`PhotoCrops` then serves random crops, rescales and flips of those photos, so a
-few dozen pictures give an endless stream of different training inputs.
+the system's package manager: ``apt-get download`` fetches Debian's wallpaper packages, ``dpkg-deb -x`` unpacks
+them, and every picture that is detailed enough (abstract gradients teach a style network nothing) and not a
+copy of one already taken (packages ship one picture at many resolutions) is stored at a short side of
+``STORED_SHORT_SIDE`` px, beside the training split of any folders given (``../shared/train/photos``).
+:class:`PhotoCrops` then serves random crops, rescales and flips of those photos, so a few hundred pictures give
+an endless stream of different training inputs.
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 #: One picture in this many is held out for validation, chosen by a hash of its file name alone: the split is
 #: the same on every machine, whatever else is in the folder, and a picture never changes sides.
 VALIDATION_EVERY = 4
+#: Crops in the fixed batch of validation pictures a training run measures itself on.
+VALIDATION_BATCH = 8
+#: Which pictures of a folder :func:`image_paths` returns.
+SPLITS = ("train", "validation", "all")
 
 
 def is_validation(path: str | Path) -> bool:
@@ -77,11 +87,27 @@ def _thumbnail(image: Image.Image) -> np.ndarray:
 SAME_PICTURE = 4.0
 
 
+def in_split(path: str | Path, split: str) -> bool:
+    """Whether the picture ``path`` belongs to ``split`` (``train``, ``validation`` or ``all``).
+
+    Example:
+        >>> in_split("kodak_kodim06.jpg", "train"), in_split("kodak_kodim06.jpg", "all")
+        (False, True)
+    """
+    if split not in SPLITS:
+        raise InputError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    return split == "all" or is_validation(path) == (split == "validation")
+
+
 def collect_photos(sources: Iterable[Path], destination: Path, min_detail: float = MIN_DETAIL) -> list[Path]:
-    """Store every detailed, distinct picture of ``sources`` in ``destination`` as JPEG; return what was kept."""
+    """Store every detailed, distinct picture of ``sources`` in ``destination`` as JPEG; return what was kept.
+
+    A picture keeps its file name (so it stays on its side of the split), with a digest added when two
+    sources share a name.
+    """
     destination.mkdir(parents=True, exist_ok=True)
     seen: list[np.ndarray] = []
-    kept = []
+    kept: list[Path] = []
     for source in sorted(sources):
         try:
             image = load_image(source)
@@ -96,14 +122,19 @@ def collect_photos(sources: Iterable[Path], destination: Path, min_detail: float
         scale = STORED_SHORT_SIDE / min(image.size)
         if scale < 1:
             image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-        path = destination / f"{hashlib.sha1(thumbnail.tobytes()).hexdigest()[:12]}.jpg"
+        path = destination / f"{source.stem}.jpg"
+        if path in kept:
+            path = destination / f"{source.stem}_{hashlib.sha1(thumbnail.tobytes()).hexdigest()[:8]}.jpg"
         image.save(path, quality=92)
         kept.append(path)
     return kept
 
 
-def build_photo_set(destination: Path, packages: Iterable[str] = WALLPAPER_PACKAGES) -> list[Path]:
-    """Download the wallpaper ``packages`` with apt, unpack them, and keep their photos in ``destination``."""
+def build_photo_set(
+    destination: Path, packages: Iterable[str] = WALLPAPER_PACKAGES, folders: Sequence[str | Path] = ()
+) -> list[Path]:
+    """Download the wallpaper ``packages`` with apt, unpack them, and keep their photos in ``destination``, with
+    the training split of the pictures in ``folders``."""
     with tempfile.TemporaryDirectory(prefix="stylegram-photos-") as work:
         work_path = Path(work)
         for package in packages:
@@ -111,27 +142,28 @@ def build_photo_set(destination: Path, packages: Iterable[str] = WALLPAPER_PACKA
         for deb in work_path.glob("*.deb"):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(work_path / "root")], check=True)
         pictures = [p for p in (work_path / "root").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-        return collect_photos(pictures, destination)
+        return collect_photos(pictures + (image_paths(folders) if folders else []), destination)
 
 
-def _pictures_in(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
+def _pictures_in(folder: Path, split: str) -> list[Path]:
+    pictures = (path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(path for path in pictures if in_split(path, split))
 
 
-def image_paths(sources: str | Path | Sequence[str | Path]) -> list[Path]:
-    """The pictures in a folder (searched recursively; none if it does not exist), or in a list of folders and
-    picture files.
+def image_paths(sources: str | Path | Sequence[str | Path], split: str = "train") -> list[Path]:
+    """The pictures of ``split`` in a folder (searched recursively; none if it does not exist), or in a list of
+    folders and picture files; a file named on its own is taken whatever its split.
 
     Raises:
         InputError: a listed file or folder that does not exist.
     """
     if isinstance(sources, str | Path):  # one folder: missing is empty, which callers explain
-        return _pictures_in(Path(sources))
+        return _pictures_in(Path(sources), split)
     found = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            found += _pictures_in(path)
+            found += _pictures_in(path, split)
         elif path.is_file():
             found.append(path)
         else:
@@ -149,6 +181,7 @@ class PhotoCrops:
         folder: a folder of photos (or one made by :func:`build_photo_set`), or a list of folders and pictures.
         size: side of the crops in pixels.
         seed: seeds the choice of photos and crops.
+        split: the pictures of the folders taken (:func:`image_paths`): the training split unless told.
 
     Example:
         >>> import tempfile
@@ -158,10 +191,12 @@ class PhotoCrops:
         torch.Size([4, 3, 32, 32])
     """
 
-    def __init__(self, folder: str | Path | Sequence[str | Path], size: int = 256, seed: int = 0) -> None:
-        self.paths = image_paths(folder)
+    def __init__(
+        self, folder: str | Path | Sequence[str | Path], size: int = 256, seed: int = 0, split: str = "train"
+    ) -> None:
+        self.paths = image_paths(folder, split)
         if not self.paths:
-            raise InputError(f"no photos in {folder}; build the set with scripts/build_photo_set.py")
+            raise InputError(f"no {split} pictures in {folder}; build the photo set with scripts/build_photo_set.py")
         self.size = size
         self.generator = np.random.default_rng(seed)
         self._cache: dict[Path, Image.Image] = {}
@@ -189,3 +224,12 @@ class PhotoCrops:
         """Batches of ``(batch_size, 3, size, size)`` crops, forever."""
         while True:
             yield torch.stack([self.crop() for _ in range(batch_size)])
+
+
+def validation_crops(folder: str | Path | Sequence[str | Path], size: int, count: int) -> torch.Tensor | None:
+    """The same ``count`` crops of the validation pictures of ``folder`` at every call (what a run measures
+    itself on as it trains), or None when it holds no validation pictures."""
+    try:
+        return next(PhotoCrops(folder, size, seed=0, split="validation").batches(count))
+    except InputError:
+        return None

@@ -5,9 +5,11 @@ with style images: a share ``style_share`` of the crops gets a painting crop, th
 photo's features at the decoder's layer are moved to the style's channel statistics (AdaIN; a photo paired
 with itself stays as it is) and decoded; the picture's features must match that target (content term), its
 channel means and deviations at relu1_1 … the layer must match the style's (style term), and a photo paired
-with itself must come back as it was (pixel term). With ``style_share`` 0 this is the pure reconstruction
-training of WCT's decoders; with a share of paintings it is AdaIN's decoder, which still inverts plain
-features, so one relu4_1 decoder serves both engines.
+with itself must come back as it was (pixel term). The style term compares channel means and deviations (the
+paper's) or Gram matrices (``style_loss="gram"``: the correlations between channels, which is what a
+painting's own marks are made of and what ``stylegram eval`` measures). With ``style_share`` 0 this is the
+pure reconstruction training of WCT's decoders; with a share of paintings it is AdaIN's decoder, which still
+inverts plain features, so one relu4_1 decoder serves both engines.
 
 Stage-wise (``tail``): the decoder's lower blocks are a trained decoder of the next shallower layer, kept fixed,
 and only its deepest block is trained, to predict that layer's features from this one's (relative squared
@@ -22,7 +24,8 @@ The steps of one run:
 3. resume from the checkpoint beside the output when there is one for the same settings;
 4. loop: photo crops and style crops → encoder → AdaIN → decoder → encoder → losses (stage-wise: photo crops →
    encoder → head → loss against the shallower features) → Adam step; report
-   progress, write a checkpoint and a preview every so often (Ctrl-C writes one and stops);
+   progress, write a checkpoint and a preview every so often (Ctrl-C writes one and stops), and measure the
+   losses on a fixed batch of the folders' validation pictures;
 5. write the decoder (fp16 safetensors with its provenance).
 """
 
@@ -50,9 +53,10 @@ from stylegram.io.image import (
 from stylegram.models.decoder import DECODER_LAYERS, INPUT_SCALES, Decoder, check_decoder_layer
 from stylegram.models.store import DECODER, load_decoder, save_network
 from stylegram.ops.feature_transforms import adain, channel_moments
-from stylegram.ops.losses import relative_squared_error
+from stylegram.ops.gram import gram_matrix
+from stylegram.ops.losses import relative_squared_error, style_loss
 from stylegram.runtime import autocast, choose_layout, choose_precision, resolve_device
-from stylegram.training.data import PhotoCrops, image_paths
+from stylegram.training.data import VALIDATION_BATCH, PhotoCrops, image_paths, validation_crops
 from stylegram.training.run import MODEL_SUFFIXES, TrainingRun, TrainResult, optimisation_step
 
 
@@ -68,7 +72,9 @@ class DecoderTrainOptions:
         learning_rate: Adam's step size at the start, decayed to a tenth by the end.
         style_share: the share of each batch paired with a painting (needs a styles folder); 0 trains a pure
             reconstruction decoder.
-        style_weight: weight of the style term (relative errors of channel means and deviations).
+        style_weight: weight of the style term.
+        style_loss: what the style term compares per layer: ``moments`` (relative errors of channel means and
+            deviations, Huang & Belongie) or ``gram`` (relative error of the Gram matrices).
         pixel_weight: weight of the pixel term on crops paired with themselves (relative squared error).
         style_layers: the layers whose channel statistics the style term compares; None: ``relu1_1`` up to
             the decoder's layer, as Huang & Belongie. Adding a deeper one (``relu5_1`` for a relu4_1 decoder)
@@ -82,6 +88,8 @@ class DecoderTrainOptions:
             to predict that layer's features. Needs ``style_share`` 0. None: the whole decoder is trained.
         checkpoint_every: steps between checkpoints (and loss-log lines).
         preview_every: steps between preview images (0: none).
+        validate_every: steps between measurements of the losses on a fixed batch of the validation split of
+            the photo and painting folders (0 or no validation pictures: none).
         seed: seeds the decoder's initial weights and the crops.
         precision: ``auto``, ``fp32`` or ``bf16``.
     """
@@ -93,6 +101,7 @@ class DecoderTrainOptions:
     learning_rate: float = 5e-4
     style_share: float = 0.75
     style_weight: float = 2.0
+    style_loss: str = "moments"
     pixel_weight: float = 10.0
     style_layers: tuple[str, ...] | None = None
     stages: tuple[tuple[int, ...], ...] | None = None
@@ -100,8 +109,13 @@ class DecoderTrainOptions:
     tail: str | None = None
     checkpoint_every: int = 50
     preview_every: int = 250
+    validate_every: int = 250
     seed: int = 0
     precision: str = "auto"
+
+
+#: What the style term can compare (``DecoderTrainOptions.style_loss``).
+DECODER_STYLE_LOSSES = ("moments", "gram")
 
 
 def check_options(options: DecoderTrainOptions, styles: object) -> None:
@@ -114,6 +128,8 @@ def check_options(options: DecoderTrainOptions, styles: object) -> None:
         raise InputError(f"image size must be a multiple of 16 of at least 64, got {options.image_size}")
     check_weight("learning rate", options.learning_rate, allow_zero=False)
     check_fraction("style share", options.style_share)
+    if options.style_loss not in DECODER_STYLE_LOSSES:
+        raise InputError(f"style loss must be one of {', '.join(DECODER_STYLE_LOSSES)}; got {options.style_loss!r}")
     for name in ("style_weight", "pixel_weight"):
         check_weight(name.replace("_", " "), getattr(options, name))
     if options.style_layers is not None and (
@@ -154,9 +170,23 @@ def moment_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return relative_squared_error(torch.cat([mean, std]), torch.cat([target_mean, target_std]))
 
 
+def gram_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Relative squared error of the Gram matrices of ``features`` against ``target``'s, image by image.
+
+    Example:
+        >>> flat = torch.ones(1, 2, 4, 4)
+        >>> float(gram_error(flat, flat))
+        0.0
+    """
+    return style_loss(features, gram_matrix(target))
+
+
+STYLE_ERRORS = {"moments": moment_error, "gram": gram_error}
+
+
 def train_decoder(
     output: str | Path,
-    photos: str | Path,
+    photos: str | Path | Sequence[str | Path],
     styles: str | Path | Sequence[str | Path] | None = None,
     options: DecoderTrainOptions | None = None,
     *,
@@ -218,8 +248,11 @@ def train_decoder(
     photo_batches = PhotoCrops(photos, options.image_size, seed).batches(options.batch_size)
     style_batches = PhotoCrops(styles, options.image_size, seed + 1).batches(painted) if painted else None
     preview = _preview_inputs(preview_photo, preview_style) if options.preview_every else None
+    validation = _validation_batch(photos, styles, options, target) if options.validate_every else None
 
-    # 4. Train.
+    # 4. Train, from a measurement of where the run starts on the validation pictures.
+    if validation is not None and not run.validation:
+        run.validated(first_step, _validation_terms(encoder, head, decoder, validation, options, dtype))
     step, interrupted = first_step, False
     try:
         while step < options.steps:
@@ -231,6 +264,8 @@ def train_decoder(
                 paintings = None if style_batches is None else next(style_batches).to(target)
                 terms = _terms(encoder, decoder, photo, paintings, options, dtype)
             step = optimisation_step(optimizer, terms, step, options.steps, options.learning_rate)
+            if validation is not None and step % options.validate_every == 0:
+                run.validated(step, _validation_terms(encoder, head, decoder, validation, options, dtype))
             run.after_step(step, options.steps, options.checkpoint_every, terms, on_progress)
             if preview is not None and step % options.preview_every == 0:
                 path = output.with_name(f"{output.stem}_preview_{step:05d}.jpg")
@@ -274,7 +309,8 @@ def _terms(
         features = encoder(picture)
     terms = {
         "content": relative_squared_error(features[decoder.layer], goal),
-        "style": options.style_weight * sum(moment_error(features[name], style_features[name]) for name in layers),
+        "style": options.style_weight
+        * sum(STYLE_ERRORS[options.style_loss](features[name], style_features[name]) for name in layers),
     }
     if painted < count:
         terms["pixel"] = options.pixel_weight * relative_squared_error(picture[painted:], photo[painted:])
@@ -292,6 +328,37 @@ def _head_terms(
         prediction = head(encoded[layer] / INPUT_SCALES[layer])
     goal = encoded[tail_layer].float() / INPUT_SCALES[tail_layer]
     return {"features": relative_squared_error(prediction.float(), goal)}
+
+
+def _validation_batch(
+    photos: str | Path | Sequence[str | Path],
+    styles: str | Path | Sequence[str | Path] | None,
+    options: DecoderTrainOptions,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """Crops of the folders' validation pictures, the same at every start: photos and their paintings (None
+    when a folder the run reads has no validation pictures)."""
+    photo = validation_crops(photos, options.image_size, VALIDATION_BATCH)
+    painted = round(VALIDATION_BATCH * options.style_share)
+    painting = validation_crops(styles, options.image_size, painted) if painted else None
+    if photo is None or (painted and painting is None):
+        return None
+    return photo.to(device), None if painting is None else painting.to(device)
+
+
+@torch.no_grad()
+def _validation_terms(
+    encoder: VGGEncoder,
+    head: torch.nn.Module | None,
+    decoder: Decoder,
+    batch: tuple[torch.Tensor, torch.Tensor | None],
+    options: DecoderTrainOptions,
+    dtype: torch.dtype,
+) -> dict[str, torch.Tensor]:
+    photo, paintings = batch
+    if head is not None:
+        return _head_terms(encoder, head, decoder, photo, dtype)
+    return _terms(encoder, decoder, photo, paintings, options, dtype)
 
 
 def _preview_inputs(photo: str | Path | None, style: str | Path | None) -> tuple[torch.Tensor, torch.Tensor] | None:

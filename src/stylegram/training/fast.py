@@ -15,7 +15,7 @@ aims at what ``stylegram eval`` measures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from stylegram.models.transformer import TransformerNet
 from stylegram.ops.gram import gram_matrix
 from stylegram.ops.losses import relative_squared_error, total_variation_loss
 from stylegram.runtime import autocast, choose_precision, resolve_device
-from stylegram.training.data import PhotoCrops
+from stylegram.training.data import VALIDATION_BATCH, PhotoCrops, validation_crops
 from stylegram.training.run import MODEL_SUFFIXES, TrainingRun, TrainResult, optimisation_step
 
 #: The smallest style image worth learning from: its Gram statistics need a few relu5_1 positions.
@@ -70,6 +70,8 @@ class TrainOptions:
         light: the pixel-(un)shuffle layout (see :class:`~stylegram.models.transformer.TransformerNet`).
         checkpoint_every: steps between checkpoints (and loss-log lines).
         preview_every: steps between preview images (0: none).
+        validate_every: steps between measurements of the losses on a fixed batch of the photo folders'
+            validation split (0 or no validation photos: none).
         seed: seeds the network's initial weights and the crops.
         precision: ``auto``, ``fp32`` or ``bf16``, as for the optimisation engine.
         content_layers: the layers whose features the picture keeps from the photo, with their weights.
@@ -93,6 +95,7 @@ class TrainOptions:
     add_input: bool = False
     checkpoint_every: int = 50
     preview_every: int = 250
+    validate_every: int = 250
     seed: int = 0
     precision: str = "auto"
     content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
@@ -127,7 +130,7 @@ def check_options(options: TrainOptions) -> None:
 def train_style(
     style: str | Path,
     output: str | Path,
-    photos: str | Path,
+    photos: str | Path | Sequence[str | Path],
     options: TrainOptions | None = None,
     *,
     device: str = "auto",
@@ -181,7 +184,12 @@ def train_style(
         photo = load_image(preview_photo, what="preview photo")
         preview = image_to_tensor(resize(photo, fit_long_side(photo.size, 384)))
 
-    # 4. Train.
+    # 4. Train, from a measurement of where the run starts on the validation photos.
+    validation = validation_crops(photos, options.image_size, VALIDATION_BATCH) if options.validate_every else None
+    if validation is not None:
+        validation = validation.to(target)
+        if not run.validation:
+            run.validated(first_step, _validation_terms(net, encoder, validation, style_targets, options, dtype))
     batches = PhotoCrops(photos, options.image_size, options.seed + first_step).batches(options.batch_size)
     step = first_step
     interrupted = False
@@ -189,28 +197,12 @@ def train_style(
         while step < options.steps:
             fit_threads()
             batch = next(batches).to(target)
-            with autocast(target, dtype):
-                with torch.no_grad():
-                    content_targets = encoder(batch)
-                picture = net(batch)
-                features = encoder(picture)
-            content = sum(
-                weight * relative_squared_error(features[name], content_targets[name])
-                for name, weight in options.content_layers.items()
-            )
-            style_term = sum(
-                weight
-                * relative_squared_error(gram_matrix(features[name]), style_targets[name].expand(len(batch), -1, -1))
-                for name, weight in options.style_layers.items()
-            )
-            terms = {
-                "content": options.content_weight * content,
-                "style": options.style_weight * style_term,
-                "tv": options.tv_weight * total_variation_loss(picture),
-            }
+            picture, terms = _terms(net, encoder, batch, style_targets, options, dtype)
             if adversary is not None:
                 terms["adversarial"] = options.adversarial_weight * adversary.step(picture, len(batch))
             step = optimisation_step(optimizer, terms, step, options.steps, options.learning_rate)
+            if validation is not None and step % options.validate_every == 0:
+                run.validated(step, _validation_terms(net, encoder, validation, style_targets, options, dtype))
             run.after_step(step, options.steps, options.checkpoint_every, terms, on_progress)
             if preview is not None and step % options.preview_every == 0:
                 net.eval()
@@ -232,6 +224,50 @@ def train_style(
     }
     save_style_model(net, output, info)
     return run.result(output, step)
+
+
+def _terms(
+    net: TransformerNet,
+    encoder: VGGEncoder,
+    batch: torch.Tensor,
+    style_targets: dict[str, torch.Tensor],
+    options: TrainOptions,
+    dtype: torch.dtype | None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The network's pictures of ``batch`` and their content, style and total-variation terms."""
+    with autocast(batch.device, dtype):
+        with torch.no_grad():
+            content_targets = encoder(batch)
+        picture = net(batch)
+        features = encoder(picture)
+    content = sum(
+        weight * relative_squared_error(features[name], content_targets[name])
+        for name, weight in options.content_layers.items()
+    )
+    style_term = sum(
+        weight * relative_squared_error(gram_matrix(features[name]), style_targets[name].expand(len(batch), -1, -1))
+        for name, weight in options.style_layers.items()
+    )
+    return picture, {
+        "content": options.content_weight * content,
+        "style": options.style_weight * style_term,
+        "tv": options.tv_weight * total_variation_loss(picture),
+    }
+
+
+@torch.no_grad()
+def _validation_terms(
+    net: TransformerNet,
+    encoder: VGGEncoder,
+    batch: torch.Tensor,
+    style_targets: dict[str, torch.Tensor],
+    options: TrainOptions,
+    dtype: torch.dtype | None,
+) -> dict[str, torch.Tensor]:
+    net.eval()
+    terms = _terms(net, encoder, batch, style_targets, options, dtype)[1]
+    net.train()
+    return terms
 
 
 class _Adversary:

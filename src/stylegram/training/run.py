@@ -43,10 +43,12 @@ class Stateful(Protocol):
 
 @dataclass
 class TrainResult:
-    """What a run made: the model file (None when interrupted), its loss log, steps done and training time."""
+    """What a run made: the model file (None when interrupted), its loss log and validation figures (the loss
+    terms on held-out pictures, every so often), steps done and training time."""
 
     model: Path | None
     log: list[dict] = field(default_factory=list)
+    validation: list[dict] = field(default_factory=list)
     steps_done: int = 0
     interrupted: bool = False
     seconds: float = 0.0
@@ -104,6 +106,7 @@ class TrainingRun:
         self.settings = json.dumps(kept, sort_keys=True, default=str)
         self.parts = parts
         self.log: list[dict] = []
+        self.validation: list[dict] = []
         self.first_step = 0
         self._sums: dict[str, float] = {}
         self.last_values: dict[str, float] = {}
@@ -142,6 +145,7 @@ class TrainingRun:
         for name, part in self.parts.items():
             part.load_state_dict(state[name])
         self.first_step, self.log = state["step"], state["log"]
+        self.validation = state.get("validation", [])
         self._earlier_seconds = self.log[-1]["seconds"] if self.log else 0.0
         return self.first_step
 
@@ -172,9 +176,15 @@ class TrainingRun:
         if step % checkpoint_every == 0 or step == steps:
             self.close_interval(step)
 
+    def validated(self, step: int, terms: dict[str, torch.Tensor]) -> None:
+        """Record the loss ``terms`` measured on validation pictures at ``step`` (kept with the checkpoint)."""
+        values = {name: float(value) for name, value in terms.items()}
+        values["total"] = sum(values.values())
+        self.validation.append({"step": step} | {name: round(value, 5) for name, value in values.items()})
+
     def result(self, model: Path | None, step: int) -> TrainResult:
         """What the run made: ``model`` when it completed, None when it was interrupted at ``step``."""
-        return TrainResult(model, self.log, step, model is None, self.seconds)
+        return TrainResult(model, self.log, self.validation, step, model is None, self.seconds)
 
     def close_interval(self, step: int) -> None:
         """Append the mean losses since the last log line, and write a checkpoint."""
@@ -187,5 +197,11 @@ class TrainingRun:
     def save(self, step: int) -> None:
         state = {name: part.state_dict() for name, part in self.parts.items()}
         with atomic_path(self.checkpoint) as temporary:
-            record = {"format": CHECKPOINT_FORMAT, "settings": self.settings, "step": step, "log": self.log}
+            record = {
+                "format": CHECKPOINT_FORMAT,
+                "settings": self.settings,
+                "step": step,
+                "log": self.log,
+                "validation": self.validation,
+            }
             torch.save({**state, **record}, temporary)
