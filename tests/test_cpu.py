@@ -28,6 +28,10 @@ def fresh_probe(monkeypatch, tmp_path):
 
     monkeypatch.setattr(cpu, "_time_vgg_step", timed)
     monkeypatch.setattr(cpu, "_time_eigh", lambda library: timings.get(f"eigh/{library}", 0.05))
+    monkeypatch.setattr(
+        cpu, "_time_vgg_forward",
+        lambda net, dtype, layout, repeats: timings.get(f"forward/{layout}", 0.05 if layout == "contiguous" else 0.02),
+    )  # fmt: skip
     monkeypatch.setattr(cpu, "max_threads", lambda: 2)
     monkeypatch.setattr(cpu.CpuLoad, "others", lambda self, min_window_s=0.0: 0.0)  # a quiet machine
     cpu_choice.cache_clear()
@@ -50,6 +54,7 @@ def test_the_probe_picks_the_fastest_precision_and_layout_and_caches_it(fresh_pr
                     "bf16/contiguous/2": 0.06, "bf16/channels_last/2": 0.05, "bf16/channels_last/1": 0.09})  # fmt: skip
     choice = cpu_choice()
     assert (choice.precision, choice.layout, choice.threads, choice.cached) == ("bf16", "channels_last", 2, False)
+    assert choice.inference_layout == "channels_last"
     assert len(calls) == 5
     entries = json.loads((tmp_path / "cpu-probe.json").read_text())
     assert [entry["layout"] for entry in entries.values()] == ["channels_last"]
@@ -78,11 +83,13 @@ def test_the_faster_eigendecomposition_is_chosen_and_gives_the_same_answer(fresh
 
 def test_small_gains_do_not_win(fresh_probe):
     timings, _ = fresh_probe
+    timings.update({"forward/contiguous": 0.050, "forward/channels_last": 0.049})
     # bf16 9 % faster and channels_last 2 % faster are within the margins; half the threads nearly as fast.
     timings.update({"fp32/contiguous/2": 0.100, "fp32/channels_last/2": 0.098,
                     "bf16/contiguous/2": 0.092, "bf16/channels_last/2": 0.091, "fp32/contiguous/1": 0.11})  # fmt: skip
     choice = cpu_choice()
     assert (choice.precision, choice.layout, choice.threads) == ("fp32", "contiguous", 1)
+    assert choice.inference_layout == "contiguous"
 
 
 def test_under_load_the_thread_count_is_not_judged(fresh_probe, monkeypatch):
@@ -92,6 +99,7 @@ def test_under_load_the_thread_count_is_not_judged(fresh_probe, monkeypatch):
                     "bf16/contiguous/2": 0.5, "bf16/channels_last/2": 0.5, "fp32/contiguous/1": 0.2})  # fmt: skip
     choice = cpu_choice()
     assert (choice.precision, choice.threads, choice.others_load) == ("fp32", 2, 1.0)
+    assert (choice.layout, choice.inference_layout) == ("contiguous", "channels_last")  # judged apart
 
 
 def test_a_broken_cache_is_measured_again(fresh_probe, tmp_path):

@@ -51,17 +51,20 @@ def choose_precision(requested: str, device: torch.device) -> torch.dtype | None
     return torch.bfloat16 if cpu_choice().precision == "bf16" else None
 
 
-def choose_layout(requested: str, device: torch.device) -> str:
+def choose_layout(requested: str, device: torch.device, inference: bool = False) -> str:
     """The memory layout to run convolutions in: ``contiguous`` or ``channels_last``.
 
-    ``auto`` takes what this machine's probe found fastest on the CPU; on CUDA, where nothing was measured,
-    the default layout.
+    ``auto`` takes what this machine's probe found fastest on the CPU, for forward passes alone when
+    ``inference`` (the one-pass engines) or for forward and backward passes; on CUDA, where nothing was
+    measured, the default layout.
     """
     if requested not in LAYOUTS:
         raise InputError(f"unknown layout {requested!r}; expected one of {', '.join(LAYOUTS)}")
     if requested != "auto":
         return requested
-    return cpu_choice().layout if device.type == "cpu" else "contiguous"
+    if device.type != "cpu":
+        return "contiguous"
+    return cpu_choice().inference_layout if inference else cpu_choice().layout
 
 
 def precision_name(dtype: torch.dtype | None) -> str:

@@ -139,7 +139,7 @@ def _iterate_path(output: Path, step: int) -> Path:
     return output.with_name(f"{output.stem}_{step:05d}{output.suffix}")
 
 
-ARBITRARY_ENGINES = ("adain", "wct")
+ARBITRARY_ENGINES = ("adain", "wct", "efdm")
 
 
 #: The arguments that name what a command writes; every other argument may name something it reads.
@@ -430,25 +430,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=("gatys", *ARBITRARY_ENGINES),
         default="gatys",
-        help="for style images: gatys (optimisation, best), adain or wct (one pass, any painting)",
+        help="for style images: gatys (optimisation, best), adain, wct or efdm (one pass, any painting)",
     )
     transfer.add_argument(
         "--work-size",
         type=_positive_int,
         default=DEFAULT_WORK_SIZE,
-        help="adain/wct: long side the features are transformed at, then scaled to --size (0: at --size)",
+        help="adain/wct/efdm: long side the features are transformed at, then scaled to --size (0: at --size)",
     )
-    transfer.add_argument("--levels", help="adain/wct: layers transformed, deepest first (wct: relu4_1,relu1_1)")
+    transfer.add_argument("--levels", help="adain/wct/efdm: layers transformed, deepest first (wct: relu4_1,relu1_1)")
     transfer.add_argument(
-        "--finish-levels", help="adain/wct: shallower layers whitened and coloured afterwards (adain: relu1_1; '' none)"
+        "--finish-levels",
+        help="adain/wct/efdm: shallower layers whitened and coloured afterwards (adain: relu1_1; '' none)",
     )
-    transfer.add_argument("--decoders", help="adain/wct: a folder of your own decoders (stylegram train-decoder)")
+    transfer.add_argument("--decoders", help="adain/wct/efdm: a folder of your own decoders (stylegram train-decoder)")
     transfer.add_argument("-o", "--output", required=True, help="output image (.png keeps the options as metadata)")
     transfer.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
     transfer.add_argument(
         "--style-size",
         type=_positive_int,
-        help=f"long side of the style image (gatys: --size × --style-scale; adain/wct: {DEFAULT_STYLE_SIZE})",
+        help=f"long side of the style image (gatys: --size × --style-scale; adain/wct/efdm: {DEFAULT_STYLE_SIZE})",
     )
     transfer.add_argument(
         "--style-scale",

@@ -353,7 +353,7 @@ class _ArbitraryEngine:
         regions = [region.to(device) for region in regions] if regions is not None else None
         weights = [spec.weight for spec in request.styles]
         dtype = choose_precision(options.precision, device) or torch.float32
-        layout = choose_layout(options.layout, device)
+        layout = choose_layout(options.layout, device, inference=True)
         encoder, decoders = load_networks(files, device, dtype, layout)
         fit_threads()
         tile_size = choose_inference_tile(work, device, options.tile_size, PASS_BYTES_PER_PIXEL)

@@ -18,6 +18,7 @@ from torch.nn import functional
 
 from stylegram.errors import InputError
 from stylegram.features.vgg import BLOCK_CHANNELS
+from stylegram.models.transformer import upsampled_conv2d
 
 #: The layers a decoder can start from: the first ReLU of each VGG19 block.
 DECODER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -85,7 +86,19 @@ class Decoder(nn.Module):
         return 2 ** (len(self.stages) - 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.body(features / INPUT_SCALES[self.layer])
+        # Each upsampling and the padded convolution after it run as one convolution at the lower resolution
+        # (exact): a quarter of the pixels, and the upsampled tensor is never made.
+        x = features / INPUT_SCALES[self.layer]
+        layers = list(self.body)
+        index = 0
+        while index < len(layers):
+            if isinstance(layers[index], nn.Upsample):
+                x = upsampled_conv2d(x, layers[index + 2])
+                index += 3
+            else:
+                x = layers[index](x)
+                index += 1
+        return x
 
     @property
     def tail_layer(self) -> str:

@@ -15,7 +15,7 @@ the photo, and mixes the result with the photo's own features by ``strength``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch.nn import functional
@@ -79,6 +79,14 @@ class FeatureStatistics:
     method: str
     mean: torch.Tensor
     spread: torch.Tensor
+    _powers: dict[float, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
+
+    def covariance_power(self, power: float) -> torch.Tensor:
+        """The WCT covariance to ``power`` (½ colours, −½ whitens), computed once: a painting's statistics are
+        kept across pictures, and its square root is an eigendecomposition of a 512×512 matrix."""
+        if power not in self._powers:
+            self._powers[power] = _symmetric_power(self.spread, power)
+        return self._powers[power]
 
 
 @dataclass
@@ -229,7 +237,7 @@ def statistics_map(source: FeatureStatistics, target: FeatureStatistics) -> Feat
     if source.method == "adain":
         matrix = target.spread / source.spread
     else:
-        matrix = _symmetric_power(target.spread, 0.5) @ _symmetric_power(source.spread, -0.5)
+        matrix = target.covariance_power(0.5) @ source.covariance_power(-0.5)
     offset = target.mean - _linear(matrix, source.mean)
     return AffineMap(matrix, offset)
 

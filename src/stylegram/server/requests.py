@@ -24,10 +24,10 @@ PREVIEW_EVERY = 5
 class JobParams(BaseModel):
     """A job's parameters (the form fields of ``POST /v1/jobs`` besides the uploads)."""
 
-    engine: Literal["fast", "gatys", "adain", "wct"] = Field(
+    engine: Literal["fast", "gatys", "adain", "wct", "efdm"] = Field(
         "fast",
         description="fast: a shipped network, in one pass; gatys: optimisation, any painting, slower and closer to "
-        "it; adain, wct: any painting in one pass",
+        "it; adain, wct, efdm: any painting in one pass",
     )
     style: str | None = Field(None, description="a shipped style's name (see /v1/styles), or none with a style upload")
     size: int = Field(512, ge=64, description="long side of the result in pixels")
@@ -36,7 +36,7 @@ class JobParams(BaseModel):
         ge=0.0,
         le=1.0,
         description="0: mostly the photo, 1: mostly the painting; default: the engine's own "
-        "(fast 1, gatys 0.5, adain 1, wct 0.8)",
+        "(fast 1, gatys 0.5, adain 1, wct 0.8, efdm 1)",
     )
     color: Literal["none", "luminance", "match"] = Field("none", description="keep the photo's colours")
     seed: int = Field(0, ge=0, le=2**31 - 1)
