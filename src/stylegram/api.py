@@ -69,7 +69,37 @@ def stylize(
     on_progress: ProgressCallback | None = None,
     **options: Any,
 ) -> Result:
-    """Repaint ``content`` in the style of ``style``.
+    """Repaint ``content`` in the style of ``style``: :func:`build_request` with these arguments, run by the
+    engine.
+
+    Returns:
+        A :class:`~stylegram.engines.Result` whose ``image`` is a PIL image.
+
+    Raises:
+        InputError: a bad image, option or value, before any work is done.
+    """
+    request = build_request(
+        content, style, engine=engine, size=size, seed=seed, device=device, masks=masks, style_masks=style_masks,
+        regions=regions, region_colors=region_colors, **options,
+    )  # fmt: skip
+    return get_engine(engine).run(request, on_progress)
+
+
+def build_request(
+    content: ImageInput,
+    style: StyleInput | Sequence[StyleInput],
+    *,
+    engine: str = "gatys",
+    size: int | None = 512,
+    seed: int = 0,
+    device: str = "auto",
+    masks: Sequence[ImageInput] | None = None,
+    style_masks: Sequence[ImageInput | None] | None = None,
+    regions: ImageInput | None = None,
+    region_colors: Sequence[str] | None = None,
+    **options: Any,
+) -> Request:
+    """The request to repaint ``content`` in the style of ``style``, its options checked.
 
     Args:
         content: the photo, as a path or a PIL image.
@@ -83,15 +113,11 @@ def stylize(
         style_masks: one per style (None for all of it), the part of the painting its statistics come from.
         regions: instead of ``masks``, one label map in flat colours (a region per style) or ``"auto"``.
         region_colors: the label-map colour of each style's region (default: the map's colours dark to light).
-        on_progress: called with a :class:`~stylegram.engines.ProgressEvent` at every step.
         **options: the engine's options, e.g. for ``gatys`` ``iterations``, ``style_weight``, ``optimizer``
             (see :class:`~stylegram.engines.gatys.GatysOptions`).
 
-    Returns:
-        A :class:`~stylegram.engines.Result` whose ``image`` is a PIL image.
-
     Raises:
-        InputError: a bad image, option or value, before any work is done.
+        InputError: a bad option or value.
     """
     specs = _style_specs(style)
     for name, values in (("mask", masks), ("style_mask", style_masks)):
@@ -100,7 +126,7 @@ def stylize(
                 what = name.replace("_", " ")
                 raise InputError(f"{len(values)} {what}s given for {len(specs)} styles; give one per style")
             specs = [dataclasses.replace(spec, **{name: value}) for spec, value in zip(specs, values, strict=True)]
-    request = Request(
+    return Request(
         content=content,
         styles=specs,
         size=size,
@@ -110,7 +136,6 @@ def stylize(
         region_colors=list(region_colors) if region_colors is not None else None,
         options=engine_options(engine, **options),
     )
-    return get_engine(engine).run(request, on_progress)
 
 
 def read_recipe(picture: str | PathLike) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from stylegram import __version__
 from stylegram.api import preserve_colors, remake, remake_inputs, stylize
+from stylegram.batch import DEFAULT_PATTERN, BatchItem, plan_batch, stylize_batch
 from stylegram.cpu import cache_dir, cpu_choice, machine_key, max_threads, measure_again
 from stylegram.engines import ProgressCallback, ProgressEvent, Result, StyleSpec, engine_names
 from stylegram.engines.arbitrary import DEFAULT_STYLE_SIZE, DEFAULT_WORK_SIZE
@@ -161,21 +162,45 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     if args.model is not None:
         if args.styles:
             raise InputError("give style images or --model, not both: a model paints the style it was trained on")
-        engine, styles = "fast", []
-        options = {
-            "model": args.model,
+        engine, styles, options = "fast", [], {"model": args.model, **engine_options_from_args(args, "fast")}
+    elif not args.styles:
+        raise InputError("give a style image, or --model NAME for a trained style (stylegram styles lists them)")
+    else:
+        engine = args.engine
+        styles = [StyleSpec(*parse_weighted(text, "style")) for text in args.styles]
+        options = engine_options_from_args(args, engine)
+    return _stylize_to_file(
+        output,
+        args.quiet,
+        lambda on_progress: stylize(
+            args.content,
+            styles,
+            engine=engine,
+            size=args.size,
+            seed=args.seed,
+            device=args.device,
+            masks=args.masks,
+            style_masks=None if args.style_masks is None else [None if m == "-" else m for m in args.style_masks],
+            regions=args.regions,
+            region_colors=None if args.region_colors is None else args.region_colors.split(","),
+            on_progress=on_progress,
+            **options,
+        ),
+    )
+
+
+def engine_options_from_args(args: argparse.Namespace, engine: str) -> dict[str, Any]:
+    """The options of ``engine`` from the engine flags (:func:`add_engine_arguments`)."""
+    if engine == "fast":
+        return {
             "precision": args.precision,
             "tile_size": args.tile_size,
             "color": args.preserve_color,
             "strength": 1.0 if args.strength is None else args.strength,
             "runtime": args.runtime,
         }
-    elif not args.styles:
-        raise InputError("give a style image, or --model NAME for a trained style (stylegram styles lists them)")
-    else:
-        engine, styles, options = args.engine, [StyleSpec(*parse_weighted(text, "style")) for text in args.styles], {}
     if engine in ARBITRARY_ENGINES:
-        options = {
+        return {
             "strength": args.strength,
             "work_size": args.work_size or None,
             "style_size": args.style_size or DEFAULT_STYLE_SIZE,
@@ -188,7 +213,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             "decoders": args.decoders,
         }
     steps = parse_numbers(args.iterations, "iterations")
-    options = options or {
+    return {
         "quality": args.quality,
         "scales": parse_numbers(args.scales, "scales"),
         "iterations": steps[0] if steps is not None and len(steps) == 1 else steps,
@@ -213,24 +238,52 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         "tile_size": args.tile_size,
         "color": args.preserve_color,
     }
-    return _stylize_to_file(
-        output,
-        args.quiet,
-        lambda on_progress: stylize(
-            args.content,
-            styles,
-            engine=engine,
-            size=args.size,
-            seed=args.seed,
-            device=args.device,
-            masks=args.masks,
-            style_masks=None if args.style_masks is None else [None if m == "-" else m for m in args.style_masks],
-            regions=args.regions,
-            region_colors=None if args.region_colors is None else args.region_colors.split(","),
-            on_progress=on_progress,
-            **options,
-        ),
-    )
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    if args.engine == "fast" and args.styles:
+        raise InputError("the fast engine paints trained styles: give them with --model, not --style")
+    if args.engine != "fast" and args.models:
+        raise InputError(f"--model is for the fast engine; {args.engine} takes paintings with --style")
+    styles = args.models if args.engine == "fast" else args.styles
+    if not styles and args.pairs is None:
+        raise InputError("give at least one --style painting (or --model for --engine fast), or --pairs")
+    Path(args.output).mkdir(parents=True, exist_ok=True)
+    items = plan_batch(args.photos, styles or [], args.output, args.pattern, args.pairs)
+    stop_requested = []
+
+    def request_stop(*_: object) -> None:
+        if stop_requested:  # a second Ctrl-C stops now
+            raise KeyboardInterrupt
+        stop_requested.append(True)
+        print("\nstylegram: stopping after this item (Ctrl-C again to stop now)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    bar = tqdm(total=len(items), unit="item", desc="batch", disable=args.quiet, dynamic_ncols=True)
+
+    def on_item(item: BatchItem, _: int) -> None:
+        if item.status == "pending":
+            bar.set_postfix_str(item.output.name, refresh=True)
+        else:
+            bar.update(1)
+
+    try:
+        result = stylize_batch(
+            items, engine=args.engine, size=args.size, seed=args.seed, device=args.device, on_item=on_item,
+            should_stop=lambda: bool(stop_requested), **engine_options_from_args(args, args.engine),
+        )  # fmt: skip
+    finally:
+        bar.close()
+        signal.signal(signal.SIGINT, previous)
+    counts = result.counts
+    print(f"done {counts['done']}, skipped {counts['skipped']} (made before), failed {counts['failed']}"
+          f"{', stopped before the end' if result.stopped else ''}; manifest: {result.manifest}")  # fmt: skip
+    for item in result.items:
+        if item.status == "failed":
+            print(f"  failed: {item.photo} × {item.style}: {item.reason}", file=sys.stderr)
+    if result.stopped:
+        return EXIT_INTERRUPTED
+    return 1 if counts["failed"] else 0
 
 
 def cmd_remake(args: argparse.Namespace) -> int:
@@ -409,8 +462,109 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def add_engine_arguments(
+    parser: argparse.ArgumentParser, engines: tuple[str, ...] = ("gatys", *ARBITRARY_ENGINES)
+) -> None:
+    """The engines' flags, shared by ``transfer`` and ``batch``."""
     defaults = GatysOptions()
+    parser.add_argument(
+        "--engine",
+        choices=engines,
+        default="gatys",
+        help="for style images: gatys (optimisation, best), adain, wct or efdm (one pass, any painting)",
+    )
+    parser.add_argument(
+        "--work-size",
+        type=_positive_int,
+        default=DEFAULT_WORK_SIZE,
+        help="adain/wct/efdm: long side the features are transformed at, then scaled to --size (0: at --size)",
+    )
+    parser.add_argument("--levels", help="adain/wct/efdm: layers transformed, deepest first (wct: relu4_1,relu1_1)")
+    parser.add_argument(
+        "--finish-levels",
+        help="adain/wct/efdm: shallower layers whitened and coloured afterwards (adain: relu1_1; '' none)",
+    )
+    parser.add_argument("--decoders", help="adain/wct/efdm: a folder of your own decoders (stylegram train-decoder)")
+    parser.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
+    parser.add_argument(
+        "--style-size",
+        type=_positive_int,
+        help=f"long side of the style image (gatys: --size × --style-scale; adain/wct/efdm: {DEFAULT_STYLE_SIZE})",
+    )
+    parser.add_argument(
+        "--style-scale",
+        type=float,
+        default=defaults.style_scale,
+        help="painting size relative to the output: >1 finer strokes, <1 bigger strokes",
+    )
+    parser.add_argument(
+        "--strength", type=float, help="0 (mostly photo) … 1 (mostly painting); sets --style-weight (0.5 = 5)"
+    )
+    parser.add_argument(
+        "--quality", choices=QUALITY_PRESETS, default=defaults.quality, help="preset of scales and steps per scale"
+    )
+    parser.add_argument(
+        "--scales", help="long sides of the scales, coarse to fine, e.g. 128,256 (the output size is always last)"
+    )
+    parser.add_argument(
+        "--iterations", help="optimiser steps per scale: one number for all, or one per scale (default: preset's)"
+    )
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default=defaults.precision, help="auto: what this machine runs fastest"
+    )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=defaults.layout,
+        help="memory layout of the convolutions (gatys, adain, wct); auto: what this machine runs fastest",
+    )
+    parser.add_argument(
+        "--tile-size",
+        type=_positive_int,
+        metavar="N",
+        help="pass scales over N px in overlapping tiles (default: only where a whole pass would not fit in memory)",
+    )
+    parser.add_argument(
+        "--preserve-color",
+        choices=COLOR_METHODS,
+        default=defaults.color,
+        help="keep the photo's colours: luminance-only transfer, or the painting recoloured to match the photo",
+    )
+    parser.add_argument(
+        "--runtime", choices=("torch", "onnxruntime"), default="torch", help="what runs a --model network"
+    )
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam's step size")
+    parser.add_argument("--content-weight", type=float, default=defaults.content_weight, help="α")
+    parser.add_argument("--style-weight", type=float, default=defaults.style_weight, help="β")
+    parser.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help="total-variation weight")
+    parser.add_argument(
+        "--content-layers",
+        default=format_layers(defaults.content_layers),
+        help="comma-separated layers, each optionally LAYER:WEIGHT",
+    )
+    parser.add_argument(
+        "--style-layers",
+        default=format_layers(defaults.style_layers),
+        help="comma-separated layers, each optionally LAYER:WEIGHT",
+    )
+    parser.add_argument(
+        "--style-loss",
+        choices=STYLE_LOSSES,
+        default=defaults.style_loss,
+        help="compare Gram matrices (gram) or means and covariances (mean_cov: bolder strokes, less photo)",
+    )
+    parser.add_argument("--init", default=defaults.init, help=f"{', '.join(INITS)} or an image path")
+    parser.add_argument("--seed", type=_positive_int, default=0, help="random seed (same seed, same picture)")
+    parser.add_argument("--pooling", choices=("max", "avg"), default=defaults.pooling)
+    parser.add_argument("--weights", help="your own full-precision VGG19 weights (.safetensors or .pth)")
+    parser.add_argument(
+        "--weights-preprocessing", choices=PREPROCESSINGS, help="input convention of --weights (default: from keys)"
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
+
+def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="stylegram", description="Repaint photos in the style of paintings.")
     parser.add_argument("--version", action="version", version=f"stylegram {__version__}")
@@ -426,73 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument(
         "--model", help="a trained style (name from `stylegram styles`, or a file): one pass, a fraction of a second"
     )
-    transfer.add_argument(
-        "--engine",
-        choices=("gatys", *ARBITRARY_ENGINES),
-        default="gatys",
-        help="for style images: gatys (optimisation, best), adain, wct or efdm (one pass, any painting)",
-    )
-    transfer.add_argument(
-        "--work-size",
-        type=_positive_int,
-        default=DEFAULT_WORK_SIZE,
-        help="adain/wct/efdm: long side the features are transformed at, then scaled to --size (0: at --size)",
-    )
-    transfer.add_argument("--levels", help="adain/wct/efdm: layers transformed, deepest first (wct: relu4_1,relu1_1)")
-    transfer.add_argument(
-        "--finish-levels",
-        help="adain/wct/efdm: shallower layers whitened and coloured afterwards (adain: relu1_1; '' none)",
-    )
-    transfer.add_argument("--decoders", help="adain/wct/efdm: a folder of your own decoders (stylegram train-decoder)")
     transfer.add_argument("-o", "--output", required=True, help="output image (.png keeps the options as metadata)")
-    transfer.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
-    transfer.add_argument(
-        "--style-size",
-        type=_positive_int,
-        help=f"long side of the style image (gatys: --size × --style-scale; adain/wct/efdm: {DEFAULT_STYLE_SIZE})",
-    )
-    transfer.add_argument(
-        "--style-scale",
-        type=float,
-        default=defaults.style_scale,
-        help="painting size relative to the output: >1 finer strokes, <1 bigger strokes",
-    )
-    transfer.add_argument(
-        "--strength", type=float, help="0 (mostly photo) … 1 (mostly painting); sets --style-weight (0.5 = 5)"
-    )
-    transfer.add_argument(
-        "--quality", choices=QUALITY_PRESETS, default=defaults.quality, help="preset of scales and steps per scale"
-    )
-    transfer.add_argument(
-        "--scales", help="long sides of the scales, coarse to fine, e.g. 128,256 (the output size is always last)"
-    )
-    transfer.add_argument(
-        "--iterations", help="optimiser steps per scale: one number for all, or one per scale (default: preset's)"
-    )
-    transfer.add_argument(
-        "--precision", choices=PRECISIONS, default=defaults.precision, help="auto: what this machine runs fastest"
-    )
-    transfer.add_argument(
-        "--layout",
-        choices=LAYOUTS,
-        default=defaults.layout,
-        help="memory layout of the convolutions (gatys, adain, wct); auto: what this machine runs fastest",
-    )
-    transfer.add_argument(
-        "--tile-size",
-        type=_positive_int,
-        metavar="N",
-        help="pass scales over N px in overlapping tiles (default: only where a whole pass would not fit in memory)",
-    )
-    transfer.add_argument(
-        "--preserve-color",
-        choices=COLOR_METHODS,
-        default=defaults.color,
-        help="keep the photo's colours: luminance-only transfer, or the painting recoloured to match the photo",
-    )
-    transfer.add_argument(
-        "--runtime", choices=("torch", "onnxruntime"), default="torch", help="what runs a --model network"
-    )
     transfer.add_argument(
         "--masks", nargs="+", metavar="MASK", help="one mask per style: the part of the photo it paints (white)"
     )
@@ -507,40 +595,31 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument(
         "--style-masks", nargs="+", metavar="MASK", help="one per style (- for all): the part of the painting to use"
     )
-    transfer.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
-    transfer.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam's step size")
-    transfer.add_argument("--content-weight", type=float, default=defaults.content_weight, help="α")
-    transfer.add_argument("--style-weight", type=float, default=defaults.style_weight, help="β")
-    transfer.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help="total-variation weight")
-    transfer.add_argument(
-        "--content-layers",
-        default=format_layers(defaults.content_layers),
-        help="comma-separated layers, each optionally LAYER:WEIGHT",
-    )
-    transfer.add_argument(
-        "--style-layers",
-        default=format_layers(defaults.style_layers),
-        help="comma-separated layers, each optionally LAYER:WEIGHT",
-    )
-    transfer.add_argument(
-        "--style-loss",
-        choices=STYLE_LOSSES,
-        default=defaults.style_loss,
-        help="compare Gram matrices (gram) or means and covariances (mean_cov: bolder strokes, less photo)",
-    )
-    transfer.add_argument("--init", default=defaults.init, help=f"{', '.join(INITS)} or an image path")
-    transfer.add_argument("--seed", type=_positive_int, default=0, help="random seed (same seed, same picture)")
-    transfer.add_argument("--pooling", choices=("max", "avg"), default=defaults.pooling)
-    transfer.add_argument("--weights", help="your own full-precision VGG19 weights (.safetensors or .pth)")
-    transfer.add_argument(
-        "--weights-preprocessing", choices=PREPROCESSINGS, help="input convention of --weights (default: from keys)"
-    )
-    transfer.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_engine_arguments(transfer)
     transfer.add_argument(
         "--save-every", type=_positive_int, default=0, metavar="N", help="also write every N-th iterate (OUT_00010.png)"
     )
     transfer.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     transfer.set_defaults(handler=cmd_transfer)
+
+    batch = commands.add_parser(
+        "batch",
+        help="stylize folders of photos with every painting (or trained style), resumable",
+        formatter_class=formatter,
+    )
+    batch.add_argument("photos", nargs="+", metavar="PHOTO", help="photos, folders of them, or glob patterns")
+    batch.add_argument("--style", dest="styles", action="append", default=[], metavar="PAINTING",
+                       help="a painting (repeat for more); every photo is made with every one")  # fmt: skip
+    batch.add_argument("--model", dest="models", action="append", default=[], metavar="NAME",
+                       help="a trained style for --engine fast (repeat for more)")  # fmt: skip
+    batch.add_argument("--pairs", metavar="CSV", help="instead of every photo × style: the photo,style rows of a CSV")
+    batch.add_argument(
+        "-o", "--output", required=True, metavar="OUTDIR", help="folder of the pictures (made if missing)"
+    )
+    batch.add_argument("--pattern", default=DEFAULT_PATTERN, help="output names: {photo} and {style} are replaced")
+    add_engine_arguments(batch, engines=("fast", "gatys", *ARBITRARY_ENGINES))
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    batch.set_defaults(handler=cmd_batch, save_every=0)
 
     evaluation = commands.add_parser(
         "eval", help="print quality figures of outputs as JSON lines", formatter_class=formatter

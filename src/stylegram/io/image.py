@@ -21,6 +21,8 @@ from stylegram.io.files import atomic_path, check_writable, input_files, same_fi
 
 #: Largest image accepted, in pixels (a 64-megapixel photo passes; decompression bombs do not).
 MAX_INPUT_PIXELS = 8192 * 8192
+#: What a folder's pictures are named (for folders of photos and paintings).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 #: Output formats by file extension.
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 #: PNG text chunk holding the options that made an image.

@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from stylegram.errors import InputError
-from stylegram.io.image import image_to_tensor, load_image
+from stylegram.io.image import IMAGE_SUFFIXES, image_to_tensor, load_image
 
 #: Debian packages whose wallpapers include real photos (landscapes, plants, animals, cities).
 WALLPAPER_PACKAGES = (
@@ -41,7 +41,6 @@ WALLPAPER_PACKAGES = (
 STORED_SHORT_SIDE = 512
 #: Mean absolute Laplacian (0..255 grey at 256 px wide) below which a picture is a smooth gradient, not a photo.
 MIN_DETAIL = 5.0
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 #: One picture in this many is held out for validation, chosen by a hash of its file name alone: the split is
 #: the same on every machine, whatever else is in the folder, and a picture never changes sides.
 VALIDATION_EVERY = 4
