@@ -30,6 +30,8 @@ from stylegram.io.image import (
 from stylegram.ops import color
 
 StyleInput = ImageInput | StyleSpec | tuple[ImageInput, float]
+#: The engine a request goes to when none is named: optimisation, the closest to the painting.
+DEFAULT_ENGINE = "gatys"
 
 
 def _style_specs(style: StyleInput | Sequence[StyleInput]) -> list[StyleSpec]:
@@ -58,19 +60,17 @@ def stylize(
     content: ImageInput,
     style: StyleInput | Sequence[StyleInput],
     *,
-    engine: str = "gatys",
-    size: int | None = 512,
-    seed: int = 0,
-    device: str = "auto",
-    masks: Sequence[ImageInput] | None = None,
-    style_masks: Sequence[ImageInput | None] | None = None,
-    regions: ImageInput | None = None,
-    region_colors: Sequence[str] | None = None,
     on_progress: ProgressCallback | None = None,
-    **options: Any,
+    **arguments: Any,
 ) -> Result:
-    """Repaint ``content`` in the style of ``style``: :func:`build_request` with these arguments, run by the
-    engine.
+    """Repaint ``content`` in the style of ``style``.
+
+    Args:
+        content: the photo, as a path or a PIL image.
+        style: the painting(s), as for :func:`build_request`.
+        on_progress: called with a :class:`~stylegram.engines.ProgressEvent` at every step.
+        **arguments: :func:`build_request`'s (``engine``, ``size``, ``seed``, masks and regions) and the engine's
+            options, e.g. for ``gatys`` ``iterations``, ``style_weight``, ``optimizer``.
 
     Returns:
         A :class:`~stylegram.engines.Result` whose ``image`` is a PIL image.
@@ -78,18 +78,15 @@ def stylize(
     Raises:
         InputError: a bad image, option or value, before any work is done.
     """
-    request = build_request(
-        content, style, engine=engine, size=size, seed=seed, device=device, masks=masks, style_masks=style_masks,
-        regions=regions, region_colors=region_colors, **options,
-    )  # fmt: skip
-    return get_engine(engine).run(request, on_progress)
+    request = build_request(content, style, **arguments)
+    return get_engine(arguments.get("engine", DEFAULT_ENGINE)).run(request, on_progress)
 
 
 def build_request(
     content: ImageInput,
     style: StyleInput | Sequence[StyleInput],
     *,
-    engine: str = "gatys",
+    engine: str = DEFAULT_ENGINE,
     size: int | None = 512,
     seed: int = 0,
     device: str = "auto",

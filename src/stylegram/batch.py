@@ -10,8 +10,9 @@ Every photo is paired with every style (or the pairs of a CSV file); each pair i
 3. after each item, the manifest (``output_dir/manifest.json``) says what was made with which options.
 
 The VGG19 weights, trained networks and a painting's statistics (the one-pass engines) are loaded once per
-process and kept by the engines, so a batch pays for them once, not per item. A request to stop (``should_stop``, e.g. after Ctrl-C) is honoured
-between items; rerunning the same batch goes on where it stopped.
+process and kept by the engines, so a batch pays for them once, not per item. A request to stop
+(``should_stop``, e.g. after Ctrl-C) is honoured between items; rerunning the same batch goes on where it
+stopped.
 """
 
 from __future__ import annotations

@@ -189,7 +189,8 @@ def train_style(
     if validation is not None:
         validation = validation.to(target)
         if not run.validation:
-            run.validated(first_step, _validation_terms(net, encoder, validation, style_targets, options, dtype))
+            with torch.no_grad():
+                run.validated(first_step, _terms(net, encoder, validation, style_targets, options, dtype)[1])
     batches = PhotoCrops(photos, options.image_size, options.seed + first_step).batches(options.batch_size)
     step = first_step
     interrupted = False
@@ -202,7 +203,8 @@ def train_style(
                 terms["adversarial"] = options.adversarial_weight * adversary.step(picture, len(batch))
             step = optimisation_step(optimizer, terms, step, options.steps, options.learning_rate)
             if validation is not None and step % options.validate_every == 0:
-                run.validated(step, _validation_terms(net, encoder, validation, style_targets, options, dtype))
+                with torch.no_grad():
+                    run.validated(step, _terms(net, encoder, validation, style_targets, options, dtype)[1])
             run.after_step(step, options.steps, options.checkpoint_every, terms, on_progress)
             if preview is not None and step % options.preview_every == 0:
                 net.eval()
@@ -253,21 +255,6 @@ def _terms(
         "style": options.style_weight * style_term,
         "tv": options.tv_weight * total_variation_loss(picture),
     }
-
-
-@torch.no_grad()
-def _validation_terms(
-    net: TransformerNet,
-    encoder: VGGEncoder,
-    batch: torch.Tensor,
-    style_targets: dict[str, torch.Tensor],
-    options: TrainOptions,
-    dtype: torch.dtype | None,
-) -> dict[str, torch.Tensor]:
-    net.eval()
-    terms = _terms(net, encoder, batch, style_targets, options, dtype)[1]
-    net.train()
-    return terms
 
 
 class _Adversary:
