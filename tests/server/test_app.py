@@ -329,3 +329,54 @@ def test_the_web_page_and_api_docs_are_served(client):
     assert client.get("/static/app.js").status_code == 200
     schema = client.get("/openapi.json").json()
     assert {"/v1/jobs", "/v1/jobs/{job_id}/events", "/v1/stylize", "/v1/styles"} <= set(schema["paths"])
+
+
+def submit_batch(client, photos, **fields):
+    files = [("contents", (f"photo {index}.png", data)) for index, data in enumerate(photos)]
+    files += [("style_images", (name, data)) for name, data in fields.pop("style_images", [])]
+    return client.post("/v1/batches", files=files, data={"engine": "fast", "size": 64, **fields})
+
+
+def test_a_batch_queues_a_job_per_photo_and_style_and_zips_the_results(client, app, photo):
+    import zipfile
+
+    response = submit_batch(client, [photo, photo], styles="starry_night,mondrian")
+    assert response.status_code == 202, response.text
+    batch = response.json()
+    assert len(batch["items"]) == 4 and batch["counts"]["queued"] == 4 and batch["result_url"] is None
+    assert batch["names"] == ["photo_0_starry_night.png", "photo_0_mondrian.png",
+                              "photo_1_starry_night.png", "photo_1_mondrian.png"]  # fmt: skip
+    assert client.get(f"/v1/batches/{batch['id']}/result").status_code == 409
+    assert run_queued(app) == 4  # separate tasks: any worker may take any item
+    done = client.get(f"/v1/batches/{batch['id']}").json()
+    assert done["counts"]["done"] == 4 and done["finished"]
+    events = client.get(done["events_url"]).text
+    assert "event: finished" in events
+    archive = zipfile.ZipFile(io.BytesIO(client.get(done["result_url"]).content))
+    assert sorted(archive.namelist()) == sorted(done["names"])
+    assert max(Image.open(archive.open(done["names"][0])).size) == 64
+
+
+def test_a_batch_of_paintings_for_a_one_pass_engine(client, app, photo, style_path):
+    painting = style_path.read_bytes()
+    response = submit_batch(client, [photo], engine="adain", style_images=[("a.png", painting), ("b.png", painting)])
+    assert response.status_code == 202, response.text
+    assert run_queued(app) == 2
+    done = client.get(f"/v1/batches/{response.json()['id']}").json()
+    assert done["counts"]["done"] == 2 and done["names"] == ["photo_0_a.png", "photo_0_b.png"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({}, "at least one photo and one style"),
+        ({"styles": "nonexistent"}, "unknown style"),
+        ({"engine": "adain", "styles": "starry_night"}, "takes paintings"),
+        ({"styles": ",".join(["starry_night"] * 300)}, "at most 200"),
+    ],
+)
+def test_bad_batches_are_refused_before_anything_is_queued(client, app, photo, fields, words):
+    response = submit_batch(client, [photo], **fields)
+    assert response.status_code == 400 and words in response.json()["detail"]
+    assert app.state.service.queue.huey.pending_count() == 0
+    assert client.get("/v1/batches/not-a-batch").status_code == 404

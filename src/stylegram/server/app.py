@@ -41,13 +41,26 @@ import stylegram
 from stylegram.engines.base import picture_size
 from stylegram.errors import InputError
 from stylegram.models.store import read_style_info, shipped_styles, style_painting
+from stylegram.server.batches import (
+    Batch,
+    BatchItem,
+    BatchStore,
+    batch_finished,
+    batch_jobs,
+    item_names,
+    picture_name,
+    result_zip,
+)
 from stylegram.server.collector import Collector
 from stylegram.server.faults import FaultLog
 from stylegram.server.jobs import (
     CANCELLED,
+    DONE,
+    FAILED,
     FINAL_STATES,
     QUEUED,
     RESULTS,
+    RUNNING,
     Job,
     JobStore,
     UnsupportedUpload,
@@ -99,6 +112,34 @@ class JobOut(BaseModel):
     result_url: str | None
 
 
+class BatchOut(BaseModel):
+    """A batch as the API shows it: its jobs, how many are in each state, and its URLs."""
+
+    id: str
+    created: float
+    counts: dict[str, int]
+    finished: bool
+    items: list[JobOut]
+    names: list[str]
+    events_url: str
+    result_url: str | None
+
+
+def batch_out(batch: Batch, jobs: list[Job]) -> BatchOut:
+    counts = {state: sum(job.status == state for job in jobs) for state in (QUEUED, RUNNING, DONE, FAILED, CANCELLED)}
+    base = f"/v1/batches/{batch.id}"
+    return BatchOut(
+        id=batch.id,
+        created=batch.created,
+        counts=counts,
+        finished=batch_finished(jobs),
+        items=[job_out(job) for job in jobs],
+        names=[item.name for item in batch.items],
+        events_url=f"{base}/events",
+        result_url=f"{base}/result" if counts[DONE] else None,
+    )
+
+
 class StyleOut(BaseModel):
     name: str
     thumbnail_url: str
@@ -132,6 +173,7 @@ class Service:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.store = JobStore(settings.data_dir)
+        self.batches = BatchStore(settings.data_dir)
         self.queue = JobQueue(settings.queue, settings.data_dir)
         self.collector = Collector(self.store, self.queue, settings)
         self.upload_threads = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="stylegram-upload")
@@ -154,6 +196,12 @@ class Service:
             raise
         self.store.update(job.id, task_id=task_id)
         return self.job(job.id)
+
+    def batch(self, batch_id: str) -> tuple[Batch, list[Job]]:
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            raise HTTPException(404, f"no batch {batch_id!r}")
+        return batch, batch_jobs(batch, self.store)
 
     def job(self, job_id: str) -> Job:
         job = self.store.get(job_id)
@@ -374,6 +422,80 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
             picture_size(style_size, None, "style image")
         job = Job(id=new_job_id(), status=QUEUED, params=params.model_dump())
         return job_out(await service.off_loop(service.accept, job, inputs))
+
+    @api.post("/batches", status_code=202, tags=["batches"])
+    async def submit_batch(
+        contents: Annotated[list[UploadFile], File(description="the photos")],
+        params: Annotated[JobParams, Form()],
+        styles: Annotated[str | None, Form(description="comma-separated shipped style names (fast engine)")] = None,
+        style_images: Annotated[list[UploadFile] | None, File(description="paintings (the other engines)")] = None,
+    ) -> BatchOut:
+        """Queue every photo × style as a job of its own (any number of workers share them); answers at once
+        with the batch (202). The fast engine takes ``styles``, the others ``style_images``."""
+        names = [name.strip() for name in (styles or "").split(",") if name.strip()]
+        paintings = style_images or []
+        if params.engine == "fast" and paintings:
+            raise InputError("the fast engine paints shipped styles: give their names in styles, not style images")
+        if params.engine != "fast" and names:
+            raise InputError(f"the {params.engine} engine takes paintings: give style_images, not style names")
+        count = len(contents) * len(names or paintings)
+        if not count:
+            raise InputError("a batch needs at least one photo and one style")
+        if count > settings.max_batch_items:
+            raise InputError(f"{count} items; this server takes at most {settings.max_batch_items} per batch")
+        photos = []
+        for index, upload in enumerate(contents, start=1):
+            data, _, size = await service.read_upload(upload, f"photo {index}")
+            picture_size(size, params.size, f"photo {index}")
+            photos.append((picture_name(upload.filename, f"photo{index}"), data))
+        style_inputs: list[tuple[str, dict[str, Any], dict[str, bytes]]] = []
+        for name in names:
+            check_job(params.model_copy(update={"style": name}), False, settings)
+            style_inputs.append((name, {"style": name}, {}))
+        for index, upload in enumerate(paintings, start=1):
+            check_job(params, True, settings)
+            data, _, style_size = await service.read_upload(upload, f"style image {index}")
+            picture_size(style_size, None, f"style image {index}")
+            style_inputs.append((picture_name(upload.filename, f"style{index}"), {}, {"style": data}))
+        item_files = item_names([photo for photo, _ in photos], [style for style, _, _ in style_inputs])
+        items, pairs = [], [(photo, style) for photo in photos for style in style_inputs]
+        for ((_, data), (_, changes, extra)), name in zip(pairs, item_files, strict=True):
+            job = Job(id=new_job_id(), status=QUEUED, params=params.model_copy(update=changes).model_dump())
+            await service.off_loop(service.accept, job, {"content": data, **extra})
+            items.append(BatchItem(job.id, name))
+        batch = Batch(new_job_id(), items)
+        await service.off_loop(service.batches.add, batch)
+        return batch_out(*service.batch(batch.id))
+
+    @api.get("/batches/{batch_id}", tags=["batches"])
+    def batch_status(batch_id: str) -> BatchOut:
+        """A batch's items and how many are in each state."""
+        return batch_out(*service.batch(batch_id))
+
+    @api.get("/batches/{batch_id}/events", response_class=EventSourceResponse, tags=["batches"])
+    async def batch_events(batch_id: str) -> AsyncIterator[ServerSentEvent]:
+        """Server-Sent Events: the batch (as ``GET /v1/batches/{id}``) each time one of its items changes state
+        or step; the stream ends once every item has ended."""
+        last = None
+        while True:
+            batch, jobs = service.batch(batch_id)
+            snapshot = [(job.status, job.progress.get("step")) for job in jobs]
+            if snapshot != last:
+                last = snapshot
+                out = batch_out(batch, jobs)
+                yield ServerSentEvent(data=out.model_dump(), event="finished" if out.finished else "progress")
+            if batch_finished(jobs):
+                return
+            await asyncio.sleep(EVENT_POLL_S)
+
+    @api.get("/batches/{batch_id}/result", tags=["batches"], response_class=Response)
+    def batch_result(batch_id: str) -> Response:
+        """The finished pictures so far, in one zip named as ``names`` says (409 while none is done)."""
+        batch, jobs = service.batch(batch_id)
+        if not any(job.status == DONE for job in jobs):
+            raise HTTPException(409, f"batch {batch_id} has no finished picture yet")
+        headers = {"Content-Disposition": f'attachment; filename="stylegram-batch-{batch_id[:8]}.zip"'}
+        return Response(result_zip(batch, service.store), media_type="application/zip", headers=headers)
 
     @api.get("/jobs", tags=["jobs"])
     def list_jobs(ids: Annotated[str, Query(description="comma-separated job ids, at most 100")]) -> list[JobOut]:

@@ -44,6 +44,7 @@ class ServiceSettings:
         default_factory=lambda: {"fast": 4096, "gatys": 1024, "adain": 4096, "wct": 4096, "efdm": 4096, "video": 1920}
     )
     max_iterations: int = 1000
+    max_batch_items: int = 200
     stale_after_s: float = 20.0
     attempts: int = 3
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS

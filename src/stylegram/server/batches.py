@@ -1,0 +1,102 @@
+"""Batches in the service: several photos × several styles, each pair a job of its own.
+
+A batch is a list of ordinary jobs (queued one by one, so any number of workers on any machines share it; a
+lost worker loses only its item, which the collector retries as for any job) and a small record tying them
+together: ``<data>/batches/<id>.json`` with each item's job id and the name its picture gets in the batch's zip.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from stylegram.server.jobs import DONE, FINAL_STATES, RESULTS, Job, JobStore, is_job_id, write_atomically
+
+
+@dataclass
+class BatchItem:
+    """One photo × style of a batch: its job and the name of its picture in the zip."""
+
+    job_id: str
+    name: str
+
+
+@dataclass
+class Batch:
+    id: str
+    items: list[BatchItem]
+    created: float = field(default_factory=time.time)
+
+
+def picture_name(upload_name: str | None, fallback: str) -> str:
+    """A file-name stem made of an upload's name: letters, digits, ``-`` and ``_`` only.
+
+    Example:
+        >>> picture_name("../My Photo (1).JPG", "photo1"), picture_name(None, "photo1")
+        ('My_Photo_1', 'photo1')
+    """
+    stem = Path(upload_name or "").stem
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")
+    return cleaned or fallback
+
+
+def item_names(photos: list[str], styles: list[str]) -> list[str]:
+    """``photo_style.png`` for every photo × style, made unique where two uploads share a name.
+
+    Example:
+        >>> item_names(["a", "a"], ["x"])
+        ['a_x.png', 'a_x-2.png']
+    """
+    names: list[str] = []
+    for photo in photos:
+        for style in styles:
+            name, count = f"{photo}_{style}", 1
+            while f"{name}.png" in names or (count > 1 and f"{name}-{count}.png" in names):
+                count += 1
+            names.append(f"{name}.png" if count == 1 else f"{name}-{count}.png")
+    return names
+
+
+class BatchStore:
+    """The batch records of a data directory."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.folder = Path(data_dir) / "batches"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, batch: Batch) -> None:
+        write_atomically(self.folder / f"{batch.id}.json", json.dumps(asdict(batch)).encode())
+
+    def get(self, batch_id: str) -> Batch | None:
+        if not is_job_id(batch_id):  # the id names a file: nothing else may be reached through it
+            return None
+        path = self.folder / f"{batch_id}.json"
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text())
+        return Batch(record["id"], [BatchItem(**item) for item in record["items"]], record["created"])
+
+
+def batch_jobs(batch: Batch, jobs: JobStore) -> list[Job]:
+    return [job for job in (jobs.get(item.job_id) for item in batch.items) if job is not None]
+
+
+def batch_finished(batch_jobs: list[Job]) -> bool:
+    return all(job.status in FINAL_STATES for job in batch_jobs)
+
+
+def result_zip(batch: Batch, jobs: JobStore) -> bytes:
+    """The finished pictures of a batch in one zip (stored: PNGs do not compress further)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for item in batch.items:
+            job = jobs.get(item.job_id)
+            result = jobs.folder(item.job_id) / RESULTS["image"][0]
+            if job is not None and job.status == DONE and result.is_file():
+                archive.write(result, item.name)
+    return buffer.getvalue()
