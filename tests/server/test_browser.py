@@ -109,3 +109,19 @@ def test_a_clip_becomes_a_video_job_in_chromium(page, shots, tmp_path):
     with page.expect_download() as download:
         page.click("#download")
     assert download.value.suggested_filename.endswith(".mp4")
+
+
+def test_several_photos_make_a_batch_in_chromium(page, shots, tmp_path):
+    photos = []
+    for name in ("tubingen", "golden_gate"):
+        photos.append(tmp_path / f"{name}.jpg")
+        Image.open(EXAMPLES / f"{name}.jpg").resize((160, 120)).save(photos[-1])
+    page.set_input_files("#content", photos)
+    page.wait_for_function("document.querySelector('#drop-text').textContent.startsWith('2 photos')")
+    page.eval_on_selector("#size", "e => { e.value = 128; e.dispatchEvent(new Event('input')); }")
+    page.click("#start")  # the fast engine with the first shipped style: one job per photo
+    page.wait_for_selector("#download:not([hidden])", timeout=120_000)
+    page.wait_for_function("document.querySelectorAll('#recent li').length === 2", timeout=60_000)
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#recent li .badge.done').length === 2", timeout=60_000)
+    page.screenshot(path=shots / "web_batch.png", full_page=True)

@@ -15,7 +15,7 @@ const VIDEO_MAX_SIZE = 1920;
 
 function isVideo(file) { return file.type.startsWith("video/"); }
 
-const state = { content: null, style: null, styleFile: null, job: null, events: null };
+const state = { content: null, contents: [], style: null, styleFile: null, job: null, events: null };
 
 function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
 
@@ -62,15 +62,20 @@ function updateStart() {
   $("start").disabled = !state.content || !(state.style || state.styleFile);
 }
 
-function chooseContent(file) {
-  if (!file) return;
+function chooseContent(files) {
+  // Several photos make a batch (each photo a job of its own); a clip is made alone.
+  const chosen = [...files].filter((file) => !isVideo(file) || files.length === 1);
+  if (!chosen.length) return;
+  const file = chosen[0];
   state.content = file;
+  state.contents = chosen;
   const video = isVideo(file);
   const preview = $(video ? "content-video" : "content-preview");
   preview.src = URL.createObjectURL(file);
   preview.hidden = false;
   $(video ? "content-preview" : "content-video").hidden = true;
-  $("drop-text").textContent = file.name + " — drop another to replace";
+  $("drop-text").textContent = (chosen.length > 1 ? `${chosen.length} photos (${file.name}, …)` : file.name)
+    + " — drop others to replace";
   // Clips are made by the fast engine, frame by frame, with a shipped style.
   for (const name of IMAGE_ONLY_ENGINES) document.querySelector(`input[name=engine][value=${name}]`).disabled = video;
   if (video) {
@@ -185,23 +190,26 @@ function follow(job) {
 async function start() {
   $("message").textContent = "";
   $("start").disabled = true;
+  const batch = state.contents.length > 1;
   const form = new FormData();
-  form.append("content", state.content);
+  for (const file of batch ? state.contents : [state.content]) form.append(batch ? "contents" : "content", file);
   form.append("engine", engine());
-  if (state.styleFile) form.append("style_image", state.styleFile);
-  else form.append("style", state.style);
+  if (state.styleFile) form.append(batch ? "style_images" : "style_image", state.styleFile);
+  else form.append(batch ? "styles" : "style", state.style);
   form.append("size", $("size").value);
   form.append("strength", $("strength").value);
   form.append("color", $("color").value);
   try {
-    const job = await api("/v1/jobs", { method: "POST", body: form });
-    const recent = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]").filter((id) => id !== job.id);
-    localStorage.setItem(RECENT_KEY, JSON.stringify([job.id, ...recent].slice(0, 24)));
+    const made = await api(batch ? "/v1/batches" : "/v1/jobs", { method: "POST", body: form });
+    const jobs = batch ? made.items : [made];
+    const ids = jobs.map((job) => job.id);
+    const recent = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]").filter((id) => !ids.includes(id));
+    localStorage.setItem(RECENT_KEY, JSON.stringify([...ids.reverse(), ...recent].slice(0, 24)));
     $("result-image").hidden = true;
     $("result-video").hidden = true;
     $("result-video").removeAttribute("src");
     $("placeholder").hidden = false;
-    follow(job);
+    follow(jobs[0]);
     refreshRecent();
   } catch (error) {
     $("message").textContent = error.message;
@@ -256,10 +264,10 @@ function setUpDrop() {
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
     drop.classList.remove("over");
-    chooseContent(event.dataTransfer.files[0]);
+    chooseContent(event.dataTransfer.files);
   });
   drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") $("content").click(); });
-  $("content").addEventListener("change", (event) => chooseContent(event.target.files[0]));
+  $("content").addEventListener("change", (event) => chooseContent(event.target.files));
 }
 
 async function init() {
