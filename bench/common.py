@@ -59,6 +59,19 @@ def embedding_distance(stl, picture: Image.Image, painting: Image.Image) -> floa
     return float(np.linalg.norm(stl.style_vector(picture) - stl.style_vector(painting)))
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (a server's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def machine() -> dict:
     """CPU model, thread count, GPU, and the versions of Python, torch and stylegram."""
     return {

@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
-from common import IMAGES, report, save
+from common import IMAGES, children, report, save
 from PIL import Image
 
 from stylegram.server.process import RedisServer, server_process
@@ -44,19 +44,6 @@ from stylegram.server.process import RedisServer, server_process
 FINAL = ("done", "failed", "cancelled")
 STALE_AFTER_S = 3
 SUBMIT_EVERY_S = 0.3
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (a server's workers)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 class Ledger:
