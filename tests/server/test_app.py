@@ -380,3 +380,29 @@ def test_bad_batches_are_refused_before_anything_is_queued(client, app, photo, f
     assert response.status_code == 400 and words in response.json()["detail"]
     assert app.state.service.queue.huey.pending_count() == 0
     assert client.get("/v1/batches/not-a-batch").status_code == 404
+
+
+def test_a_batch_takes_a_zip_of_photos_and_refuses_a_bad_one(client, app, photo, settings):
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("holiday/beach.png", photo)
+        archive.writestr("holiday/notes.txt", b"not a photo")
+        archive.writestr("holiday/.hidden.png", b"resource fork")
+        archive.writestr("city.png", photo)
+    files = [("photos_zip", ("photos.zip", buffer.getvalue()))]
+    response = client.post("/v1/batches", files=files, data={"engine": "fast", "styles": "mondrian", "size": 64})
+    assert response.status_code == 202, response.text
+    assert response.json()["names"] == ["beach_mondrian.png", "city_mondrian.png"]
+    assert run_queued(app) == 2
+
+    def post_zip(data):
+        return client.post("/v1/batches", files=[("photos_zip", ("p.zip", data))], data={"styles": "mondrian"})
+
+    assert "not a zip file" in post_zip(b"PK but not really").json()["detail"]
+    big = io.BytesIO()
+    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb.png", bytes(settings.max_upload_bytes + 10))  # compresses to almost nothing
+    refused = post_zip(big.getvalue())
+    assert refused.status_code == 400 and "over this server's limit" in refused.json()["detail"]

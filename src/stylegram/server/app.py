@@ -50,6 +50,7 @@ from stylegram.server.batches import (
     item_names,
     picture_name,
     result_zip,
+    zip_pictures,
 )
 from stylegram.server.collector import Collector
 from stylegram.server.faults import FaultLog
@@ -222,10 +223,10 @@ class Service:
             raise HTTPException(400, f"the {what} upload is empty")
         if len(data) > limit:
             raise HTTPException(413, f"the {what} is over this server's limit of {limit} bytes")
-        kind, size = await self.off_loop(self._check_upload, data, what, videos)
+        kind, size = await self.off_loop(self.check_upload, data, what, videos)
         return data, kind, size
 
-    def _check_upload(self, data: bytes, what: str, videos: bool) -> tuple[str, tuple[int, int] | None]:
+    def check_upload(self, data: bytes, what: str, videos: bool) -> tuple[str, tuple[int, int] | None]:
         settings = self.settings
         try:
             size = check_image_bytes(data, what, settings.max_upload_pixels)
@@ -425,8 +426,11 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
 
     @api.post("/batches", status_code=202, tags=["batches"])
     async def submit_batch(
-        contents: Annotated[list[UploadFile], File(description="the photos")],
         params: Annotated[JobParams, Form()],
+        contents: Annotated[list[UploadFile] | None, File(description="the photos")] = None,
+        photos_zip: Annotated[
+            UploadFile | None, File(description="a zip of photos, beside or instead of contents")
+        ] = None,
         styles: Annotated[str | None, Form(description="comma-separated shipped style names (fast engine)")] = None,
         style_images: Annotated[list[UploadFile] | None, File(description="paintings (the other engines)")] = None,
     ) -> BatchOut:
@@ -438,16 +442,25 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
             raise InputError("the fast engine paints shipped styles: give their names in styles, not style images")
         if params.engine != "fast" and names:
             raise InputError(f"the {params.engine} engine takes paintings: give style_images, not style names")
-        count = len(contents) * len(names or paintings)
+        photos = []
+        for index, upload in enumerate(contents or [], start=1):
+            data, _, size = await service.read_upload(upload, f"photo {index}")
+            picture_size(size, params.size, f"photo {index}")
+            photos.append((picture_name(upload.filename, f"photo{index}"), data))
+        if photos_zip is not None:
+            archive = await photos_zip.read(settings.max_batch_zip_bytes + 1)
+            if len(archive) > settings.max_batch_zip_bytes:
+                raise HTTPException(413, f"the zip is over this server's limit of {settings.max_batch_zip_bytes} bytes")
+            members = await service.off_loop(zip_pictures, archive, settings.max_upload_bytes, settings.max_batch_items)
+            for name, data in members:
+                _, size = await service.off_loop(service.check_upload, data, f"{name} in the zip", False)
+                picture_size(size, params.size, f"{name} in the zip")
+                photos.append((picture_name(name, f"photo{len(photos) + 1}"), data))
+        count = len(photos) * len(names or paintings)
         if not count:
             raise InputError("a batch needs at least one photo and one style")
         if count > settings.max_batch_items:
             raise InputError(f"{count} items; this server takes at most {settings.max_batch_items} per batch")
-        photos = []
-        for index, upload in enumerate(contents, start=1):
-            data, _, size = await service.read_upload(upload, f"photo {index}")
-            picture_size(size, params.size, f"photo {index}")
-            photos.append((picture_name(upload.filename, f"photo{index}"), data))
         style_inputs: list[tuple[str, dict[str, Any], dict[str, bytes]]] = []
         for name in names:
             check_job(params.model_copy(update={"style": name}), False, settings)

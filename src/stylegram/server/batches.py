@@ -15,6 +15,8 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from stylegram.errors import InputError
+from stylegram.io.image import IMAGE_SUFFIXES
 from stylegram.server.jobs import DONE, FINAL_STATES, RESULTS, Job, JobStore, is_job_id, write_atomically
 
 
@@ -100,3 +102,39 @@ def result_zip(batch: Batch, jobs: JobStore) -> bytes:
             if job is not None and job.status == DONE and result.is_file():
                 archive.write(result, item.name)
     return buffer.getvalue()
+
+
+def zip_pictures(data: bytes, max_member_bytes: int, max_members: int) -> list[tuple[str, bytes]]:
+    """The pictures in a zip (by their names' suffixes; their content is checked by the caller), each read to
+    at most ``max_member_bytes`` whatever its header says, so a zip bomb stops at the limit.
+
+    Raises:
+        InputError: not a zip, a member over the limit, more than ``max_members`` pictures, or none.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise InputError("the photos zip is not a zip file") from None
+    members = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and Path(info.filename).suffix.lower() in IMAGE_SUFFIXES
+    ]
+    members = [info for info in members if not Path(info.filename).name.startswith(".")]  # macOS resource forks
+    if not members:
+        raise InputError("the photos zip holds no pictures (.jpg, .png, .webp, .tif, .bmp)")
+    if len(members) > max_members:
+        raise InputError(f"the photos zip holds {len(members)} pictures; this server takes at most {max_members}")
+    pictures = []
+    for info in members:
+        try:
+            with archive.open(info) as member:
+                content = member.read(max_member_bytes + 1)
+        except (zipfile.BadZipFile, OSError, RuntimeError) as error:  # RuntimeError: an encrypted member
+            raise InputError(f"cannot read {info.filename} in the photos zip: {error}") from None
+        if len(content) > max_member_bytes:
+            raise InputError(
+                f"{info.filename} in the photos zip is over this server's limit of {max_member_bytes} bytes"
+            )
+        pictures.append((info.filename, content))
+    return pictures

@@ -45,6 +45,7 @@ class ServiceSettings:
     )
     max_iterations: int = 1000
     max_batch_items: int = 200
+    max_batch_zip_bytes: int = 200 * 2**20
     stale_after_s: float = 20.0
     attempts: int = 3
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
