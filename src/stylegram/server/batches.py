@@ -57,10 +57,11 @@ def item_names(photos: list[str], styles: list[str]) -> list[str]:
     names: list[str] = []
     for photo in photos:
         for style in styles:
-            name, count = f"{photo}_{style}", 1
-            while f"{name}.png" in names or (count > 1 and f"{name}-{count}.png" in names):
+            name, count = f"{photo}_{style}.png", 1
+            while name in names:
                 count += 1
-            names.append(f"{name}.png" if count == 1 else f"{name}-{count}.png")
+                name = f"{photo}_{style}-{count}.png"
+            names.append(name)
     return names
 
 
