@@ -31,7 +31,7 @@ from stylegram.engines import get_engine
 from stylegram.engines.base import request_record
 from stylegram.errors import InputError
 from stylegram.io.files import atomic_path, same_file
-from stylegram.io.image import IMAGE_SUFFIXES, SAVE_FORMATS, read_metadata, save_image
+from stylegram.io.image import IMAGE_SUFFIXES, SAVE_FORMATS, exif_for, read_metadata, save_image
 
 DEFAULT_PATTERN = "{photo}_{style}.png"
 MANIFEST = "manifest.json"
@@ -167,10 +167,13 @@ def stylize_batch(
     device: str = "auto",
     on_item: Callable[[BatchItem, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    quality: int | None = None,
+    exif: str = "keep",
     **options: Any,
 ) -> BatchResult:
     """Make every item of :func:`plan_batch` with ``engine`` and its ``options`` (the fast engine takes each
-    item's style as its ``model``).
+    item's style as its ``model``); JPEG and WebP pictures at ``quality``, each with its photo's EXIF as
+    ``exif`` says (``keep``, ``no-gps``, ``strip``).
 
     ``on_item(item, index)`` is called as each item starts (status ``pending``) and ends.
     """
@@ -193,7 +196,8 @@ def stylize_batch(
                 item.status = "skipped"
             else:
                 result = get_engine(engine).run(request)
-                save_image(result.image, item.output, metadata=result.options)
+                picture_exif = exif_for(item.photo, exif)
+                save_image(result.image, item.output, metadata=result.options, quality=quality, exif=picture_exif)
                 item.status = "done"
         except InputError as error:
             item.status, item.reason = "failed", str(error)

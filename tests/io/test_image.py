@@ -1,3 +1,6 @@
+import io
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -127,3 +130,68 @@ def test_jpeg_and_webp_outputs(tmp_path):
         save_image(Image.new("RGB", (4, 4), "green"), tmp_path / name)
         with Image.open(tmp_path / name) as saved:
             assert saved.size == (4, 4)
+
+
+ADOBE_RGB = Path(__file__).resolve().parents[1] / "data" / "compatibleWithAdobeRGB1998.icc"
+
+
+def _in_adobe_rgb(tmp_path, colours: list[tuple[int, int, int]], name: str = "adobe.jpg") -> Path:
+    """A JPEG whose pixels are ``colours`` (sRGB) converted to Adobe RGB, with that profile embedded."""
+    from PIL import ImageCms
+
+    picture = Image.new("RGB", (len(colours) * 8, 8))
+    for index, colour in enumerate(colours):
+        picture.paste(colour, (index * 8, 0, index * 8 + 8, 8))
+    adobe = ImageCms.getOpenProfile(str(ADOBE_RGB))
+    converted = ImageCms.profileToProfile(picture, ImageCms.createProfile("sRGB"), adobe, outputMode="RGB")
+    path = tmp_path / name
+    converted.save(path, quality=100, subsampling=0, icc_profile=adobe.tobytes())
+    return path
+
+
+def test_an_embedded_colour_profile_is_honoured_and_every_output_carries_srgb(tmp_path):
+    from PIL import ImageCms
+
+    colours = [(20, 180, 40), (200, 40, 40), (40, 60, 200)]
+    path = _in_adobe_rgb(tmp_path, colours)
+    naive = Image.open(path).convert("RGB")
+    loaded = load_image(path)
+    for index, colour in enumerate(colours):
+        got = loaded.getpixel((index * 8 + 4, 4))
+        assert max(abs(a - b) for a, b in zip(got, colour, strict=True)) <= 4  # back to the sRGB colour
+    assert max(abs(a - b) for a, b in zip(naive.getpixel((4, 4)), colours[0], strict=True)) > 20  # unconverted
+    for suffix in (".png", ".jpg", ".webp", ".tif"):
+        output = save_image(loaded, tmp_path / f"out{suffix}")
+        with Image.open(output) as written:
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(written.info["icc_profile"]))
+            assert "sRGB" in ImageCms.getProfileDescription(profile)
+            assert load_image(output).getpixel((4, 4)) == pytest.approx(loaded.getpixel((4, 4)), abs=6)
+
+
+def test_a_broken_colour_profile_is_one_line(tmp_path):
+    path = tmp_path / "broken.jpg"
+    Image.new("RGB", (8, 8), "red").save(path, icc_profile=b"this is no ICC profile")
+    with pytest.raises(InputError, match="content image has a broken ICC colour profile"):
+        load_image(path, what="content image")
+
+
+def test_jpeg_and_webp_quality_and_the_photo_exif(tmp_path):
+    from stylegram.io.image import GPS_IFD_TAG, ORIENTATION_TAG, exif_for
+
+    noise = Image.effect_noise((128, 128), 60).convert("RGB")
+    small, large = (save_image(noise, tmp_path / f"q{q}.jpg", quality=q).stat().st_size for q in (20, 95))
+    assert small < large / 2
+    assert save_image(noise, tmp_path / "w.webp", quality=30).stat().st_size < large
+    with pytest.raises(InputError, match="quality must be a whole number from 1 to 100"):
+        save_image(noise, tmp_path / "bad.jpg", quality=0)
+    photo = tmp_path / "camera.jpg"
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = 6  # stored sideways
+    exif[0x010F] = "Acme Camera"
+    exif[GPS_IFD_TAG] = {1: "N", 2: (47.0, 30.0, 0.0)}
+    noise.save(photo, exif=exif.tobytes())
+    kept = Image.open(save_image(noise, tmp_path / "kept.jpg", exif=exif_for(photo, "keep"))).getexif()
+    assert kept[0x010F] == "Acme Camera" and kept[ORIENTATION_TAG] == 1 and GPS_IFD_TAG in kept
+    private = Image.open(save_image(noise, tmp_path / "private.jpg", exif=exif_for(photo, "no-gps"))).getexif()
+    assert private[0x010F] == "Acme Camera" and GPS_IFD_TAG not in private
+    assert exif_for(photo, "strip") is None

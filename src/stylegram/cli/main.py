@@ -32,7 +32,7 @@ from stylegram.errors import InputError, StylegramError, StylegramNotice
 from stylegram.evaluation import evaluate, evaluate_video
 from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.files import check_writable
-from stylegram.io.image import check_output_path, save_image
+from stylegram.io.image import EXIF_POLICIES, check_output_path, check_quality, exif_for, save_image
 from stylegram.models.decoder import DECODER_LAYERS
 from stylegram.models.export import export_onnx, onnx_difference
 from stylegram.models.store import load_style_model, read_style_info, shipped_styles
@@ -186,6 +186,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             on_progress=on_progress,
             **options,
         ),
+        quality=check_quality(args.output_quality),
+        exif=exif_for(args.content, args.exif),
     )
 
 
@@ -270,7 +272,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         result = stylize_batch(
             items, engine=args.engine, size=args.size, seed=args.seed, device=args.device, on_item=on_item,
-            should_stop=lambda: bool(stop_requested), **engine_options_from_args(args, args.engine),
+            should_stop=lambda: bool(stop_requested), quality=check_quality(args.output_quality), exif=args.exif,
+            **engine_options_from_args(args, args.engine),
         )  # fmt: skip
     finally:
         bar.close()
@@ -291,9 +294,15 @@ def cmd_remake(args: argparse.Namespace) -> int:
     return _stylize_to_file(output, args.quiet, lambda on_progress: remake(args.picture, on_progress=on_progress))
 
 
-def _stylize_to_file(output: Path, quiet: bool, make: Callable[[ProgressCallback], Result]) -> int:
+def _stylize_to_file(
+    output: Path,
+    quiet: bool,
+    make: Callable[[ProgressCallback], Result],
+    quality: int | None = None,
+    exif: bytes | None = None,
+) -> int:
     """Run ``make`` with a progress bar (and iterates saved when it attaches previews), write its picture with
-    its options as metadata, and report how it went."""
+    its options as metadata (JPEG and WebP at ``quality``, with the ``exif`` block), and report how it went."""
     with ProgressBar("stylize", "it", quiet) as bar:
 
         def on_progress(event: ProgressEvent) -> None:
@@ -302,7 +311,7 @@ def _stylize_to_file(output: Path, quiet: bool, make: Callable[[ProgressCallback
                 save_image(event.preview, _iterate_path(output, event.step))
 
         result = make(on_progress)
-    save_image(result.image, output, metadata=result.options)
+    save_image(result.image, output, metadata=result.options, quality=quality, exif=exif)
     if result.interrupted:
         print(
             f"stylegram: interrupted after {len(result.losses)} steps; wrote the best image so far "
@@ -462,6 +471,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """How pictures are written, shared by ``transfer`` and ``batch``."""
+    parser.add_argument("--output-quality", type=int, metavar="1-100", help="JPEG and WebP quality (default 95 / 90)")
+    parser.add_argument(
+        "--exif", choices=EXIF_POLICIES, default="keep",
+        help="the photo's EXIF in the picture: kept (upright), kept without GPS, or dropped",
+    )  # fmt: skip
+
+
 def add_engine_arguments(
     parser: argparse.ArgumentParser, engines: tuple[str, ...] = ("gatys", *ARBITRARY_ENGINES)
 ) -> None:
@@ -596,6 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--style-masks", nargs="+", metavar="MASK", help="one per style (- for all): the part of the painting to use"
     )
     add_engine_arguments(transfer)
+    add_output_arguments(transfer)
     transfer.add_argument(
         "--save-every", type=_positive_int, default=0, metavar="N", help="also write every N-th iterate (OUT_00010.png)"
     )
@@ -618,6 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--pattern", default=DEFAULT_PATTERN, help="output names: {photo} and {style} are replaced")
     add_engine_arguments(batch, engines=("fast", "gatys", *ARBITRARY_ENGINES))
+    add_output_arguments(batch)
     batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     batch.set_defaults(handler=cmd_batch, save_every=0)
 

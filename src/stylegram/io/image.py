@@ -1,11 +1,16 @@
-"""Reading and writing images: every mode to RGB, EXIF rotation, pixel limits, atomic saves with metadata.
+"""Reading and writing images: every mode to RGB, EXIF rotation, colour profiles, pixel limits, atomic saves with
+metadata.
 
 Pillow does the decoding; this module decides what stylegram accepts and turns Pillow's many failure modes
-into one-line :class:`~stylegram.errors.InputError` messages.
+into one-line :class:`~stylegram.errors.InputError` messages. The networks work in sRGB: a picture with an
+embedded ICC profile (Adobe RGB, Display P3, a camera's) is converted to sRGB as it is read (LittleCMS, through
+Pillow's ``ImageCms``), and every picture written carries an sRGB profile, so print and layout tools read its
+colours as they were meant.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import warnings
@@ -14,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from stylegram.errors import InputError
 from stylegram.io.files import atomic_path, check_writable, input_files, same_file
@@ -25,6 +30,12 @@ MAX_INPUT_PIXELS = 8192 * 8192
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 #: Output formats by file extension.
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+#: Quality of JPEG and WebP output unless asked otherwise.
+DEFAULT_QUALITY = {"JPEG": 95, "WEBP": 90}
+#: The profile embedded in every picture written: what the networks' output is.
+SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+#: EXIF tags: the orientation, and the pointer to the GPS block.
+ORIENTATION_TAG, GPS_IFD_TAG = 0x0112, 0x8825
 #: PNG text chunk holding the options that made an image.
 METADATA_KEY = "stylegram"
 
@@ -58,6 +69,37 @@ def to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     return image.convert("RGB")
+
+
+def to_srgb(image: Image.Image, what: str = "image") -> Image.Image:
+    """``image`` with its embedded ICC profile applied: its colours in sRGB (perceptual intent), the profile
+    dropped; an image without a profile is taken to be sRGB already.
+
+    Raises:
+        InputError: a profile LittleCMS cannot read or apply.
+
+    Example:
+        >>> to_srgb(Image.new("RGB", (2, 2), "red")).getpixel((0, 0))
+        (255, 0, 0)
+    """
+    profile = image.info.get("icc_profile")
+    if not profile or image.mode not in ("RGB", "RGBA", "L", "LA", "CMYK", "P", "PA"):
+        return image  # high-bit-depth modes keep their numbers: LittleCMS here takes 8-bit pictures
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+    base = image.convert("RGB" if image.mode == "RGBA" else "L") if alpha is not None else image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        converted = ImageCms.profileToProfile(
+            base, source, ImageCms.createProfile("sRGB"), renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as error:
+        raise InputError(f"{what} has a broken ICC colour profile: {str(error).splitlines()[0]}") from None
+    if alpha is not None:
+        converted.putalpha(alpha)
+    converted.info = {key: value for key, value in image.info.items() if key != "icc_profile"}
+    return converted
 
 
 def check_pixel_count(size: tuple[int, int], max_pixels: int, what: str) -> None:
@@ -109,7 +151,7 @@ def load_image(source: ImageInput, max_pixels: int = MAX_INPUT_PIXELS, what: str
         raise InputError(f"{what} is damaged or truncated: {str(error).splitlines()[0]}") from None
     if image.mode == "F" and not np.isfinite(np.asarray(image)).all():
         raise InputError(f"{what} has pixels that are not numbers (NaN or infinite)")
-    return to_rgb(image)
+    return to_rgb(to_srgb(image, what))
 
 
 def fit_long_side(size: tuple[int, int], long_side: int | None) -> tuple[int, int]:
@@ -191,21 +233,71 @@ def check_output_path(
     return path
 
 
-def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+def check_quality(quality: int | None) -> int | None:
+    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100):
+        raise InputError(f"quality must be a whole number from 1 to 100, got {quality!r}")
+    return quality
+
+
+#: What happens to the photo's EXIF in a picture made from it: kept, kept without the GPS block, or dropped.
+EXIF_POLICIES = ("keep", "no-gps", "strip")
+
+
+def exif_for(source: ImageInput, policy: str) -> bytes | None:
+    """The EXIF block a picture made from ``source`` carries under ``policy`` (``EXIF_POLICIES``)."""
+    if policy not in EXIF_POLICIES:
+        raise InputError(f"exif must be one of {', '.join(EXIF_POLICIES)}; got {policy!r}")
+    exif = None if policy == "strip" else read_exif(source)
+    return strip_gps(exif) if exif and policy == "no-gps" else exif
+
+
+def read_exif(source: ImageInput) -> bytes | None:
+    """The EXIF block of a picture as it should travel with a picture made from it: its orientation set to
+    upright (stylegram reads pictures upright), or None when it has none."""
+    try:
+        image = source if isinstance(source, Image.Image) else Image.open(source)
+        exif = image.getexif()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None  # the engine reading the picture says what is wrong with it
+    if not exif:
+        return None
+    exif[ORIENTATION_TAG] = 1
+    return exif.tobytes()
+
+
+def strip_gps(exif: bytes) -> bytes:
+    """``exif`` without its GPS block (where the picture was taken)."""
+    block = Image.Exif()
+    block.load(exif)
+    block.pop(GPS_IFD_TAG, None)
+    return block.tobytes()
+
+
+def save_image(
+    image: Image.Image,
+    path: str | os.PathLike,
+    metadata: dict | None = None,
+    *,
+    quality: int | None = None,
+    exif: bytes | None = None,
+) -> Path:
     """Write ``image`` atomically: to a temporary file beside ``path``, then renamed over it.
 
     An existing file at ``path`` is either left whole or replaced whole. ``metadata`` is stored as JSON in a
-    PNG text chunk named ``stylegram`` (other formats ignore it).
+    PNG text chunk named ``stylegram`` (other formats ignore it). The picture carries an sRGB ICC profile,
+    ``exif`` when given, and JPEG and WebP are written at ``quality`` (1–100; default 95 and 90).
     """
     path = check_output_path(path)
     image_format = SAVE_FORMATS[path.suffix.lower()]
-    options = {}
+    options: dict = {"icc_profile": SRGB_PROFILE}
+    if exif:
+        options["exif"] = exif
     if image_format == "PNG" and metadata is not None:
         info = PngImagePlugin.PngInfo()
         info.add_text(METADATA_KEY, json.dumps(metadata, sort_keys=True, default=str))
         options["pnginfo"] = info
-    elif image_format == "JPEG":
-        options["quality"] = 95
+    elif image_format in DEFAULT_QUALITY:
+        options["quality"] = check_quality(quality) or DEFAULT_QUALITY[image_format]
     try:
         with atomic_path(path) as temporary, open(temporary, "wb") as file:
             image.save(file, format=image_format, **options)
