@@ -22,6 +22,7 @@ from stylegram.errors import InputError
 from stylegram.io.image import (
     ImageInput,
     image_to_tensor,
+    load_alpha,
     load_image,
     read_metadata,
     resize,
@@ -79,7 +80,19 @@ def stylize(
         InputError: a bad image, option or value, before any work is done.
     """
     request = build_request(content, style, **arguments)
-    return get_engine(arguments.get("engine", DEFAULT_ENGINE)).run(request, on_progress)
+    return run_request(request, arguments.get("engine", DEFAULT_ENGINE), on_progress)
+
+
+def run_request(request: Request, engine: str, on_progress: ProgressCallback | None = None) -> Result:
+    """Run ``request`` on ``engine``. A photo with transparency gets its alpha back on the picture (at the
+    picture's size): its transparent pixels, filled from the visible ones when it was read, are not painted."""
+    result = get_engine(engine).run(request, on_progress)
+    alpha = load_alpha(request.content, "content image")
+    if alpha is None:
+        return result
+    picture = result.image.convert("RGB")
+    picture.putalpha(alpha if alpha.size == picture.size else alpha.resize(picture.size, Image.Resampling.LANCZOS))
+    return dataclasses.replace(result, image=picture)
 
 
 def build_request(

@@ -26,8 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stylegram.api import build_request
-from stylegram.engines import get_engine
+from stylegram.api import build_request, run_request
 from stylegram.engines.base import request_record
 from stylegram.errors import InputError
 from stylegram.io.files import atomic_path, same_file
@@ -195,7 +194,7 @@ def stylize_batch(
             if _made_before(item, record):
                 item.status = "skipped"
             else:
-                result = get_engine(engine).run(request)
+                result = run_request(request, engine)
                 picture_exif = exif_for(item.photo, exif)
                 save_image(result.image, item.output, metadata=result.options, quality=quality, exif=picture_exif)
                 item.status = "done"

@@ -42,12 +42,24 @@ def test_16_bit_is_scaled_not_clipped():
     assert image.getpixel((0, 0)) == (128, 128, 128)
 
 
-def test_transparency_is_composited_on_white():
-    half_red = load_image(Image.new("RGBA", (2, 2), (255, 0, 0, 128)))
-    assert half_red.getpixel((0, 0)) == (255, 127, 127)
+def test_transparent_pixels_take_the_colours_around_them_and_the_alpha_is_kept_apart():
+    from stylegram.io.image import load_alpha
+
+    half_red = Image.new("RGBA", (2, 2), (255, 0, 0, 128))
+    assert load_image(half_red).getpixel((0, 0)) == (255, 0, 0)  # its colour, the alpha apart
+    logo = Image.new("RGBA", (64, 32), (0, 0, 0, 0))
+    logo.paste((20, 200, 40, 255), (0, 0, 16, 32))
+    logo.paste((200, 40, 20, 255), (48, 0, 64, 32))
+    filled = load_image(logo)
+    assert filled.getpixel((2, 5)) == (20, 200, 40) and filled.getpixel((60, 5)) == (200, 40, 20)
+    middle = filled.getpixel((32, 16))
+    assert 60 < middle[0] < 160 and 60 < middle[1] < 160  # between its two neighbours, no white, no black
+    alpha = load_alpha(logo)
+    assert alpha is not None and alpha.getpixel((2, 5)) == 255 and alpha.getpixel((32, 16)) == 0
+    assert load_alpha(Image.new("RGBA", (4, 4), (1, 2, 3, 255))) is None  # opaque: nothing to keep
     palette = Image.new("P", (2, 2), 0)
     palette.info["transparency"] = 0
-    assert load_image(palette).getpixel((0, 0)) == (255, 255, 255)
+    assert load_image(palette).getpixel((0, 0)) == (128, 128, 128)  # nothing visible: a neutral grey
 
 
 def test_exif_rotation_is_honoured(tmp_path):

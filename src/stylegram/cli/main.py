@@ -32,7 +32,14 @@ from stylegram.errors import InputError, StylegramError, StylegramNotice
 from stylegram.evaluation import evaluate, evaluate_video
 from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.files import check_writable
-from stylegram.io.image import EXIF_POLICIES, check_output_path, check_quality, exif_for, save_image
+from stylegram.io.image import (
+    EXIF_POLICIES,
+    check_holds_alpha,
+    check_output_path,
+    check_quality,
+    exif_for,
+    save_image,
+)
 from stylegram.models.decoder import DECODER_LAYERS
 from stylegram.models.export import export_onnx, onnx_difference
 from stylegram.models.store import load_style_model, read_style_info, shipped_styles
@@ -159,6 +166,7 @@ def read_arguments(args: argparse.Namespace) -> list[object]:
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, inputs=read_arguments(args))
+    check_holds_alpha(output, args.content)
     if args.model is not None:
         if args.styles:
             raise InputError("give style images or --model, not both: a model paints the style it was trained on")

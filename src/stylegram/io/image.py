@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -30,6 +31,8 @@ MAX_INPUT_PIXELS = 8192 * 8192
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 #: Output formats by file extension.
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+#: Output formats that hold an alpha channel.
+ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
 #: Quality of JPEG and WebP output unless asked otherwise.
 DEFAULT_QUALITY = {"JPEG": 95, "WEBP": 90}
 #: The profile embedded in every picture written: what the networks' output is.
@@ -53,22 +56,80 @@ def _high_bit_depth_to_8bit(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(values.round(), 0, 255).astype(np.uint8), mode="L")
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to 8-bit RGB: transparency composited on white, 16-bit scaled, CMYK converted.
+TRANSPARENT_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def fill_transparent(rgba: Image.Image) -> Image.Image:
+    """The RGB of ``rgba`` with its fully transparent pixels filled from the visible ones around them (a
+    push–pull pyramid: each level averages the visible pixels below it, weighted by their alpha), so that what
+    is not there paints as little as possible: no edge, no colour of its own.
 
     Example:
-        >>> to_rgb(Image.new("LA", (2, 2), (0, 0))).getpixel((0, 0))
+        >>> logo = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
+        >>> logo.paste((200, 10, 10, 255), (0, 0, 4, 8))
+        >>> fill_transparent(logo).getpixel((7, 4))
+        (200, 10, 10)
+    """
+    colours = np.asarray(rgba.convert("RGB"), dtype=np.float64)
+    weights = np.asarray(rgba.getchannel("A"), dtype=np.float64)[..., None] / 255.0
+    if weights.min() > 0:
+        return rgba.convert("RGB")
+    if weights.max() == 0:
+        return Image.new("RGB", rgba.size, (128, 128, 128))
+    levels = [(colours * weights, weights)]
+    while min(levels[-1][1].shape[:2]) > 1:
+        weighted, weight = levels[-1]
+        height, width = (max(1, side // 2) for side in weight.shape[:2])
+        levels.append(
+            (
+                cv2.resize(weighted, (width, height), interpolation=cv2.INTER_AREA).reshape(height, width, 3),
+                cv2.resize(weight, (width, height), interpolation=cv2.INTER_AREA).reshape(height, width, 1),
+            )
+        )
+    filled = levels[-1][0] / np.maximum(levels[-1][1], 1e-12)
+    for weighted, weight in reversed(levels[:-1]):
+        height, width = weight.shape[:2]
+        coarse = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, 3)
+        known = np.minimum(weight, 1.0)
+        filled = known * weighted / np.maximum(weight, 1e-12) + (1 - known) * coarse
+    original = weights > 0
+    result = np.where(original, colours, filled)
+    return Image.fromarray(np.clip(result.round(), 0, 255).astype(np.uint8), mode="RGB")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB: fully transparent pixels filled from the visible ones around them
+    (:func:`fill_transparent`; the alpha itself is :func:`load_alpha`'s), 16-bit scaled, CMYK converted.
+
+    Example:
+        >>> to_rgb(Image.new("I;16", (2, 2), 65535)).getpixel((0, 0))
         (255, 255, 255)
     """
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         image = _high_bit_depth_to_8bit(image)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
+    if image.mode in TRANSPARENT_MODES:
+        return fill_transparent(image.convert("RGBA"))
     return image.convert("RGB")
+
+
+def load_alpha(source: ImageInput, what: str = "image") -> Image.Image | None:
+    """The alpha channel of a picture (upright, as :func:`load_image` reads it), or None when every pixel is
+    opaque or it has none."""
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        try:
+            image = ImageOps.exif_transpose(Image.open(source))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            return None  # the engine reading the picture says what is wrong with it
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode not in TRANSPARENT_MODES:
+        return None
+    alpha = image.convert("RGBA").getchannel("A")
+    return None if alpha.getextrema()[0] == 255 else alpha
 
 
 def to_srgb(image: Image.Image, what: str = "image") -> Image.Image:
@@ -233,6 +294,13 @@ def check_output_path(
     return path
 
 
+def check_holds_alpha(path: str | os.PathLike, source: ImageInput) -> None:
+    """Refuse, before any work, to write a picture of a photo with transparency in a format without alpha."""
+    image_format = SAVE_FORMATS.get(Path(path).suffix.lower())
+    if image_format not in ALPHA_FORMATS and load_alpha(source) is not None:
+        raise InputError(f"the photo has transparency, which {image_format} cannot hold: write .png, .webp or .tif")
+
+
 def check_quality(quality: int | None) -> int | None:
     if quality is not None and (isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100):
         raise InputError(f"quality must be a whole number from 1 to 100, got {quality!r}")
@@ -298,6 +366,8 @@ def save_image(
         options["pnginfo"] = info
     elif image_format in DEFAULT_QUALITY:
         options["quality"] = check_quality(quality) or DEFAULT_QUALITY[image_format]
+    if image.mode == "RGBA" and image_format not in ALPHA_FORMATS:
+        raise InputError(f"the picture has transparency, which {image_format} cannot hold: write .png, .webp or .tif")
     try:
         with atomic_path(path) as temporary, open(temporary, "wb") as file:
             image.save(file, format=image_format, **options)
