@@ -87,7 +87,7 @@ def run_request(request: Request, engine: str, on_progress: ProgressCallback | N
     """Run ``request`` on ``engine``. A photo with transparency gets its alpha back on the picture (at the
     picture's size): its transparent pixels, filled from the visible ones when it was read, are not painted."""
     result = get_engine(engine).run(request, on_progress)
-    alpha = load_alpha(request.content, "content image")
+    alpha = load_alpha(request.content)
     if alpha is None:
         return result
     picture = result.image.convert("RGB")

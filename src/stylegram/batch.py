@@ -30,7 +30,7 @@ from stylegram.api import build_request, run_request
 from stylegram.engines.base import request_record
 from stylegram.errors import InputError
 from stylegram.io.files import atomic_path, same_file
-from stylegram.io.image import IMAGE_SUFFIXES, SAVE_FORMATS, exif_for, read_metadata, save_image
+from stylegram.io.image import SAVE_FORMATS, exif_for, pictures_in, read_metadata, save_image
 
 DEFAULT_PATTERN = "{photo}_{style}.png"
 MANIFEST = "manifest.json"
@@ -81,7 +81,7 @@ def expand_paths(sources: Sequence[str | Path], what: str) -> list[Path]:
             raise InputError(f"no {what} found at {text}")
         for match in map(Path, matches):
             if match.is_dir():
-                found += sorted(path for path in match.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
+                found += pictures_in(match)
             else:
                 found.append(match)
     return found

@@ -10,6 +10,7 @@ colours as they were meant.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -107,28 +108,31 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         image = _high_bit_depth_to_8bit(image)
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in TRANSPARENT_MODES:
+    if _has_alpha(image):
         return fill_transparent(image.convert("RGBA"))
     return image.convert("RGB")
 
 
-def load_alpha(source: ImageInput, what: str = "image") -> Image.Image | None:
+def _opened(source: ImageInput) -> contextlib.AbstractContextManager[Image.Image]:
+    """A picture to read a header or a channel from: a file opened (and closed after), or the caller's image
+    as it is (left open)."""
+    return contextlib.nullcontext(source) if isinstance(source, Image.Image) else Image.open(source)
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in TRANSPARENT_MODES or (image.mode == "P" and "transparency" in image.info)
+
+
+def load_alpha(source: ImageInput) -> Image.Image | None:
     """The alpha channel of a picture (upright, as :func:`load_image` reads it), or None when every pixel is
-    opaque or it has none."""
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        try:
-            image = ImageOps.exif_transpose(Image.open(source))
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            return None  # the engine reading the picture says what is wrong with it
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode not in TRANSPARENT_MODES:
-        return None
-    alpha = image.convert("RGBA").getchannel("A")
+    opaque or it has none. A file is opened only as far as its header unless it has an alpha channel."""
+    try:
+        with _opened(source) as opened:
+            if not _has_alpha(opened):
+                return None
+            alpha = ImageOps.exif_transpose(opened).convert("RGBA").getchannel("A")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None  # the engine reading the picture says what is wrong with it
     return None if alpha.getextrema()[0] == 255 else alpha
 
 
@@ -213,6 +217,12 @@ def load_image(source: ImageInput, max_pixels: int = MAX_INPUT_PIXELS, what: str
     if image.mode == "F" and not np.isfinite(np.asarray(image)).all():
         raise InputError(f"{what} has pixels that are not numbers (NaN or infinite)")
     return to_rgb(to_srgb(image, what))
+
+
+def pictures_in(folder: str | os.PathLike) -> list[Path]:
+    """The pictures in ``folder`` and its subfolders, known by their names' suffixes (``IMAGE_SUFFIXES``),
+    sorted; none when it does not exist."""
+    return sorted(path for path in Path(folder).rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def fit_long_side(size: tuple[int, int], long_side: int | None) -> tuple[int, int]:
@@ -312,33 +322,24 @@ EXIF_POLICIES = ("keep", "no-gps", "strip")
 
 
 def exif_for(source: ImageInput, policy: str) -> bytes | None:
-    """The EXIF block a picture made from ``source`` carries under ``policy`` (``EXIF_POLICIES``)."""
+    """The EXIF block a picture made from ``source`` carries under ``policy`` (``EXIF_POLICIES``): the photo's,
+    its orientation set to upright (stylegram reads pictures upright), without the GPS block for ``no-gps``;
+    None for ``strip`` or a photo without EXIF."""
     if policy not in EXIF_POLICIES:
         raise InputError(f"exif must be one of {', '.join(EXIF_POLICIES)}; got {policy!r}")
-    exif = None if policy == "strip" else read_exif(source)
-    return strip_gps(exif) if exif and policy == "no-gps" else exif
-
-
-def read_exif(source: ImageInput) -> bytes | None:
-    """The EXIF block of a picture as it should travel with a picture made from it: its orientation set to
-    upright (stylegram reads pictures upright), or None when it has none."""
+    if policy == "strip":
+        return None
     try:
-        image = source if isinstance(source, Image.Image) else Image.open(source)
-        exif = image.getexif()
+        with _opened(source) as opened:
+            exif = opened.getexif()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None  # the engine reading the picture says what is wrong with it
     if not exif:
         return None
     exif[ORIENTATION_TAG] = 1
+    if policy == "no-gps":
+        exif.pop(GPS_IFD_TAG, None)
     return exif.tobytes()
-
-
-def strip_gps(exif: bytes) -> bytes:
-    """``exif`` without its GPS block (where the picture was taken)."""
-    block = Image.Exif()
-    block.load(exif)
-    block.pop(GPS_IFD_TAG, None)
-    return block.tobytes()
 
 
 def save_image(

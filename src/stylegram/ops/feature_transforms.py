@@ -145,14 +145,14 @@ class QuantileMap:
         return moved.reshape(shape).transpose(0, 1).to(features.dtype)
 
 
-def _quantiles(centred: torch.Tensor, weights: torch.Tensor, count: int = QUANTILES) -> torch.Tensor:
-    """``(C, count)`` values of each row of ``centred`` at the quantiles ``(j + ½) / count`` of its distribution
-    with position ``weights`` (``(1, P)``, summing to 1)."""
-    values, order = centred.sort(dim=1)
-    mass = weights.expand_as(centred).gather(1, order)
+def _quantiles(flat: torch.Tensor, weights: torch.Tensor, count: int = QUANTILES) -> torch.Tensor:
+    """``(C, count)`` values of each row of ``flat`` (``(C, P)``) at the quantiles ``(j + ½) / count`` of its
+    distribution with position ``weights`` (``(1, P)``, summing to 1)."""
+    values, order = flat.sort(dim=1)
+    mass = weights.expand_as(flat).gather(1, order)
     middles = mass.cumsum(1) - mass / 2
-    wanted = ((torch.arange(count, device=centred.device) + 0.5) / count).expand(len(centred), -1).contiguous()
-    above = torch.searchsorted(middles.contiguous(), wanted).clamp(1, centred.shape[1] - 1)
+    wanted = ((torch.arange(count, device=flat.device) + 0.5) / count).expand(len(flat), -1).contiguous()
+    above = torch.searchsorted(middles.contiguous(), wanted).clamp(1, flat.shape[1] - 1)
     low, high = middles.gather(1, above - 1), middles.gather(1, above)
     share = ((wanted - low) / (high - low).clamp_min(1e-12)).clamp(0, 1)
     return values.gather(1, above - 1) * (1 - share) + values.gather(1, above) * share

@@ -465,8 +465,9 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         for name in names:
             check_job(params.model_copy(update={"style": name}), False, settings)
             style_inputs.append((name, {"style": name}, {}))
-        for index, upload in enumerate(paintings, start=1):
+        if paintings:
             check_job(params, True, settings)
+        for index, upload in enumerate(paintings, start=1):
             data, _, style_size = await service.read_upload(upload, f"style image {index}")
             picture_size(style_size, None, f"style image {index}")
             style_inputs.append((picture_name(upload.filename, f"style{index}"), {}, {"style": data}))

@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from stylegram.errors import InputError
-from stylegram.io.image import IMAGE_SUFFIXES, image_to_tensor, load_image
+from stylegram.io.image import image_to_tensor, load_image, pictures_in
 
 #: Debian packages whose wallpapers include real photos (landscapes, plants, animals, cities).
 WALLPAPER_PACKAGES = (
@@ -140,13 +140,12 @@ def build_photo_set(
             subprocess.run(["apt-get", "download", package], cwd=work_path, check=True, capture_output=True)
         for deb in work_path.glob("*.deb"):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(work_path / "root")], check=True)
-        pictures = [p for p in (work_path / "root").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+        pictures = [path for path in pictures_in(work_path / "root") if path.is_file()]
         return collect_photos(pictures + (image_paths(folders) if folders else []), destination)
 
 
 def _pictures_in(folder: Path, split: str) -> list[Path]:
-    pictures = (path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
-    return sorted(path for path in pictures if in_split(path, split))
+    return [path for path in pictures_in(folder) if in_split(path, split)]
 
 
 def image_paths(sources: str | Path | Sequence[str | Path], split: str = "train") -> list[Path]:
