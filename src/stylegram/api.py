@@ -26,6 +26,7 @@ from stylegram.io.image import (
     load_image,
     read_metadata,
     resize,
+    save_image,
     tensor_to_image,
 )
 from stylegram.ops import color
@@ -93,6 +94,28 @@ def run_request(request: Request, engine: str, on_progress: ProgressCallback | N
     picture = result.image.convert("RGB")
     picture.putalpha(alpha if alpha.size == picture.size else alpha.resize(picture.size, Image.Resampling.LANCZOS))
     return dataclasses.replace(result, image=picture)
+
+
+def save_result(
+    result: Result,
+    path: str | PathLike,
+    *,
+    quality: int | None = None,
+    exif: bytes | None = None,
+    bit_depth: int = 8,
+) -> Path:
+    """Write ``result``'s picture atomically with its options as metadata (so :func:`remake` can make it again):
+    JPEG and WebP at ``quality``, with the ``exif`` block (:func:`~stylegram.io.image.exif_for`), at
+    ``bit_depth`` 8 or 16 (PNG and TIFF; from ``result.pixels``, the picture before rounding)."""
+    return save_image(
+        result.image,
+        path,
+        metadata=result.options,
+        quality=quality,
+        exif=exif,
+        bit_depth=bit_depth,
+        pixels=result.pixels,
+    )
 
 
 def build_request(

@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stylegram.api import build_request, run_request
+from stylegram.api import build_request, run_request, save_result
 from stylegram.engines.base import request_record
 from stylegram.errors import InputError
 from stylegram.io.files import atomic_path, same_file
-from stylegram.io.image import SAVE_FORMATS, exif_for, pictures_in, read_metadata, save_image
+from stylegram.io.image import SAVE_FORMATS, exif_for, pictures_in, read_metadata
 
 DEFAULT_PATTERN = "{photo}_{style}.png"
 MANIFEST = "manifest.json"
@@ -168,11 +168,12 @@ def stylize_batch(
     should_stop: Callable[[], bool] | None = None,
     quality: int | None = None,
     exif: str = "keep",
+    bit_depth: int = 8,
     **options: Any,
 ) -> BatchResult:
     """Make every item of :func:`plan_batch` with ``engine`` and its ``options`` (the fast engine takes each
     item's style as its ``model``); JPEG and WebP pictures at ``quality``, each with its photo's EXIF as
-    ``exif`` says (``keep``, ``no-gps``, ``strip``).
+    ``exif`` says (``keep``, ``no-gps``, ``strip``), at ``bit_depth`` 8 or 16.
 
     ``on_item(item, index)`` is called as each item starts (status ``pending``) and ends.
     """
@@ -195,8 +196,7 @@ def stylize_batch(
                 item.status = "skipped"
             else:
                 result = run_request(request, engine)
-                picture_exif = exif_for(item.photo, exif)
-                save_image(result.image, item.output, metadata=result.options, quality=quality, exif=picture_exif)
+                save_result(result, item.output, quality=quality, exif=exif_for(item.photo, exif), bit_depth=bit_depth)
                 item.status = "done"
         except InputError as error:
             item.status, item.reason = "failed", str(error)

@@ -21,7 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from stylegram import __version__
-from stylegram.api import preserve_colors, remake, remake_inputs, stylize
+from stylegram.api import preserve_colors, remake, remake_inputs, save_result, stylize
 from stylegram.batch import DEFAULT_PATTERN, BatchItem, plan_batch, stylize_batch
 from stylegram.cpu import cache_dir, cpu_choice, machine_key, max_threads, measure_again
 from stylegram.engines import ProgressCallback, ProgressEvent, Result, StyleSpec, engine_names
@@ -34,6 +34,7 @@ from stylegram.features.vgg import PREPROCESSINGS
 from stylegram.io.files import check_writable
 from stylegram.io.image import (
     EXIF_POLICIES,
+    check_bit_depth,
     check_holds_alpha,
     check_output_path,
     check_quality,
@@ -147,7 +148,7 @@ def _iterate_path(output: Path, step: int) -> Path:
     return output.with_name(f"{output.stem}_{step:05d}{output.suffix}")
 
 
-ARBITRARY_ENGINES = ("adain", "wct", "efdm")
+ARBITRARY_ENGINES = ("adain", "wct", "efdm", "photo")
 
 
 #: The arguments that name what a command writes; every other argument may name something it reads.
@@ -167,6 +168,7 @@ def read_arguments(args: argparse.Namespace) -> list[object]:
 def cmd_transfer(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, inputs=read_arguments(args))
     check_holds_alpha(output, args.content)
+    check_bit_depth(output, args.bit_depth)
     if args.model is not None:
         if args.styles:
             raise InputError("give style images or --model, not both: a model paints the style it was trained on")
@@ -196,6 +198,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         ),
         quality=check_quality(args.output_quality),
         exif=exif_for(args.content, args.exif),
+        bit_depth=args.bit_depth,
     )
 
 
@@ -221,6 +224,7 @@ def engine_options_from_args(args: argparse.Namespace, engine: str) -> dict[str,
             "layout": args.layout,
             "tile_size": args.tile_size,
             "decoders": args.decoders,
+            "smoothing": args.smoothing,
         }
     steps = parse_numbers(args.iterations, "iterations")
     return {
@@ -260,6 +264,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise InputError("give at least one --style painting (or --model for --engine fast), or --pairs")
     Path(args.output).mkdir(parents=True, exist_ok=True)
     items = plan_batch(args.photos, styles or [], args.output, args.pattern, args.pairs)
+    check_bit_depth(items[0].output, args.bit_depth)
     stop_requested = []
 
     def request_stop(*_: object) -> None:
@@ -281,6 +286,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         result = stylize_batch(
             items, engine=args.engine, size=args.size, seed=args.seed, device=args.device, on_item=on_item,
             should_stop=lambda: bool(stop_requested), quality=check_quality(args.output_quality), exif=args.exif,
+            bit_depth=args.bit_depth,
             **engine_options_from_args(args, args.engine),
         )  # fmt: skip
     finally:
@@ -308,9 +314,10 @@ def _stylize_to_file(
     make: Callable[[ProgressCallback], Result],
     quality: int | None = None,
     exif: bytes | None = None,
+    bit_depth: int = 8,
 ) -> int:
     """Run ``make`` with a progress bar (and iterates saved when it attaches previews), write its picture with
-    its options as metadata (JPEG and WebP at ``quality``, with the ``exif`` block), and report how it went."""
+    its options as metadata (:func:`~stylegram.api.save_result`), and report how it went."""
     with ProgressBar("stylize", "it", quiet) as bar:
 
         def on_progress(event: ProgressEvent) -> None:
@@ -319,7 +326,7 @@ def _stylize_to_file(
                 save_image(event.preview, _iterate_path(output, event.step))
 
         result = make(on_progress)
-    save_image(result.image, output, metadata=result.options, quality=quality, exif=exif)
+    save_result(result, output, quality=quality, exif=exif, bit_depth=bit_depth)
     if result.interrupted:
         print(
             f"stylegram: interrupted after {len(result.losses)} steps; wrote the best image so far "
@@ -483,6 +490,10 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """How pictures are written, shared by ``transfer`` and ``batch``."""
     parser.add_argument("--output-quality", type=int, metavar="1-100", help="JPEG and WebP quality (default 95 / 90)")
     parser.add_argument(
+        "--bit-depth", type=int, default=8, metavar="8|16",
+        help="bits a channel in the picture: 16 for PNG and TIFF (a 16-bit photo's own detail with --engine photo)",
+    )  # fmt: skip
+    parser.add_argument(
         "--exif", choices=EXIF_POLICIES, default="keep",
         help="the photo's EXIF in the picture: kept (upright), kept without GPS, or dropped",
     )  # fmt: skip
@@ -497,25 +508,35 @@ def add_engine_arguments(
         "--engine",
         choices=engines,
         default="gatys",
-        help="for style images: gatys (optimisation, best), adain, wct or efdm (one pass, any painting)",
+        help="for style images: gatys (optimisation, best), adain, wct or efdm (one pass, any painting); "
+        "photo: a reference photo's look, kept photographic",
     )
     parser.add_argument(
         "--work-size",
         type=_positive_int,
         default=DEFAULT_WORK_SIZE,
-        help="adain/wct/efdm: long side the features are transformed at, then scaled to --size (0: at --size)",
+        help="adain/wct/efdm/photo: long side the features are transformed at, then scaled to --size (0: at --size)",
     )
-    parser.add_argument("--levels", help="adain/wct/efdm: layers transformed, deepest first (wct: relu4_1,relu1_1)")
+    parser.add_argument(
+        "--levels", help="adain/wct/efdm/photo: layers transformed, deepest first (wct: relu4_1,relu1_1)"
+    )
     parser.add_argument(
         "--finish-levels",
-        help="adain/wct/efdm: shallower layers whitened and coloured afterwards (adain: relu1_1; '' none)",
+        help="adain/wct/efdm/photo: shallower layers whitened and coloured afterwards (adain: relu1_1; '' none)",
     )
-    parser.add_argument("--decoders", help="adain/wct/efdm: a folder of your own decoders (stylegram train-decoder)")
+    parser.add_argument(
+        "--decoders", help="adain/wct/efdm/photo: a folder of your own decoders (stylegram train-decoder)"
+    )
+    parser.add_argument(
+        "--smoothing", type=float, metavar="0-1",
+        help="adain/wct/efdm/photo: photorealistic smoothing, its window as a fraction of --work-size "
+        "(photo: 0.0625; others: 0, none)",
+    )  # fmt: skip
     parser.add_argument("--size", type=_positive_int, default=512, help="long side of the output in pixels")
     parser.add_argument(
         "--style-size",
         type=_positive_int,
-        help=f"long side of the style image (gatys: --size × --style-scale; adain/wct/efdm: {DEFAULT_STYLE_SIZE})",
+        help=f"long side of the style image (gatys: --size × --style-scale; one-pass engines: {DEFAULT_STYLE_SIZE})",
     )
     parser.add_argument(
         "--style-scale",

@@ -54,7 +54,7 @@ from stylegram.engines.fast import finish
 from stylegram.engines.regions import content_regions, style_region
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
-from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.io.image import fit_long_side, image_to_tensor, load_deep, load_image, resize
 from stylegram.models.decoder import DECODER_LAYERS, Decoder, pad_to_multiple
 from stylegram.models.store import load_decoder, shipped_decoders
 from stylegram.ops.color import COLOR_METHODS
@@ -65,6 +65,7 @@ from stylegram.ops.feature_transforms import (
     statistics_map,
     transfer,
 )
+from stylegram.ops.smoothing import LocalAffine, fit_local_affine
 from stylegram.ops.tiling import plan_tiles, statistics_copy
 from stylegram.runtime import (
     LAYOUTS,
@@ -114,6 +115,10 @@ class ArbitraryOptions:
             where a whole pass would not fit in memory.
         decoders: a folder of decoder files named ``<layer>.safetensors`` (``stylegram train-decoder``);
             None: the shipped ones.
+        smoothing: the photorealistic smoothing's window radius as a fraction of the working long side: the
+            picture re-expressed as locally affine functions of the photo's colours (``ops.smoothing``), which
+            keeps its look and drops the texture and halos the photo cannot explain; 0: none; None: the
+            engine's default (``photo`` 1/16, the others none).
     """
 
     strength: float | None = None
@@ -126,14 +131,32 @@ class ArbitraryOptions:
     layout: str = "auto"
     tile_size: int | None = None
     decoders: str | None = None
+    smoothing: float | None = None
 
 
-DEFAULT_LEVELS = {"adain": ("relu4_1",), "wct": ("relu4_1", "relu1_1"), "efdm": ("relu4_1",)}
-DEFAULT_FINISH_LEVELS = {"adain": ("relu1_1",), "wct": (), "efdm": ("relu1_1",)}
+DEFAULT_LEVELS = {
+    "adain": ("relu4_1",),
+    "wct": ("relu4_1", "relu1_1"),
+    "efdm": ("relu4_1",),
+    # The look of a photo lies in its colours and tones, which the shallow levels carry; relu4_1 (and its
+    # decoder, trained with a style term) paints strokes.
+    "photo": ("relu3_1", "relu2_1", "relu1_1"),
+}
+DEFAULT_FINISH_LEVELS = {"adain": ("relu1_1",), "wct": (), "efdm": ("relu1_1",), "photo": ()}
 #: WCT at full strength piles up texture until the deep statistics drift from the painting's again (twelve bench
 #: pairs, relu4_1 and relu1_1: mean style distance 0.393, 0.371, 0.365, 0.374 at α 0.7, 0.8, 0.9, 1 for content
 #: distance 1.00, 1.09, 1.18, 1.25); 0.8 takes most of the gain for the least of the photo. AdaIN is best at 1.
-DEFAULT_STRENGTH = {"adain": 1.0, "wct": 0.8, "efdm": 1.0}
+DEFAULT_STRENGTH = {"adain": 1.0, "wct": 0.8, "efdm": 1.0, "photo": 1.0}
+#: Windows of 1/16 of the working side (32 px at 512) keep the transfer's look, broad shading included, and
+#: leave its blotches out (smaller ones let them through in flat skies; docs/photoreal.md).
+DEFAULT_SMOOTHING = {"adain": 0.0, "wct": 0.0, "efdm": 0.0, "photo": 1 / 16}
+#: The smoothing's ridge term (the guided filter's ε, in 0..1 colour units squared).
+SMOOTHING_EPS = 1e-2
+#: The smoothing's maps are fitted at no more than this long side (they vary slowly) and applied to the photo
+#: at the output size.
+SMOOTHING_FIT_SIDE = 256
+#: A reference photo smaller than this has too few positions at relu3_1 for a look of its own.
+MIN_REFERENCE_SIDE = 64
 
 
 def check_inputs(
@@ -147,6 +170,8 @@ def check_inputs(
         raise InputError(f"the {method} engine takes ArbitraryOptions, got {type(options).__name__}")
     if options.strength is not None:
         check_fraction("strength", options.strength)
+    if options.smoothing is not None:
+        check_fraction("smoothing", options.smoothing)
     check_pixels("work size", options.work_size, 64)
     check_pixels("style size", options.style_size, 64)
     check_pixels("tile size", options.tile_size, 128)
@@ -270,6 +295,19 @@ def _maps(
     ]
 
 
+def smooth_onto(photo: torch.Tensor, picture: torch.Tensor, smoothing: float) -> LocalAffine:
+    """The locally affine maps from ``photo``'s colours to ``picture``'s (same size), in windows of
+    ``smoothing`` × the long side, fitted at no more than ``SMOOTHING_FIT_SIDE``."""
+    height, width = picture.shape[-2:]
+    scale = min(1.0, SMOOTHING_FIT_SIDE / max(height, width))
+    if scale < 1:
+        fit_size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        photo = functional.interpolate(photo, size=fit_size, mode="area")
+        picture = functional.interpolate(picture, size=fit_size, mode="area")
+    radius = max(1, round(smoothing * max(photo.shape[-2:])))
+    return fit_local_affine(photo.float(), picture.float(), radius, SMOOTHING_EPS)
+
+
 class StatisticsCache:
     """The statistics of the last paintings used, kept so that the next picture in the same style (a batch, a
     video, a live stream, the web page's next try) does not encode the painting again.
@@ -321,17 +359,22 @@ def style_targets(
 
 
 class _ArbitraryEngine:
-    """The pipeline both engines share; ``method`` names the statistics moved."""
+    """The pipeline the one-pass engines share; ``method`` names the statistics moved, ``style_noun`` what the
+    styles are called in messages."""
 
     name: ClassVar[str]
+    method: ClassVar[str]
+    style_noun: ClassVar[str] = "style image"
+    min_style_side: ClassVar[int] = MIN_STYLE_SIDE
     options_type: ClassVar[type] = ArbitraryOptions
 
     def run(self, request: Request, on_progress: ProgressCallback | None = None) -> Result:
         started = time.perf_counter()
         # 1. Check the inputs.
         options, levels, finishing, files = check_inputs(request, self.name)
-        plan = [(level, self.name) for level in levels] + [(level, "wct") for level in finishing]
+        plan = [(level, self.method) for level in levels] + [(level, "wct") for level in finishing]
         strength = DEFAULT_STRENGTH[self.name] if options.strength is None else options.strength
+        smoothing = DEFAULT_SMOOTHING[self.name] if options.smoothing is None else options.smoothing
         device = resolve_device(request.device)
 
         # 2. The photo, the styles, the networks.
@@ -340,12 +383,14 @@ class _ArbitraryEngine:
         work = picture_size(size, min(options.work_size, max(size)), "content image") if options.work_size else size
         content = image_to_tensor(resize(photo, size)).to(device)
         picture = image_to_tensor(resize(photo, work)).to(device) if work != size else content
+        photo_at_work = picture
         styles = []
         for index, spec in enumerate(request.styles, start=1):
-            image = load_image(spec.image, what=f"style image {index}")
-            if min(image.size) < MIN_STYLE_SIDE:
+            what = f"{self.style_noun} {index}"
+            image = load_image(spec.image, what=what)
+            if min(image.size) < self.min_style_side:
                 raise InputError(
-                    f"style image {index} is {image.width}x{image.height}; it needs at least {MIN_STYLE_SIDE} px a side"
+                    f"{what} is {image.width}x{image.height}; it needs at least {self.min_style_side} px a side"
                 )
             tensor = image_to_tensor(resize(image, fit_long_side(image.size, options.style_size))).to(device)
             styles.append((tensor, style_region(spec, image, index)))
@@ -371,8 +416,13 @@ class _ArbitraryEngine:
                     on_progress(ProgressEvent(step, len(plan), "stylize", {}, time.perf_counter() - started))
         network_s = time.perf_counter() - started - setup_s
 
-        # 4. Output size and colour.
-        if work != size:
+        # 4. Smoothing, output size and colour.
+        if smoothing > 0:
+            # Applied to the photo at the output size, at 16 bits where the file has them.
+            deep = load_deep(request.content, size)
+            guide = deep.to(device) if deep is not None else content
+            picture = smooth_onto(photo_at_work, picture, smoothing).apply(guide)
+        elif work != size:
             picture = functional.interpolate(picture, size=content.shape[-2:], mode="bicubic", align_corners=False)
         picture = finish(picture.clamp(0, 1), content, options.color, 1.0)
 
@@ -389,9 +439,10 @@ class _ArbitraryEngine:
             "precision": precision_name(dtype),
             "layout": layout,
             "tile_size": tile_size,
+            "smoothing": smoothing,
         }
-        return Result(
-            image=tensor_to_image(picture),
+        return Result.of(
+            picture,
             timings={"setup_s": setup_s, "network_s": network_s, "total_s": time.perf_counter() - started},
             options=record,
         )
@@ -402,6 +453,7 @@ class AdainEngine(_ArbitraryEngine):
     """Any painting in one pass: the photo's relu4_1 channels take the painting's means and deviations."""
 
     name: ClassVar[str] = "adain"
+    method: ClassVar[str] = "adain"
 
 
 @register
@@ -409,6 +461,7 @@ class WctEngine(_ArbitraryEngine):
     """Any painting in one pass per level: whitening and colouring of the features at relu4_1, then relu1_1."""
 
     name: ClassVar[str] = "wct"
+    method: ClassVar[str] = "wct"
 
 
 @register
@@ -416,3 +469,17 @@ class EfdmEngine(_ArbitraryEngine):
     """Any painting in one pass: each relu4_1 channel takes the painting's whole distribution of values."""
 
     name: ClassVar[str] = "efdm"
+    method: ClassVar[str] = "efdm"
+
+
+@register
+class PhotoEngine(_ArbitraryEngine):
+    """A photo's look on another photo, kept photographic: whitening and colouring at relu3_1, relu2_1 and
+    relu1_1 through reconstruction decoders, then the picture re-expressed as locally affine functions of the
+    photo's colours (Li et al. 2018's smoothing step, as a guided filter), applied at the photo's full size and
+    bit depth."""
+
+    name: ClassVar[str] = "photo"
+    method: ClassVar[str] = "wct"
+    style_noun: ClassVar[str] = "reference photo"
+    min_style_side: ClassVar[int] = MIN_REFERENCE_SIDE

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from stylegram.errors import InputError
-from stylegram.io.image import ImageInput, fit_long_side
+from stylegram.io.image import ImageInput, fit_long_side, tensor_to_image
 from stylegram.runtime import available_memory
 
 
@@ -106,6 +106,8 @@ class Result:
             remade (:func:`stylegram.api.remake`).
         best_step: the step whose image is returned (the one with the lowest total loss).
         interrupted: the run was stopped early (Ctrl-C); ``image`` is the best one reached.
+        pixels: ``image`` before it was rounded to 8 bits, ``(1, 3, H, W)`` float32 in 0..1 on the CPU (what a
+            16-bit output is written from); None where the picture had no more precision than ``image``.
     """
 
     image: Image.Image
@@ -114,6 +116,13 @@ class Result:
     options: dict[str, Any] = field(default_factory=dict)
     best_step: int = 0
     interrupted: bool = False
+    pixels: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, picture: torch.Tensor, **fields: Any) -> Result:
+        """The result whose picture is ``picture`` (``(1, 3, H, W)`` in 0..1; values outside are clamped)."""
+        pixels = picture.detach().float().clamp(0, 1).cpu()
+        return cls(image=tensor_to_image(pixels), pixels=pixels, **fields)
 
 
 class Engine(Protocol):

@@ -39,7 +39,7 @@ from stylegram.engines.base import (
     request_record,
 )
 from stylegram.errors import InputError
-from stylegram.io.image import image_to_tensor, load_image, resize, tensor_to_image
+from stylegram.io.image import image_to_tensor, load_image, resize
 from stylegram.models.export import OnnxStyleNetwork, export_onnx
 from stylegram.models.store import load_style_model, resolve_model
 from stylegram.models.transformer import TransformerNet, frozen_statistics
@@ -236,8 +236,8 @@ class FastEngine:
             "tile_size": tile_size,
         }
         total_s = time.perf_counter() - started
-        return Result(
-            image=tensor_to_image(picture),
+        return Result.of(
+            picture,
             timings={"setup_s": setup_s, "network_s": network_s, "total_s": total_s},
             options=record,
         )

@@ -507,8 +507,8 @@ class GatysEngine:
         }
         if diverged:
             record["run"]["diverged_at_step"] = len(history) + 1
-        return Result(
-            image=tensor_to_image(final),
+        return Result.of(
+            final,
             losses=history,
             timings={
                 "setup_s": setup_s,

@@ -15,11 +15,14 @@ import io
 import json
 import os
 import warnings
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
+import png
+import tifffile
 import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
@@ -34,6 +37,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 #: Output formats that hold an alpha channel.
 ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+#: Output formats that hold 16 bits a channel, and the bit depths a picture is written in.
+DEEP_FORMATS = ("PNG", "TIFF")
+BIT_DEPTHS = (8, 16)
 #: Quality of JPEG and WebP output unless asked otherwise.
 DEFAULT_QUALITY = {"JPEG": 95, "WEBP": 90}
 #: The profile embedded in every picture written: what the networks' output is.
@@ -219,6 +225,59 @@ def load_image(source: ImageInput, max_pixels: int = MAX_INPUT_PIXELS, what: str
     return to_rgb(to_srgb(image, what))
 
 
+#: numpy's way of turning an array upright for each EXIF orientation (what ``ImageOps.exif_transpose`` does).
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: np.rot90(a[:, ::-1], 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a[:, ::-1], -1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _is_srgb(profile: bytes | None) -> bool:
+    if not profile:
+        return True
+    try:
+        return "srgb" in ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(profile))).lower()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+
+
+def load_deep(source: ImageInput, size: tuple[int, int] | None = None) -> torch.Tensor | None:
+    """A 16-bit PNG or TIFF photo at its full depth, upright, as a ``(1, 3, H, W)`` float32 tensor in 0..1
+    (resized to ``size``, ``(width, height)``), for the engines whose output keeps the photo's own detail;
+    None for any other picture, and for one whose ICC profile is not sRGB (LittleCMS here converts 8-bit
+    pictures only: :func:`load_image` has its colours right at 8 bits).
+
+    Pillow reads such files at 8 bits; OpenCV reads them whole.
+    """
+    if isinstance(source, Image.Image):
+        return None
+    try:
+        with Image.open(source) as opened:
+            deep = opened.format in DEEP_FORMATS and any(";16" in str(tile.args) for tile in opened.tile)
+            orientation = opened.getexif().get(ORIENTATION_TAG, 1)
+            profile = opened.info.get("icc_profile")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None  # load_image says what is wrong with it
+    if not deep or not _is_srgb(profile):
+        return None
+    array = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16:
+        return None
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    array = cv2.cvtColor(array[..., :3], cv2.COLOR_BGR2RGB)
+    array = np.ascontiguousarray(_UPRIGHT.get(orientation, lambda a: a)(array)).astype(np.float32) / 65535.0
+    if size is not None and (array.shape[1], array.shape[0]) != size:
+        shrinking = size[0] < array.shape[1]
+        array = cv2.resize(array, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+    return torch.from_numpy(np.clip(array, 0, 1)).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
 def pictures_in(folder: str | os.PathLike) -> list[Path]:
     """The pictures in ``folder`` and its subfolders, known by their names' suffixes (``IMAGE_SUFFIXES``),
     sorted; none when it does not exist."""
@@ -342,6 +401,50 @@ def exif_for(source: ImageInput, policy: str) -> bytes | None:
     return exif.tobytes()
 
 
+def check_bit_depth(path: str | os.PathLike, bit_depth: int) -> int:
+    """Refuse, before any work, a bit depth other than 8 or 16, and 16 bits in a format that holds 8."""
+    if isinstance(bit_depth, bool) or bit_depth not in BIT_DEPTHS:
+        raise InputError(f"bit depth must be 8 or 16, got {bit_depth!r}")
+    image_format = SAVE_FORMATS.get(Path(path).suffix.lower())
+    if bit_depth == 16 and image_format not in DEEP_FORMATS:
+        raise InputError(f"{image_format or Path(path).suffix} holds 8 bits a channel: write .png or .tif for 16 bits")
+    return bit_depth
+
+
+def _sixteen_bits(image: Image.Image, pixels: torch.Tensor | None) -> np.ndarray:
+    """``pixels`` (or ``image``'s RGB) as ``H × W × 3`` uint16, with ``image``'s alpha as a fourth channel."""
+    if pixels is None:
+        array = np.asarray(image.convert("RGB"), dtype=np.uint16) * 257
+    else:
+        if tuple(pixels.shape[-2:]) != (image.height, image.width):
+            raise ValueError(f"pixels {tuple(pixels.shape)} are not the picture's {image.width}x{image.height}")
+        values = pixels.detach().float().reshape(3, image.height, image.width).clamp(0, 1).mul(65535).round()
+        array = values.permute(1, 2, 0).cpu().numpy().astype(np.uint16)
+    if image.mode == "RGBA":
+        array = np.dstack([array, np.asarray(image.getchannel("A"), dtype=np.uint16) * 257])
+    return np.ascontiguousarray(array)
+
+
+def _deep_png(array: np.ndarray, metadata: dict | None, exif: bytes | None) -> bytes:
+    """A 16-bit PNG of ``array`` (OpenCV encodes it) with the chunks Pillow would have written: the sRGB
+    profile, the options as ``stylegram`` text, the EXIF."""
+    ok, encoded = cv2.imencode(
+        ".png", cv2.cvtColor(array, cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    )
+    if not ok:
+        raise InputError("could not encode the 16-bit PNG")
+    chunks = list(png.Reader(bytes=encoded.tobytes()).chunks())
+    extra = [(b"iCCP", b"sRGB\0\0" + zlib.compress(SRGB_PROFILE))]
+    if metadata is not None:
+        text = json.dumps(metadata, sort_keys=True, default=str).encode()
+        extra.append((b"iTXt", METADATA_KEY.encode() + b"\0\0\0\0\0" + text))
+    if exif:
+        extra.append((b"eXIf", exif.removeprefix(b"Exif\0\0")))
+    output = io.BytesIO()
+    png.write_chunks(output, chunks[:1] + extra + chunks[1:])
+    return output.getvalue()
+
+
 def save_image(
     image: Image.Image,
     path: str | os.PathLike,
@@ -349,15 +452,39 @@ def save_image(
     *,
     quality: int | None = None,
     exif: bytes | None = None,
+    bit_depth: int = 8,
+    pixels: torch.Tensor | None = None,
 ) -> Path:
     """Write ``image`` atomically: to a temporary file beside ``path``, then renamed over it.
 
     An existing file at ``path`` is either left whole or replaced whole. ``metadata`` is stored as JSON in a
     PNG text chunk named ``stylegram`` (other formats ignore it). The picture carries an sRGB ICC profile,
-    ``exif`` when given, and JPEG and WebP are written at ``quality`` (1–100; default 95 and 90).
+    ``exif`` when given (not in 16-bit TIFF), and JPEG and WebP are written at ``quality`` (1–100; default 95
+    and 90). ``bit_depth`` 16 (PNG and TIFF) writes ``pixels``, the picture before it was rounded to 8 bits
+    (``Result.pixels``; without it, ``image``'s 256 levels), with ``image``'s alpha.
     """
     path = check_output_path(path)
     image_format = SAVE_FORMATS[path.suffix.lower()]
+    check_bit_depth(path, bit_depth)
+    if bit_depth == 16:
+        array = _sixteen_bits(image, pixels)
+        if image_format == "PNG":
+            data = _deep_png(array, metadata, exif)
+        else:
+            buffer = io.BytesIO()
+            extra = ("unassalpha",) if array.shape[2] == 4 else None
+            tifffile.imwrite(
+                buffer, array, photometric="rgb", compression="zlib", iccprofile=SRGB_PROFILE, extrasamples=extra
+            )
+            data = buffer.getvalue()
+        try:
+            with atomic_path(path) as temporary, open(temporary, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as error:
+            raise InputError(f"cannot write output {path}: {error.strerror or error}") from None
+        return path
     options: dict = {"icc_profile": SRGB_PROFILE}
     if exif:
         options["exif"] = exif
