@@ -39,3 +39,17 @@ def test_default_working_size_is_the_first_outputs_own(content_path, style_path)
     report = evaluate([small, content_path], content=content_path, style=style_path)
     assert [figures["size"] for figures in report.outputs] == [[32, 24], [32, 24]]
     assert evaluate([content_path], content=content_path, size=48).outputs[0]["size"] == [48, 36]
+
+
+def test_structure_figures_see_blur_and_not_colour(content_path, style_path):
+    from PIL import ImageFilter, ImageOps
+
+    photo = Image.open(content_path).convert("RGB")
+    regraded = ImageOps.colorize(ImageOps.grayscale(photo), "navy", "orange")  # new colours, same structure
+    blurred = photo.filter(ImageFilter.GaussianBlur(2))
+    same, recoloured, soft = evaluate([photo, regraded, blurred], content_path, style_path).outputs
+    assert same["structure_ssim"] == pytest.approx(1.0) and same["gradient_ssim"] == pytest.approx(1.0)
+    assert recoloured["gradient_ssim"] > soft["gradient_ssim"] + 0.2
+    assert recoloured["structure_ssim"] > soft["structure_ssim"]
+    assert 0 <= same["histogram_distance"] <= 1
+    assert recoloured["histogram_distance"] != same["histogram_distance"]

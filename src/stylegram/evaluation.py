@@ -7,11 +7,16 @@ resized to the working dimensions, the style image to the working long side.
 
 * ``pixel_mse``: mean squared difference to the content photo, RGB in 0..1.
 * ``ssim``: structural similarity to the content photo (Gaussian window 11, σ 1.5; mean of R, G, B).
+* ``structure_ssim``, ``gradient_ssim``: SSIM of the luminance, and of the luminance's gradient magnitude
+  (Sobel), to the content photo's: how much of the photo's structure and edges a picture keeps, whatever its
+  colours (the photorealistic engine's figures).
 * ``content_distance``: ``‖F − F_content‖² / ‖F_content‖²`` of VGG19 ``relu4_2`` activations.
 * ``style_distance``: per style layer ``‖G − G_style‖_F / ‖G_style‖_F`` of normalised Gram matrices, and their
   mean (``style_distance``); 0 means the style statistics match exactly.
 * ``style_distance_in_mask`` / ``style_distance_outside_mask`` (with a ``mask``): the same, from Gram
   matrices of the masked region only (guided Gram) and of the rest: whether a region style stayed in its region.
+* ``histogram_distance``: Hellinger distance of the joint RGB histograms (16 bins a channel) of the picture and
+  the style image: 0 the same colours in the same amounts, 1 none shared.
 * ``chroma_difference``: mean ``|ΔI| + |ΔQ|`` (YIQ, 0..1 RGB) to the content photo: 0 when colours are kept.
 * ``diversity`` (two or more outputs): mean over pairs of ``‖F_a − F_b‖² / ½(‖F_a‖² + ‖F_b‖²)`` at the style
   layers, averaged over layers; 0 means identical pictures.
@@ -54,26 +59,27 @@ class EvaluationReport:
     diversity: float | None = None
 
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def _gaussian_window(channels: int, size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     coords = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     kernel = torch.exp(-(coords**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
-    return (kernel[:, None] * kernel[None, :]).expand(3, 1, size, size).contiguous()
+    return (kernel[:, None] * kernel[None, :]).expand(channels, 1, size, size).contiguous()
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Structural similarity (Wang et al. 2004) of two ``(1, 3, H, W)`` images in 0..1, averaged over channels.
+    """Structural similarity (Wang et al. 2004) of two ``(1, C, H, W)`` images in 0..1, averaged over channels.
 
     Example:
         >>> image = torch.rand(1, 3, 32, 32)
         >>> round(ssim(image, image), 6)
         1.0
     """
-    window = _gaussian_window().to(a.device)
+    channels = a.shape[1]
+    window = _gaussian_window(channels).to(a.device)
     c1, c2 = 0.01**2, 0.03**2
 
     def blur(x: torch.Tensor) -> torch.Tensor:
-        return functional.conv2d(x, window, groups=3)
+        return functional.conv2d(x, window, groups=channels)
 
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a**2
@@ -82,6 +88,41 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     numerator = (2 * mu_a * mu_b + c1) * (2 * covariance + c2)
     denominator = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     return float((numerator / denominator).mean())
+
+
+def gradient_magnitude(image: torch.Tensor) -> torch.Tensor:
+    """The Sobel gradient magnitude of a ``(1, 1, H, W)`` image (a step of 1 gives 1), borders replicated.
+
+    Example:
+        >>> step = torch.zeros(1, 1, 8, 8)
+        >>> step[..., 4:] = 1
+        >>> gradient_magnitude(step)[0, 0, 4].tolist()
+        [0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 0.0]
+    """
+    sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=image.device) / 8
+    kernels = torch.stack([sobel, sobel.T]).unsqueeze(1)
+    gradients = functional.conv2d(functional.pad(image, (1, 1, 1, 1), mode="replicate"), kernels)
+    return gradients.pow(2).sum(dim=1, keepdim=True).sqrt()
+
+
+def histogram_distance(a: torch.Tensor, b: torch.Tensor, bins: int = 16) -> float:
+    """Hellinger distance of the joint RGB histograms of two ``(1, 3, H, W)`` images in 0..1 (sizes may differ).
+
+    Example:
+        >>> red, blue = torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+        >>> red[:, 0], blue[:, 2] = 1, 1
+        >>> histogram_distance(red, red), histogram_distance(red, blue)
+        (0.0, 1.0)
+    """
+
+    def histogram(image: torch.Tensor) -> torch.Tensor:
+        codes = (image.clamp(0, 1) * (bins - 1)).round().long().flatten(2)[0]
+        index = (codes[0] * bins + codes[1]) * bins + codes[2]
+        counts = torch.bincount(index, minlength=bins**3).double()
+        return counts / counts.sum()
+
+    overlap = float(torch.sqrt(histogram(a) * histogram(b)).sum())
+    return round(max(0.0, 1.0 - overlap) ** 0.5, 6)
 
 
 def _relative_distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -168,6 +209,9 @@ def evaluate(
             chroma = (rgb_to_yiq(image)[:, 1:] - rgb_to_yiq(content_tensor)[:, 1:]).abs().sum(dim=1)
             figures["chroma_difference"] = round(float(chroma.mean()), 6)
             figures["ssim"] = round(ssim(image, content_tensor), 6)
+            image_y, content_y = rgb_to_yiq(image)[:, :1], rgb_to_yiq(content_tensor)[:, :1]
+            figures["structure_ssim"] = round(ssim(image_y, content_y), 6)
+            figures["gradient_ssim"] = round(ssim(gradient_magnitude(image_y), gradient_magnitude(content_y)), 6)
             figures["content_distance"] = round(
                 float(relative_squared_error(features[CONTENT_LAYER], content_features)), 6
             )
@@ -175,6 +219,7 @@ def evaluate(
             per_layer = _style_distances(features, style_grams)
             figures["style_distance"] = round(sum(per_layer.values()) / len(per_layer), 6)
             figures["style_distance_per_layer"] = per_layer
+            figures["histogram_distance"] = histogram_distance(image, style_tensor)
             if region is not None:
                 for where, weight in (("in_mask", region), ("outside_mask", 1 - region)):
                     distances = _style_distances(features, style_grams, weight)

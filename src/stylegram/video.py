@@ -9,6 +9,11 @@ The pipeline:
    or the optimisation engine started from the previous result, warped, with a temporal loss (Ruder et al.),
    → encoder,
 4. copy the source's audio into the new file and move it into place (nothing under the final name until then).
+
+A long clip can be made in chunks by several workers (:func:`plan_chunks`, ``frames=`` and ``warmup=`` of
+:func:`stylize_video`, :func:`join_chunks`): each chunk starts its temporal blending ``warmup`` frames early, so
+its state has settled by its first frame, and shares ``overlap`` frames with the chunk before, across which the
+join fades from one to the other (bench/video_chunks.py measures the seams).
 """
 
 from __future__ import annotations
@@ -45,6 +50,73 @@ from stylegram.runtime import choose_precision, precision_name, resolve_device
 
 #: Optimisation steps for a video's first frame and for each later one (which starts from the previous result).
 DEFAULT_FIRST_FRAME_ITERATIONS, DEFAULT_FRAME_ITERATIONS = 100, 30
+
+
+#: Frames a chunk stylizes before those it writes, and frames two chunks share and the join fades across.
+DEFAULT_WARMUP, DEFAULT_OVERLAP = 8, 8
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames ``start`` … ``stop − 1`` of a clip, made by one worker; the first ``overlap`` of them are also the
+    last of the chunk before."""
+
+    start: int
+    stop: int
+    overlap: int
+
+
+def plan_chunks(frames: int, chunk_frames: int, overlap: int = DEFAULT_OVERLAP) -> list[Chunk]:
+    """A clip of ``frames`` frames in chunks of about ``chunk_frames`` each, neighbours sharing ``overlap``.
+
+    Example:
+        >>> plan_chunks(100, 40, overlap=8)
+        [Chunk(start=0, stop=40, overlap=0), Chunk(start=32, stop=72, overlap=8), Chunk(start=64, stop=100, overlap=8)]
+    """
+    if chunk_frames <= overlap:
+        raise InputError(f"chunks of {chunk_frames} frames cannot share {overlap}: make them longer")
+    chunks, start = [], 0
+    while True:
+        stop = min(frames, start + chunk_frames)
+        chunks.append(Chunk(start, stop, overlap if start else 0))
+        if stop >= frames:
+            return chunks
+        start = stop - overlap
+
+
+def join_chunks(parts: list[tuple[Chunk, Path]], source: str | Path, output: str | Path) -> int:
+    """The chunks' videos (each ``stylize_video(..., frames=(start, stop))`` of ``source``) as one H.264 MP4 with
+    ``source``'s audio, fading linearly from one chunk to the next over the frames they share; the frames written.
+
+    Raises:
+        InputError: chunks that do not cover the clip from its first frame, each once.
+    """
+    parts = sorted(parts, key=lambda part: part[0].start)
+    expected = 0
+    for chunk, _ in parts:
+        if chunk.start + chunk.overlap != expected or chunk.stop <= expected:
+            raise InputError(f"chunk {chunk.start}–{chunk.stop} does not follow frame {expected}: chunks are missing")
+        expected = chunk.stop
+    info = probe_video(source)
+    output = check_output_path(output, suffixes=(".mp4",), inputs=[source, *(path for _, path in parts)])
+    tail: list[np.ndarray] = []  # the last frames of the chunk before, held back to fade across
+    written = 0
+    with VideoWriter(output, (probe_video(parts[0][1]).width, probe_video(parts[0][1]).height), info.fps,
+                     audio_from=source) as writer:  # fmt: skip
+        for index, (chunk, path) in enumerate(parts):
+            following = parts[index + 1][0].overlap if index + 1 < len(parts) else 0
+            length = chunk.stop - chunk.start
+            for position, frame in enumerate(read_frames(path)):
+                if position < chunk.overlap:
+                    share = (position + 1) / (chunk.overlap + 1)
+                    frame = np.round((1 - share) * tail[position] + share * frame).astype(np.uint8)
+                if position >= length - following:
+                    tail.append(frame.astype(np.float32))
+                    continue
+                writer.write(frame)
+                written += 1
+            tail = tail[-following:] if following else []
+    return written
 
 
 @dataclass
@@ -125,6 +197,8 @@ def stylize_video(
     seed: int = 0,
     precision: str = "auto",
     device: str = "auto",
+    frames: tuple[int, int] | None = None,
+    warmup: int = DEFAULT_WARMUP,
     on_progress: ProgressCallback | None = None,
 ) -> VideoResult:
     """Repaint every frame of ``source`` and write an H.264 MP4 with the source's audio.
@@ -148,7 +222,11 @@ def stylize_video(
         seed: for optimisation.
         precision: ``auto``, ``fp32`` or ``bf16``.
         device: ``auto``, ``cpu`` or ``cuda``.
-        on_progress: called after every frame (stage ``"video"``).
+        frames: ``(start, stop)``: only those frames (a chunk, :func:`plan_chunks`), without the audio, which
+            :func:`join_chunks` adds; None: the whole clip.
+        warmup: with ``frames``, how many frames before ``start`` are stylized (not written) so the temporal
+            blending has settled by the first frame written.
+        on_progress: called after every frame written (stage ``"video"``).
     """
     started = time.perf_counter()
     # 1. Check the output and the clip.
@@ -163,6 +241,18 @@ def stylize_video(
             raise InputError(f"{name} must be a whole number of at least 1, got {value!r}")
     check_pixels("size", size, MIN_SIDE)
     info = probe_video(source)
+    start, stop = (0, info.frames) if frames is None else frames
+    if not 0 <= start < stop <= info.frames:
+        raise InputError(f"frames {start}–{stop} are not within the clip's {info.frames}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise InputError(f"warmup must be a whole number of frames, got {warmup!r}")
+    first = max(0, start - warmup) if frames is not None else 0
+    start, stop = (0, info.frames) if frames is None else frames
+    if not 0 <= start < stop <= info.frames:
+        raise InputError(f"frames {start}–{stop} are not within the clip's {info.frames}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise InputError(f"warmup must be a whole number of frames, got {warmup!r}")
+    first = max(0, start - warmup) if frames is not None else 0
 
     # 2. Frame size and painter.
     target = resolve_device(device)
@@ -177,6 +267,7 @@ def stylize_video(
         "strength": strength,
         "color": color,
         "precision": precision_used,
+        **({"frames": [start, stop], "warmup": start - first} if frames is not None else {}),
     }
     if style is None:
         options |= {"model": str(model), "strength": 1.0 if strength is None else strength}
@@ -189,13 +280,20 @@ def stylize_video(
 
     # 3. Stream the frames through, one in memory at a time.
     count = 0
-    with VideoWriter(output, frame_size, info.fps, audio_from=source) as writer:
-        for frame in read_frames(source, frame_size):
+    with VideoWriter(output, frame_size, info.fps, audio_from=source if frames is None else None) as writer:
+        for index, frame in enumerate(read_frames(source, frame_size)):
+            if index < first:
+                continue
+            if index >= stop:
+                break
             fit_threads()
-            writer.write(painter(frame))
+            painted = painter(frame)
+            if index < start:
+                continue
+            writer.write(painted)
             count += 1
             if on_progress is not None:
-                on_progress(ProgressEvent(count, info.frames, "video", {}, time.perf_counter() - started))
+                on_progress(ProgressEvent(count, stop - start, "video", {}, time.perf_counter() - started))
 
     # 4. Written and moved into place by the writer.
     return VideoResult(output, count, frame_size, info.fps, info.has_audio, time.perf_counter() - started, options)

@@ -148,3 +148,22 @@ def test_shipped_decoders_move_the_photo_towards_the_painting(engine):
     stylized, original = evaluate([result.image, photo], photo, painting).outputs
     assert stylized["style_distance"] < 0.8 * original["style_distance"]
     assert stylized["ssim"] > 0.1  # still the photo's picture, not noise
+
+
+def test_the_photo_engine_keeps_the_photos_structure_and_takes_the_references_colours():
+    photo, reference = EXAMPLES / "tubingen.jpg", EXAMPLES / "hoovertowernight.jpg"
+    made = {engine: stylize(photo, reference, engine=engine, size=128).image for engine in ("photo", "wct")}
+    assert stylize(photo, reference, engine="photo", size=128).options["run"]["smoothing"] == pytest.approx(1 / 16)
+    report = evaluate([made["photo"], made["wct"], photo], photo, reference).outputs
+    kept, painted, original = report
+    assert kept["structure_ssim"] > painted["structure_ssim"] + 0.1  # photographic, not painted
+    assert kept["histogram_distance"] < original["histogram_distance"] - 0.1  # in the reference's colours
+
+
+def test_smoothing_is_an_option_of_every_one_pass_engine(decoders, content_path, style_path):
+    plain = stylize(content_path, style_path, engine="adain", size=64, decoders=decoders)
+    smoothed = stylize(content_path, style_path, engine="adain", size=64, decoders=decoders, smoothing=0.1)
+    assert plain.options["run"]["smoothing"] == 0 and smoothed.options["run"]["smoothing"] == 0.1
+    assert (image_to_tensor(plain.image) - image_to_tensor(smoothed.image)).abs().mean() > 1e-3
+    with pytest.raises(InputError, match="smoothing must be between 0 and 1"):
+        stylize(content_path, style_path, engine="adain", size=64, decoders=decoders, smoothing=2.0)

@@ -6,6 +6,7 @@ import io
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from clips import write_clip
@@ -273,6 +274,7 @@ def test_styles_are_listed_with_their_pictures(client):
         ({"engine": "warp"}, 422, "engine"),
         ({"strength": 2}, 422, "strength"),
         ({"engine": "gatys", "style": ""}, 400, "either a shipped style name or a style image"),
+        ({"bit_depth": 12}, 422, "bit_depth"),
     ],
 )
 def test_bad_parameters_are_refused_with_a_json_error(client, photo, fields, status, words):
@@ -406,3 +408,18 @@ def test_a_batch_takes_a_zip_of_photos_and_refuses_a_bad_one(client, app, photo,
         archive.writestr("bomb.png", bytes(settings.max_upload_bytes + 10))  # compresses to almost nothing
     refused = post_zip(big.getvalue())
     assert refused.status_code == 400 and "over this server's limit" in refused.json()["detail"]
+
+
+def test_the_photo_engine_makes_a_16_bit_png_on_request(client, app, photo):
+    import cv2
+    import numpy as np
+
+    reference = (Path(__file__).resolve().parents[2] / "examples" / "images" / "golden_gate.jpg").read_bytes()
+    files = {"content": ("photo.png", photo), "style_image": ("reference.jpg", reference)}
+    response = client.post("/v1/jobs", files=files, data={"engine": "photo", "size": 96, "bit_depth": 16})
+    assert response.status_code == 202, response.text
+    run_queued(app)
+    job = client.get(f"/v1/jobs/{response.json()['id']}").json()
+    assert job["status"] == "done", job["error"]
+    picture = cv2.imdecode(np.frombuffer(client.get(job["result_url"]).content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert picture.dtype == np.uint16 and picture.shape[:2] == (72, 96)

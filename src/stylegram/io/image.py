@@ -18,6 +18,7 @@ import warnings
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -403,11 +404,14 @@ def exif_for(source: ImageInput, policy: str) -> bytes | None:
 
 def check_bit_depth(path: str | os.PathLike, bit_depth: int) -> int:
     """Refuse, before any work, a bit depth other than 8 or 16, and 16 bits in a format that holds 8."""
+    return _check_depth(SAVE_FORMATS.get(Path(path).suffix.lower()) or Path(path).suffix, bit_depth)
+
+
+def _check_depth(image_format: str, bit_depth: int) -> int:
     if isinstance(bit_depth, bool) or bit_depth not in BIT_DEPTHS:
         raise InputError(f"bit depth must be 8 or 16, got {bit_depth!r}")
-    image_format = SAVE_FORMATS.get(Path(path).suffix.lower())
     if bit_depth == 16 and image_format not in DEEP_FORMATS:
-        raise InputError(f"{image_format or Path(path).suffix} holds 8 bits a channel: write .png or .tif for 16 bits")
+        raise InputError(f"{image_format} holds 8 bits a channel: write .png or .tif for 16 bits")
     return bit_depth
 
 
@@ -445,46 +449,41 @@ def _deep_png(array: np.ndarray, metadata: dict | None, exif: bytes | None) -> b
     return output.getvalue()
 
 
-def save_image(
+def encode_image(
     image: Image.Image,
-    path: str | os.PathLike,
+    image_format: str,
     metadata: dict | None = None,
     *,
     quality: int | None = None,
     exif: bytes | None = None,
     bit_depth: int = 8,
     pixels: torch.Tensor | None = None,
-) -> Path:
-    """Write ``image`` atomically: to a temporary file beside ``path``, then renamed over it.
+) -> bytes:
+    """``image`` as the bytes of a ``image_format`` file (``SAVE_FORMATS``' values).
 
-    An existing file at ``path`` is either left whole or replaced whole. ``metadata`` is stored as JSON in a
-    PNG text chunk named ``stylegram`` (other formats ignore it). The picture carries an sRGB ICC profile,
-    ``exif`` when given (not in 16-bit TIFF), and JPEG and WebP are written at ``quality`` (1–100; default 95
-    and 90). ``bit_depth`` 16 (PNG and TIFF) writes ``pixels``, the picture before it was rounded to 8 bits
-    (``Result.pixels``; without it, ``image``'s 256 levels), with ``image``'s alpha.
+    ``metadata`` is stored as JSON in a PNG text chunk named ``stylegram`` (other formats ignore it). The picture
+    carries an sRGB ICC profile, ``exif`` when given (not in 16-bit TIFF), and JPEG and WebP are written at
+    ``quality`` (1–100; default 95 and 90). ``bit_depth`` 16 (PNG and TIFF) writes ``pixels``, the picture
+    before it was rounded to 8 bits (``Result.pixels``; without it, ``image``'s 256 levels), with ``image``'s
+    alpha.
+
+    Example:
+        >>> encode_image(Image.new("RGB", (4, 4)), "PNG", bit_depth=16)[:4]
+        b'\\x89PNG'
     """
-    path = check_output_path(path)
-    image_format = SAVE_FORMATS[path.suffix.lower()]
-    check_bit_depth(path, bit_depth)
+    _check_depth(image_format, bit_depth)
+    if image.mode == "RGBA" and image_format not in ALPHA_FORMATS:
+        raise InputError(f"the picture has transparency, which {image_format} cannot hold: write .png, .webp or .tif")
     if bit_depth == 16:
         array = _sixteen_bits(image, pixels)
         if image_format == "PNG":
-            data = _deep_png(array, metadata, exif)
-        else:
-            buffer = io.BytesIO()
-            extra = ("unassalpha",) if array.shape[2] == 4 else None
-            tifffile.imwrite(
-                buffer, array, photometric="rgb", compression="zlib", iccprofile=SRGB_PROFILE, extrasamples=extra
-            )
-            data = buffer.getvalue()
-        try:
-            with atomic_path(path) as temporary, open(temporary, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-        except OSError as error:
-            raise InputError(f"cannot write output {path}: {error.strerror or error}") from None
-        return path
+            return _deep_png(array, metadata, exif)
+        buffer = io.BytesIO()
+        extra = ("unassalpha",) if array.shape[2] == 4 else None
+        tifffile.imwrite(
+            buffer, array, photometric="rgb", compression="zlib", iccprofile=SRGB_PROFILE, extrasamples=extra
+        )
+        return buffer.getvalue()
     options: dict = {"icc_profile": SRGB_PROFILE}
     if exif:
         options["exif"] = exif
@@ -494,11 +493,25 @@ def save_image(
         options["pnginfo"] = info
     elif image_format in DEFAULT_QUALITY:
         options["quality"] = check_quality(quality) or DEFAULT_QUALITY[image_format]
-    if image.mode == "RGBA" and image_format not in ALPHA_FORMATS:
-        raise InputError(f"the picture has transparency, which {image_format} cannot hold: write .png, .webp or .tif")
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def save_image(
+    image: Image.Image,
+    path: str | os.PathLike,
+    metadata: dict | None = None,
+    **encoding: Any,
+) -> Path:
+    """Write ``image`` (encoded by :func:`encode_image` with ``metadata`` and the ``encoding`` options, in the
+    format of ``path``'s suffix) atomically: to a temporary file beside ``path``, then renamed over it. An
+    existing file at ``path`` is either left whole or replaced whole."""
+    path = check_output_path(path)
+    data = encode_image(image, SAVE_FORMATS[path.suffix.lower()], metadata, **encoding)
     try:
         with atomic_path(path) as temporary, open(temporary, "wb") as file:
-            image.save(file, format=image_format, **options)
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
     except OSError as error:

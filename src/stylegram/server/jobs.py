@@ -35,6 +35,7 @@ from PIL import Image
 from stylegram.engines import ProgressEvent
 from stylegram.errors import InputError, StylegramError
 from stylegram.io.files import atomic_path
+from stylegram.io.image import encode_image
 from stylegram.io.video import VideoInfo, probe_video
 from stylegram.server.faults import FaultLog
 
@@ -52,6 +53,8 @@ INPUT_PREFIX = "input-"
 
 #: How often a worker says it is alive while a job runs.
 HEARTBEAT_S = 1.0
+#: JPEG quality of the optimisation engine's previews: small enough to stream every few steps.
+PREVIEW_QUALITY = 88
 #: How long a worker keeps trying to hand in a finished job's outcome while the queue's store is unreachable;
 #: after that the server, which heard no heartbeat meanwhile, will have given the job to another worker.
 OUTCOME_PATIENCE_S = 120.0
@@ -278,7 +281,9 @@ class Reporter:
             },
         )
         if event.preview is not None:
-            self._put("preview", {"step": event.step, "jpeg": encode(event.preview, "JPEG")})
+            self._put(
+                "preview", {"step": event.step, "jpeg": encode_image(event.preview, "JPEG", quality=PREVIEW_QUALITY)}
+            )
 
     def _cancelled(self) -> bool:
         try:
@@ -298,12 +303,6 @@ class Reporter:
                 logger.error("job %s: gave up handing in its outcome; the server will run it again", self.job_id)
                 return
             time.sleep(1.0)
-
-
-def encode(image: Image.Image, image_format: str) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=image_format, **({"quality": 88} if image_format == "JPEG" else {}))
-    return buffer.getvalue()
 
 
 def run_job(huey: Huey, job_id: str, attempt: int, params: dict[str, Any], inputs: dict[str, bytes]) -> None:

@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 from stylegram.api import stylize
 from stylegram.engines import ProgressEvent
 from stylegram.errors import InputError
+from stylegram.io.image import encode_image
 from stylegram.models.store import shipped_styles, style_painting
-from stylegram.server.jobs import encode, open_image_bytes
+from stylegram.server.jobs import open_image_bytes
 from stylegram.server.settings import ServiceSettings
 from stylegram.video import stylize_video
 
@@ -24,10 +25,10 @@ PREVIEW_EVERY = 5
 class JobParams(BaseModel):
     """A job's parameters (the form fields of ``POST /v1/jobs`` besides the uploads)."""
 
-    engine: Literal["fast", "gatys", "adain", "wct", "efdm"] = Field(
+    engine: Literal["fast", "gatys", "adain", "wct", "efdm", "photo"] = Field(
         "fast",
         description="fast: a shipped network, in one pass; gatys: optimisation, any painting, slower and closer to "
-        "it; adain, wct, efdm: any painting in one pass",
+        "it; adain, wct, efdm: any painting in one pass; photo: a reference photo's look, kept photographic",
     )
     style: str | None = Field(None, description="a shipped style's name (see /v1/styles), or none with a style upload")
     size: int = Field(512, ge=64, description="long side of the result in pixels")
@@ -36,8 +37,9 @@ class JobParams(BaseModel):
         ge=0.0,
         le=1.0,
         description="0: mostly the photo, 1: mostly the painting; default: the engine's own "
-        "(fast 1, gatys 0.5, adain 1, wct 0.8, efdm 1)",
+        "(fast 1, gatys 0.5, adain 1, wct 0.8, efdm 1, photo 1)",
     )
+    bit_depth: int = Field(8, ge=8, le=16, multiple_of=8, description="bits a channel of the result PNG: 8 or 16")
     color: Literal["none", "luminance", "match"] = Field("none", description="keep the photo's colours")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     iterations: int | None = Field(None, ge=1, description="optimisation steps (gatys); default: its normal quality")
@@ -55,6 +57,8 @@ def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettin
     """
     if params.kind == "video" and params.engine != "fast":
         raise InputError("videos are made with the fast engine (a shipped style); choose engine fast")
+    if params.kind == "video" and params.bit_depth != 8:
+        raise InputError("videos are made at 8 bits a channel; choose bit_depth 8")
     if params.style is not None and params.style not in shipped_styles():
         raise InputError(f"unknown style {params.style!r}; shipped: {', '.join(shipped_styles()) or 'none'}")
     if params.engine == "fast":
@@ -97,7 +101,8 @@ def stylize_job(
         if job.engine == "gatys":
             common |= {"iterations": job.iterations, "preview_every": PREVIEW_EVERY}
         result = stylize(content, style, engine=job.engine, on_progress=on_progress, **common)
-    return encode(result.image, "PNG"), result.options.get("run", {})
+    picture = encode_image(result.image, "PNG", bit_depth=job.bit_depth, pixels=result.pixels)
+    return picture, result.options.get("run", {})
 
 
 def _stylize_clip(

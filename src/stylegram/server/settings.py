@@ -41,7 +41,15 @@ class ServiceSettings:
     max_video_bytes: int = 200 * 2**20
     max_video_seconds: float = 120.0
     max_size: dict[str, int] = field(
-        default_factory=lambda: {"fast": 4096, "gatys": 1024, "adain": 4096, "wct": 4096, "efdm": 4096, "video": 1920}
+        default_factory=lambda: {
+            "fast": 4096,
+            "gatys": 1024,
+            "adain": 4096,
+            "wct": 4096,
+            "efdm": 4096,
+            "photo": 4096,
+            "video": 1920,
+        }
     )
     max_iterations: int = 1000
     max_batch_items: int = 200

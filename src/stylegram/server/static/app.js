@@ -8,9 +8,10 @@ const ENGINE_DEFAULTS = {
   fast: { strength: 1, maxSize: 2048 },
   adain: { strength: 1, maxSize: 2048 },
   wct: { strength: 0.8, maxSize: 2048 },
+  photo: { strength: 1, maxSize: 2048 },
   gatys: { strength: 0.5, maxSize: 1024 },
 };
-const IMAGE_ONLY_ENGINES = ["gatys", "adain", "wct"];
+const IMAGE_ONLY_ENGINES = ["gatys", "adain", "wct", "photo"];
 const VIDEO_MAX_SIZE = 1920;
 
 function isVideo(file) { return file.type.startsWith("video/"); }
