@@ -104,3 +104,51 @@ def test_a_variable_frame_rate_is_refused(tmp_path):
             container.mux(packet)
     with pytest.raises(InputError, match="variable frame rate"):
         probe_video(path)
+
+
+def test_chunks_made_apart_join_into_the_whole_clip_with_its_sound(tmp_path, clip, model):
+    from stylegram.video import join_chunks, plan_chunks
+
+    def made_in_chunks(name, overlap, warmup):
+        parts = []
+        for chunk in plan_chunks(16, 8, overlap=overlap):
+            path = tmp_path / f"{name}{chunk.start}.mp4"
+            made = stylize_video(clip, path, model=str(model), frames=(chunk.start, chunk.stop), warmup=warmup)
+            assert made.frames == chunk.stop - chunk.start and not made.has_audio
+            assert made.options["warmup"] == min(warmup, chunk.start)
+            parts.append((chunk, path))
+        joined = tmp_path / f"{name}.mp4"
+        assert join_chunks(list(reversed(parts)), clip, joined) == 16  # in any order
+        return parts, np.stack(list(read_frames(joined))).astype(float)
+
+    assert [(chunk.start, chunk.stop) for chunk in plan_chunks(16, 8, overlap=3)] == [(0, 8), (5, 13), (10, 16)]
+    parts, joined = made_in_chunks("joined", overlap=3, warmup=4)
+    _, cut = made_in_chunks("cut", overlap=0, warmup=0)  # chunks simply end to end
+    assert probe_video(tmp_path / "joined.mp4").has_audio
+    stylize_video(clip, tmp_path / "whole.mp4", model=str(model))
+    whole = np.stack(list(read_frames(tmp_path / "whole.mp4"))).astype(float)
+    assert len(joined) == len(whole) == 16
+    # Warm-up and fades bring the chunked video closer to the one made whole than cutting end to end does.
+    assert np.abs(joined - whole).mean() < np.abs(cut - whole).mean()
+    with pytest.raises(InputError, match="chunks are missing"):
+        join_chunks(parts[:1] + parts[2:], clip, tmp_path / "gap.mp4")
+
+
+def test_the_join_fades_across_the_frames_two_chunks_share(tmp_path):
+    from stylegram.io.video import VideoWriter
+    from stylegram.video import Chunk, join_chunks
+
+    source = write_clip(tmp_path / "source.mp4", frames=10, size=(32, 24))
+    parts = []
+    for chunk, value in ((Chunk(0, 6, 0), 40), (Chunk(2, 10, 4), 200)):
+        path = tmp_path / f"part{chunk.start}.mp4"
+        with VideoWriter(path, (32, 24), Fraction(12)) as writer:
+            for _ in range(chunk.stop - chunk.start):
+                writer.write(np.full((24, 32, 3), value, np.uint8))
+        parts.append((chunk, path))
+    join_chunks(parts, source, tmp_path / "joined.mp4")
+    levels = [float(frame.mean()) for frame in read_frames(tmp_path / "joined.mp4")]
+    assert len(levels) == 10
+    assert levels[:2] == pytest.approx([40, 40], abs=3) and levels[6:] == pytest.approx([200] * 4, abs=3)
+    steps = np.diff(levels[1:7])
+    assert (steps > 20).all() and (steps < 45).all()  # 40 → 200 in even steps across the 4 shared frames

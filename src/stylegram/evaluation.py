@@ -235,6 +235,22 @@ def evaluate(
     return report
 
 
+def warping_errors(source: str | Path, stylized: str | Path) -> tuple[list[float], list[float]]:
+    """Per pair of consecutive frames (1 after 0, 2 after 1, …), the warping error of the stylized clip and of
+    the source itself (see :func:`evaluate_video`)."""
+    info = probe_video(stylized)
+    errors, floors = [], []
+    previous = previous_source = previous_grey = None
+    for original, frame in zip(read_frames(source, (info.width, info.height)), read_frames(stylized), strict=False):
+        grey = to_grey(original)
+        if previous is not None:
+            flow, mask = motion(grey, previous_grey)
+            errors.append(frame_difference(previous, frame, flow, mask))
+            floors.append(frame_difference(previous_source, original, flow, mask))
+        previous, previous_source, previous_grey = frame, original, grey
+    return errors, floors
+
+
 @torch.no_grad()
 def evaluate_video(
     source: str | Path,
@@ -256,17 +272,10 @@ def evaluate_video(
     """
     info = probe_video(stylized)
     size = (info.width, info.height)
-    errors, floors, frames = [], [], []
-    previous = previous_source = previous_grey = None
-    for index, (original, frame) in enumerate(zip(read_frames(source, size), read_frames(stylized), strict=False)):
-        grey = to_grey(original)
-        if previous is not None:
-            flow, mask = motion(grey, previous_grey)
-            errors.append(frame_difference(previous, frame, flow, mask))
-            floors.append(frame_difference(previous_source, original, flow, mask))
-        if style is not None and index % style_every == 0:
-            frames.append(Image.fromarray(frame))
-        previous, previous_source, previous_grey = frame, original, grey
+    frames = []
+    if style is not None:
+        frames = [Image.fromarray(frame) for frame in itertools.islice(read_frames(stylized), 0, None, style_every)]
+    errors, floors = warping_errors(source, stylized)
     figures = {
         "frames": len(errors) + 1,
         "size": list(size),

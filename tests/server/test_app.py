@@ -423,3 +423,35 @@ def test_the_photo_engine_makes_a_16_bit_png_on_request(client, app, photo):
     assert job["status"] == "done", job["error"]
     picture = cv2.imdecode(np.frombuffer(client.get(job["result_url"]).content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert picture.dtype == np.uint16 and picture.shape[:2] == (72, 96)
+
+
+def test_a_clip_in_chunks_is_made_by_jobs_of_its_own_and_joined_with_its_sound(client, app, tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", frames=24)
+    response = client.post("/v1/videos", files={"content": ("clip.mp4", clip.read_bytes())},
+                           data={"style": "starry_night", "size": 64, "chunk_frames": 10})  # fmt: skip
+    assert response.status_code == 202, response.text
+    batch = response.json()
+    assert len(batch["items"]) == 5 and batch["result_url"] is None  # 24 frames, 10 a chunk, 6 shared
+    ranges = [(item["params"]["frames_from"], item["params"]["frames_to"]) for item in batch["items"]]
+    assert ranges == [(0, 10), (4, 14), (8, 18), (12, 22), (16, 24)]
+    assert client.get(f"/v1/batches/{batch['id']}/result").status_code == 409  # not before every chunk is done
+    run_queued(app)
+    done = client.get(f"/v1/batches/{batch['id']}").json()
+    assert done["finished"] and done["counts"]["done"] == 5
+    result = client.get(done["result_url"])
+    assert result.status_code == 200 and result.headers["content-type"] == "video/mp4"
+    stored = tmp_path / "joined.mp4"
+    stored.write_bytes(result.content)
+    assert probe_video(stored).frames == 24 and probe_video(stored).has_audio and probe_video(stored).width == 64
+    picture = client.post("/v1/videos", files={"content": ("p.png", (Path(__file__).parents[2] / "examples"
+                          / "images" / "tubingen.jpg").read_bytes())}, data={"style": "starry_night"})  # fmt: skip
+    assert picture.status_code == 400 and "takes a clip" in picture.text
+
+
+def test_a_reference_photo_too_small_is_refused_before_it_is_queued(client, app, photo):
+    small = io.BytesIO()
+    Image.new("RGB", (40, 30), "orange").save(small, format="PNG")
+    files = {"content": ("photo.png", photo), "style_image": ("tiny.png", small.getvalue())}
+    response = client.post("/v1/jobs", files=files, data={"engine": "photo", "size": 96})
+    assert response.status_code == 400 and "needs at least 64 px a side" in response.text
+    assert run_queued(app) == 0

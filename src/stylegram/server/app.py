@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import gc
 import secrets
@@ -71,8 +72,9 @@ from stylegram.server.jobs import (
     probe_video_bytes,
 )
 from stylegram.server.queue import JobQueue, QueueUnavailable
-from stylegram.server.requests import JobParams, check_job, stylize_job
+from stylegram.server.requests import JobParams, check_job, check_style_size, stylize_job
 from stylegram.server.settings import ServiceSettings
+from stylegram.video import DEFAULT_OVERLAP, plan_chunks
 
 STATIC = Path(str(resources.files("stylegram.server") / "static"))
 
@@ -126,6 +128,11 @@ class BatchOut(BaseModel):
     result_url: str | None
 
 
+def _has_result(batch: Batch, done: int, items: int) -> bool:
+    """A batch of pictures has a zip once any is done; a video, once every chunk is."""
+    return done == items if batch.kind == "video" else done > 0
+
+
 def batch_out(batch: Batch, jobs: list[Job]) -> BatchOut:
     counts = {state: sum(job.status == state for job in jobs) for state in (QUEUED, RUNNING, DONE, FAILED, CANCELLED)}
     base = f"/v1/batches/{batch.id}"
@@ -137,7 +144,7 @@ def batch_out(batch: Batch, jobs: list[Job]) -> BatchOut:
         items=[job_out(job) for job in jobs],
         names=[item.name for item in batch.items],
         events_url=f"{base}/events",
-        result_url=f"{base}/result" if counts[DONE] else None,
+        result_url=f"{base}/result" if _has_result(batch, counts[DONE], len(jobs)) else None,
     )
 
 
@@ -420,7 +427,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         inputs = {"content": data}
         if style_image is not None:
             inputs["style"], _, style_size = await service.read_upload(style_image, "style image")
-            picture_size(style_size, None, "style image")
+            check_style_size(params, style_size, "style image")
         job = Job(id=new_job_id(), status=QUEUED, params=params.model_dump())
         return job_out(await service.off_loop(service.accept, job, inputs))
 
@@ -469,7 +476,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
             check_job(params, True, settings)
         for index, upload in enumerate(paintings, start=1):
             data, _, style_size = await service.read_upload(upload, f"style image {index}")
-            picture_size(style_size, None, f"style image {index}")
+            check_style_size(params, style_size, f"style image {index}")
             style_inputs.append((picture_name(upload.filename, f"style{index}"), {}, {"style": data}))
         item_files = item_names([photo for photo, _ in photos], [style for style, _, _ in style_inputs])
         items, pairs = [], [(photo, style) for photo in photos for style in style_inputs]
@@ -478,6 +485,35 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
             await service.off_loop(service.accept, job, {"content": data, **extra})
             items.append(BatchItem(job.id, name))
         batch = Batch(new_job_id(), items)
+        await service.off_loop(service.batches.add, batch)
+        return batch_out(*service.batch(batch.id))
+
+    @api.post("/videos", status_code=202, tags=["batches"])
+    async def submit_video(
+        content: Annotated[UploadFile, File(description="the clip")],
+        params: Annotated[JobParams, Form()],
+        chunk_frames: Annotated[int | None, Form(ge=2, description="frames per chunk (default: the server's)")] = None,
+    ) -> BatchOut:
+        """A clip in chunks of frames, each a job of its own, so several workers make it at once; each chunk
+        blends ``warmup`` frames before its own and shares ``DEFAULT_OVERLAP`` with the one before, which the
+        join fades across. Answers at once with the batch (202); its result is the whole video, with the clip's
+        sound, once every chunk is done."""
+        data, kind, _ = await service.read_upload(content, "clip", videos=True)
+        if kind != "video":
+            raise InputError("the upload is a picture; POST /v1/videos takes a clip")
+        params = params.model_copy(update={"kind": "video"})
+        check_job(params, False, settings)
+        info = await service.off_loop(probe_video_bytes, data, "clip")
+        chunks = plan_chunks(
+            info.frames, chunk_frames or settings.video_chunk_frames, min(DEFAULT_OVERLAP, info.frames // 4)
+        )
+        items = []
+        for chunk in chunks:
+            changes = {"frames_from": chunk.start, "frames_to": chunk.stop}
+            job = Job(id=new_job_id(), status=QUEUED, params=params.model_copy(update=changes).model_dump())
+            await service.off_loop(service.accept, job, {"content": data})
+            items.append(BatchItem(job.id, f"frames_{chunk.start:06d}-{chunk.stop:06d}.mp4"))
+        batch = Batch(new_job_id(), items, kind="video", chunks=[dataclasses.asdict(chunk) for chunk in chunks])
         await service.off_loop(service.batches.add, batch)
         return batch_out(*service.batch(batch.id))
 
@@ -504,8 +540,14 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
 
     @api.get("/batches/{batch_id}/result", tags=["batches"], response_class=Response)
     def batch_result(batch_id: str) -> Response:
-        """The finished pictures so far, in one zip named as ``names`` says (409 while none is done)."""
+        """The finished pictures so far, in one zip named as ``names`` says (409 while none is done); for a
+        video, the whole video (409 until every chunk is done)."""
         batch, jobs = service.batch(batch_id)
+        if batch.kind == "video":
+            if not all(job.status == DONE for job in jobs):
+                raise HTTPException(409, f"video {batch_id} is not finished: {len(jobs)} chunks, not all done")
+            path = service.batches.joined_video(batch, service.store)
+            return FileResponse(path, media_type="video/mp4", filename=f"stylegram-video-{batch_id[:8]}.mp4")
         if not any(job.status == DONE for job in jobs):
             raise HTTPException(409, f"batch {batch_id} has no finished picture yet")
         headers = {"Content-Disposition": f'attachment; filename="stylegram-batch-{batch_id[:8]}.zip"'}

@@ -1,8 +1,10 @@
-"""Batches in the service: several photos × several styles, each pair a job of its own.
+"""Batches in the service: several photos × several styles, each pair a job of its own; or a long clip in
+chunks of frames, each chunk a job of its own.
 
 A batch is a list of ordinary jobs (queued one by one, so any number of workers on any machines share it; a
 lost worker loses only its item, which the collector retries as for any job) and a small record tying them
-together: ``<data>/batches/<id>.json`` with each item's job id and the name its picture gets in the batch's zip.
+together: ``<data>/batches/<id>.json`` with each item's job id and the name its picture gets in the batch's zip,
+or, for a video, each chunk's frames; its result is the chunks joined (``<id>.mp4``, made once, when asked).
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from pathlib import Path
 
 from stylegram.errors import InputError
 from stylegram.io.image import IMAGE_SUFFIXES
-from stylegram.server.jobs import DONE, FINAL_STATES, RESULTS, Job, JobStore, is_job_id, write_atomically
+from stylegram.server.jobs import (
+    DONE,
+    FINAL_STATES,
+    INPUT_PREFIX,
+    RESULTS,
+    Job,
+    JobStore,
+    is_job_id,
+    write_atomically,
+)
+from stylegram.video import Chunk, join_chunks
 
 
 @dataclass
@@ -30,9 +42,14 @@ class BatchItem:
 
 @dataclass
 class Batch:
+    """``kind`` ``pictures`` (photos × styles) or ``video`` (``chunks``: a :class:`~stylegram.video.Chunk` per
+    item, as a dict)."""
+
     id: str
     items: list[BatchItem]
     created: float = field(default_factory=time.time)
+    kind: str = "pictures"
+    chunks: list[dict] = field(default_factory=list)
 
 
 def picture_name(upload_name: str | None, fallback: str) -> str:
@@ -82,7 +99,19 @@ class BatchStore:
         if not path.is_file():
             return None
         record = json.loads(path.read_text())
-        return Batch(record["id"], [BatchItem(**item) for item in record["items"]], record["created"])
+        items = [BatchItem(**item) for item in record["items"]]
+        return Batch(record["id"], items, record["created"], record.get("kind", "pictures"), record.get("chunks", []))
+
+    def joined_video(self, batch: Batch, jobs: JobStore) -> Path:
+        """The chunks of a finished video batch as one MP4 with the clip's sound, joined once and kept."""
+        path = self.folder / f"{batch.id}.mp4"
+        if not path.is_file():
+            parts = [
+                (Chunk(**chunk), jobs.folder(item.job_id) / RESULTS["video"][0])
+                for chunk, item in zip(batch.chunks, batch.items, strict=True)
+            ]
+            join_chunks(parts, jobs.folder(batch.items[0].job_id) / f"{INPUT_PREFIX}content", path)
+        return path
 
 
 def batch_jobs(batch: Batch, jobs: JobStore) -> list[Job]:

@@ -10,13 +10,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from stylegram.api import stylize
-from stylegram.engines import ProgressEvent
+from stylegram.engines import ProgressEvent, get_engine
+from stylegram.engines.base import picture_size
 from stylegram.errors import InputError
 from stylegram.io.image import encode_image
 from stylegram.models.store import shipped_styles, style_painting
 from stylegram.server.jobs import open_image_bytes
 from stylegram.server.settings import ServiceSettings
-from stylegram.video import stylize_video
+from stylegram.video import DEFAULT_WARMUP, stylize_video
 
 #: The optimisation engine sends a preview with every N-th step.
 PREVIEW_EVERY = 5
@@ -46,6 +47,9 @@ class JobParams(BaseModel):
     kind: Literal["image", "video"] = Field(
         "image", description="set by the server from the upload: a photo makes a picture, a clip a video"
     )
+    frames_from: int | None = Field(None, ge=0, description="a video: the first frame to make (a chunk)")
+    frames_to: int | None = Field(None, ge=1, description="a video: the frame after the last to make")
+    warmup: int = Field(DEFAULT_WARMUP, ge=0, le=100, description="a chunk: frames blended in before it, unwritten")
 
 
 def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettings) -> None:
@@ -57,6 +61,9 @@ def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettin
     """
     if params.kind == "video" and params.engine != "fast":
         raise InputError("videos are made with the fast engine (a shipped style); choose engine fast")
+    chunk = (params.frames_from, params.frames_to)
+    if chunk != (None, None) and (params.kind != "video" or None in chunk or chunk[0] >= chunk[1]):
+        raise InputError("frames_from and frames_to, both, the first below the second, are for videos only")
     if params.kind == "video" and params.bit_depth != 8:
         raise InputError("videos are made at 8 bits a channel; choose bit_depth 8")
     if params.style is not None and params.style not in shipped_styles():
@@ -74,6 +81,17 @@ def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettin
         raise InputError(f"size {params.size} is over this server's limit of {cap} px for the {what} jobs")
     if params.iterations is not None and params.iterations > settings.max_iterations:
         raise InputError(f"iterations {params.iterations} is over this server's limit of {settings.max_iterations}")
+
+
+def check_style_size(params: JobParams, size: tuple[int, int], what: str) -> None:
+    """Refuse, before anything is queued, a style upload the engine would refuse for its size."""
+    picture_size(size, None, what)
+    engine = get_engine(params.engine)
+    smallest = getattr(engine, "min_style_side", 0)
+    if min(size) < smallest:
+        raise InputError(
+            f"the {what} is {size[0]}x{size[1]}; the {params.engine} engine needs at least {smallest} px a side"
+        )
 
 
 def stylize_job(
@@ -111,9 +129,10 @@ def _stylize_clip(
     with tempfile.TemporaryDirectory(prefix="stylegram-video-") as folder:
         source, output = Path(folder) / "source.video", Path(folder) / "stylized.mp4"
         source.write_bytes(clip)
+        frames = None if job.frames_from is None else (job.frames_from, job.frames_to)
         result = stylize_video(
             source, output, model=job.style, size=job.size, strength=job.strength, color=job.color,
-            on_progress=on_progress,
+            frames=frames, warmup=job.warmup, on_progress=on_progress,
         )  # fmt: skip
         run = {"frames": result.frames, "size": list(result.size), "fps": float(result.fps),
                "has_audio": result.has_audio, "precision": result.options["precision"]}  # fmt: skip

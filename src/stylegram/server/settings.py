@@ -24,6 +24,8 @@ class ServiceSettings:
     max_video_bytes / max_video_seconds: per uploaded clip.
     max_size: the largest output long side per engine, and for videos.
     max_iterations: the most optimisation steps a job may ask for.
+    video_chunk_frames: the frames of each chunk of a clip sent to ``POST /v1/videos`` (a job each, shared by
+        the workers): 10 s at 24 fps, so the warm-up and shared frames each chunk makes again cost a fifth.
     stale_after_s: a running job whose worker has not reported for this long is given to another worker (and a
         queued job whose task left the queue without a worker reporting on it is queued again).
     attempts: how many times a job is started before it is declared failed (a worker lost each time).
@@ -54,6 +56,7 @@ class ServiceSettings:
     max_iterations: int = 1000
     max_batch_items: int = 200
     max_batch_zip_bytes: int = 200 * 2**20
+    video_chunk_frames: int = 240
     stale_after_s: float = 20.0
     attempts: int = 3
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
