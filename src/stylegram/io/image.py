@@ -494,7 +494,10 @@ def encode_image(
     elif image_format in DEFAULT_QUALITY:
         options["quality"] = check_quality(quality) or DEFAULT_QUALITY[image_format]
     buffer = io.BytesIO()
-    image.save(buffer, format=image_format, **options)
+    try:
+        image.save(buffer, format=image_format, **options)
+    except OSError as error:
+        raise InputError(f"cannot encode the picture as {image_format}: {error.strerror or error}") from None
     return buffer.getvalue()
 
 
