@@ -125,3 +125,20 @@ def test_several_photos_make_a_batch_in_chromium(page, shots, tmp_path):
     page.reload()
     page.wait_for_function("document.querySelectorAll('#recent li .badge.done').length === 2", timeout=60_000)
     page.screenshot(path=shots / "web_batch.png", full_page=True)
+
+
+def test_a_reference_photos_look_with_the_photo_engine_in_chromium(page, shots):
+    drop_file(page, "#drop", EXAMPLES / "tubingen.jpg", "image/jpeg")
+    page.wait_for_selector("#content-preview:not([hidden])")
+    page.set_input_files("#style-file", EXAMPLES / "hoovertowernight.jpg")  # the look: a photo at night
+    page.check("input[name=engine][value=photo]", force=True)
+    page.eval_on_selector("#size", f"e => {{ e.value = {SIZE}; e.dispatchEvent(new Event('input')); }}")
+    page.click("#start")
+    page.wait_for_selector("#download:not([hidden])", timeout=120_000)
+    assert page.inner_text("#status").startswith("Done")
+    page.wait_for_timeout(500)
+    page.screenshot(path=shots / "web_photo.png")
+    with page.expect_download() as download:
+        page.click("#download")
+    picture = Image.open(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert picture.format == "PNG" and max(picture.size) == SIZE
