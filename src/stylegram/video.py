@@ -54,8 +54,8 @@ DEFAULT_FIRST_FRAME_ITERATIONS, DEFAULT_FRAME_ITERATIONS = 100, 30
 
 #: Frames a chunk stylizes before those it writes, and frames two chunks share and the join fades across. The
 #: blending keeps 0.95 of the previous frame where the flow holds, so a chunk's start forgets slowly: with 8
-#: frames of warm-up the bench clip's seams had 15 % more warping error than the frames inside the chunks, with
-#: 40 none (+0.6 %; cut end to end, 4.5×: bench/video_chunks.py).
+#: frames of warm-up the bench clip's seams had 14 % more warping error than the frames inside the chunks, with
+#: 40 none (+0.6 %; cut end to end, 4.1×: bench/results/video_chunks.json).
 DEFAULT_WARMUP, DEFAULT_OVERLAP = 40, 8
 
 
@@ -100,12 +100,11 @@ def join_chunks(parts: list[tuple[Chunk, Path]], source: str | Path, output: str
         if chunk.start + chunk.overlap != expected or chunk.stop <= expected:
             raise InputError(f"chunk {chunk.start}–{chunk.stop} does not follow frame {expected}: chunks are missing")
         expected = chunk.stop
-    info = probe_video(source)
+    info, first = probe_video(source), probe_video(parts[0][1])
     output = check_output_path(output, suffixes=(".mp4",), inputs=[source, *(path for _, path in parts)])
     tail: list[np.ndarray] = []  # the last frames of the chunk before, held back to fade across
     written = 0
-    with VideoWriter(output, (probe_video(parts[0][1]).width, probe_video(parts[0][1]).height), info.fps,
-                     audio_from=source) as writer:  # fmt: skip
+    with VideoWriter(output, (first.width, first.height), info.fps, audio_from=source) as writer:
         for index, (chunk, path) in enumerate(parts):
             following = parts[index + 1][0].overlap if index + 1 < len(parts) else 0
             length = chunk.stop - chunk.start
