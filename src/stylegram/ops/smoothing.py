@@ -19,8 +19,8 @@ from torch.nn import functional
 
 @dataclass
 class LocalAffine:
-    """Per pixel, ``output = scale @ photo + offset``: ``scale`` is ``(1, 3, 3, H, W)`` (output channel ×
-    photo channel), ``offset`` ``(1, 3, H, W)``."""
+    """Per pixel, ``output = scale @ photo + offset``: ``scale`` is ``(1, C, 3, H, W)`` (output channel ×
+    photo channel), ``offset`` ``(1, C, H, W)``."""
 
     scale: torch.Tensor
     offset: torch.Tensor
@@ -32,7 +32,7 @@ class LocalAffine:
         flat = self.scale.flatten(1, 2)
         scale = functional.interpolate(flat, size=(height, width), mode="bilinear", align_corners=False)
         offset = functional.interpolate(self.offset, size=(height, width), mode="bilinear", align_corners=False)
-        return LocalAffine(scale.unflatten(1, (3, 3)), offset)
+        return LocalAffine(scale.unflatten(1, self.scale.shape[1:3]), offset)
 
     def apply(self, photo: torch.Tensor) -> torch.Tensor:
         """The affine maps applied to ``photo`` (``(1, 3, H, W)``; coefficients resized to it)."""
@@ -59,8 +59,9 @@ def _box(tensor: torch.Tensor, radius: int) -> torch.Tensor:
 
 
 def fit_local_affine(photo: torch.Tensor, target: torch.Tensor, radius: int = 8, eps: float = 1e-3) -> LocalAffine:
-    """The locally affine maps from ``photo``'s colours to ``target``'s (both ``(1, 3, H, W)`` in 0..1), fitted
-    by ridge regression in every window of ``radius`` and averaged over the windows covering each pixel.
+    """The locally affine maps from ``photo``'s colours (``(1, 3, H, W)`` in 0..1) to ``target``'s (``(1, C, H,
+    W)``: a picture, or any maps to be filtered with the photo as guide, as He et al.'s guided filter does),
+    fitted by ridge regression in every window of ``radius`` and averaged over the windows covering each pixel.
 
     ``eps`` is the ridge term: larger, flatter maps (smoother output); smaller, closer to ``target``.
 
@@ -76,18 +77,19 @@ def fit_local_affine(photo: torch.Tensor, target: torch.Tensor, radius: int = 8,
     photo, target = photo.double(), target.double()
     mean_photo = _box(photo, radius)
     mean_target = _box(target, radius)
-    # Covariances of the photo's channels (3×3) and of target with photo (3×3) per window.
+    # Covariances of the photo's channels (3×3) and of target with photo (C×3) per window.
     products = photo.unsqueeze(2) * photo.unsqueeze(1)  # (1, 3, 3, H, W)
     covariance = _box(products.flatten(1, 2), radius).unflatten(1, (3, 3))
     covariance = covariance - mean_photo.unsqueeze(2) * mean_photo.unsqueeze(1)
-    cross = _box((target.unsqueeze(2) * photo.unsqueeze(1)).flatten(1, 2), radius).unflatten(1, (3, 3))
+    channels = target.shape[1]
+    cross = _box((target.unsqueeze(2) * photo.unsqueeze(1)).flatten(1, 2), radius).unflatten(1, (channels, 3))
     cross = cross - mean_target.unsqueeze(2) * mean_photo.unsqueeze(1)
     ridge = eps * torch.eye(3, dtype=photo.dtype).view(1, 3, 3, 1, 1)
     # scale · (Σ + εI) = cross, solved for every window at once.
     systems = (covariance + ridge).permute(0, 3, 4, 1, 2)
     scale = torch.linalg.solve(systems, cross.permute(0, 3, 4, 2, 1)).permute(0, 4, 3, 1, 2)
     offset = mean_target - torch.einsum("bijhw,bjhw->bihw", scale, mean_photo)
-    scale = _box(scale.flatten(1, 2), radius).unflatten(1, (3, 3))
+    scale = _box(scale.flatten(1, 2), radius).unflatten(1, (channels, 3))
     return LocalAffine(scale.float(), _box(offset, radius).float())
 
 

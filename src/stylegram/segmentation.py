@@ -1,0 +1,244 @@
+"""Regions by meaning: a photo (or a painting) split into areas such as sky, buildings, water and foliage, from
+the VGG19 the project already ships, and regions of a painting paired with the photo's.
+
+:func:`segment` works in five steps:
+
+1. **Describe** every position of a grid at a quarter of the working size by VGG19 activations at three depths
+   (relu3_1 for texture, relu4_1 and relu5_1 for kinds of things), each upsampled, normalised per position
+   and cut to its main directions, with the position's colour (CIELAB) and place in the picture.
+2. **Cluster** the descriptions into ``count`` groups (k-means, OpenCV).
+3. **Smooth** the soft assignments with a few rounds of an edge-aware mean field (a dense CRF whose pairwise
+   term is a colour guided filter of the photo): a label spreads within areas of like colour, not across edges.
+4. **Merge** specks: every piece of a region but its largest that covers less than :data:`MIN_PIECE_SHARE`
+   joins the region it borders most.
+5. **Snap** the borders to the photo's edges at full size: the one-hot labels are guided-filtered with the
+   full-size photo as guide (fitted at a lower size and applied at full size, as the photo engine's
+   smoothing is) and the largest share wins.
+
+:func:`find_subject` splits the main subject from the rest (OpenCV GrabCut, seeded by the regions that touch the
+border least), and :func:`match_regions` pairs each photo region with the painting region whose deep
+features are closest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional
+
+from stylegram.errors import InputError
+from stylegram.features.encoder import VGGEncoder
+from stylegram.ops.smoothing import fit_local_affine
+
+#: The layers a position is described by, and each one's share of the description.
+FEATURE_WEIGHTS = {"relu3_1": 0.6, "relu4_1": 1.0, "relu5_1": 1.0}
+#: Directions kept of each layer's features (the rest is mostly noise at these grid sizes).
+FEATURE_DIMENSIONS = 8
+#: Shares of the colour and of the place in the picture in a position's description.
+COLOR_WEIGHT = 0.8
+POSITION_WEIGHT = 0.5
+#: Long side the features are computed at; the grid is a quarter of it.
+WORK_SIDE = 384
+#: Long side the borders are fitted at before being applied at full size.
+SNAP_SIDE = 512
+#: Rounds of the mean field, and the weight of a position's neighbourhood against its own description.
+SMOOTHING_ROUNDS = 5
+SMOOTHING_WEIGHT = 4.0
+#: A piece of a region smaller than this share of the picture is merged into its neighbour.
+MIN_PIECE_SHARE = 0.004
+#: ``semantic`` takes 2 to this many regions.
+MAX_REGIONS = 8
+#: The smallest photo side worth segmenting (relu5_1 has a position per 16 pixels).
+MIN_SEGMENT_SIDE = 64
+
+
+@dataclass
+class Segmentation:
+    """Regions of one picture.
+
+    Attributes:
+        labels: ``(H, W)`` int64, the region of each pixel, 0..count-1, regions numbered from the top of the
+            picture down (by the mean row of their pixels).
+        descriptors: ``(count, D)``, each region's mean normalised deep features (what :func:`match_regions`
+            compares).
+    """
+
+    labels: torch.Tensor
+    descriptors: torch.Tensor
+
+    @property
+    def count(self) -> int:
+        return self.descriptors.shape[0]
+
+    def masks(self) -> list[torch.Tensor]:
+        """One hard ``(1, 1, H, W)`` mask per region."""
+        return [(self.labels == index).float()[None, None] for index in range(self.count)]
+
+
+@cache
+def _encoder() -> VGGEncoder:
+    return VGGEncoder.load(FEATURE_WEIGHTS)
+
+
+def _grid_size(height: int, width: int) -> tuple[int, int]:
+    scale = WORK_SIDE / max(height, width)
+    return max(4, round(height * scale / 4)), max(4, round(width * scale / 4))
+
+
+def _principal(features: torch.Tensor, dimensions: int) -> torch.Tensor:
+    """``(N, C)`` features centred and projected on their ``dimensions`` main directions, scaled so that the
+    block's total variance is 1."""
+    centred = features - features.mean(dim=0)
+    _, _, directions = torch.linalg.svd(centred, full_matrices=False)
+    projected = centred @ directions[:dimensions].T
+    return projected / projected.var(dim=0).sum().clamp_min(1e-12).sqrt()
+
+
+def describe(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """The description of every grid position of ``image`` (``(1, 3, H, W)`` RGB in 0..1).
+
+    Returns:
+        ``(points, deep, grid)``: ``points`` ``(N, D)`` for clustering, ``deep`` ``(N, E)`` the normalised deep
+        features alone (comparable between pictures), and the grid's ``(rows, columns)``.
+    """
+    height, width = image.shape[-2:]
+    grid = _grid_size(height, width)
+    scale = WORK_SIDE / max(height, width)
+    work = functional.interpolate(
+        image, size=(round(height * scale), round(width * scale)), mode="bilinear", antialias=True
+    )
+    with torch.inference_mode():
+        activations = _encoder()(work)
+    blocks, deep = [], []
+    for layer, weight in FEATURE_WEIGHTS.items():
+        features = functional.interpolate(activations[layer].float(), size=grid, mode="bilinear")
+        features = functional.normalize(features[0].flatten(1).T, dim=1)
+        deep.append(features)
+        blocks.append(weight * _principal(features, FEATURE_DIMENSIONS))
+    small = functional.interpolate(image, size=grid, mode="area")[0].permute(1, 2, 0).numpy()
+    lab = torch.from_numpy(cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2Lab)).reshape(-1, 3)
+    lab = lab - lab.mean(dim=0)
+    blocks.append(COLOR_WEIGHT * lab / lab.var(dim=0).sum().clamp_min(1.0).sqrt())
+    rows, columns = torch.meshgrid(torch.linspace(0, 1, grid[0]), torch.linspace(0, 1, grid[1]), indexing="ij")
+    place = torch.stack([rows * grid[0], columns * grid[1]], dim=-1).reshape(-1, 2) / max(grid)
+    blocks.append(POSITION_WEIGHT * (place - place.mean(dim=0)) / place.var(dim=0).sum().sqrt())
+    return torch.cat(blocks, dim=1), torch.cat(deep, dim=1), grid
+
+
+def _kmeans(points: torch.Tensor, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-4)
+    data = np.ascontiguousarray(points.numpy(), dtype=np.float32)
+    _, labels, centres = cv2.kmeans(data, count, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    return torch.from_numpy(labels.ravel()).long(), torch.from_numpy(centres)
+
+
+def _guided(guide: torch.Tensor, maps: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    return fit_local_affine(guide, maps, radius=radius, eps=eps).apply(guide)
+
+
+def _mean_field(
+    points: torch.Tensor, centres: torch.Tensor, guide: torch.Tensor, grid: tuple[int, int]
+) -> torch.Tensor:
+    """Labels after :data:`SMOOTHING_ROUNDS` rounds of an edge-aware mean field over the k-means assignment."""
+    distances = torch.cdist(points, centres).pow(2)
+    temperature = distances.min(dim=1).values.mean().clamp_min(1e-6)
+    unary = (-distances / temperature).T.reshape(1, -1, *grid)
+    shares = unary.softmax(dim=1)
+    radius = max(1, round(max(grid) / 48))
+    for _ in range(SMOOTHING_ROUNDS):
+        neighbourhood = _guided(guide, shares, radius, eps=1e-2)
+        shares = (unary + SMOOTHING_WEIGHT * neighbourhood).softmax(dim=1)
+    return shares[0].argmax(dim=0)
+
+
+def _merge_specks(labels: np.ndarray, count: int) -> np.ndarray:
+    """Every piece of a region, but the region's largest, smaller than :data:`MIN_PIECE_SHARE` of the picture
+    joins the region it shares the longest border with."""
+    labels = labels.copy()
+    smallest = MIN_PIECE_SHARE * labels.size
+    kernel = np.ones((3, 3), np.uint8)
+    pieces = []
+    for index in range(count):
+        number, components, stats, _ = cv2.connectedComponentsWithStats((labels == index).astype(np.uint8), 8)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        if len(areas) == 0:
+            continue
+        largest = int(areas.argmax()) + 1
+        pieces += [(areas[piece - 1], components == piece) for piece in range(1, number) if piece != largest]
+    for area, piece in sorted(pieces, key=lambda item: item[0]):
+        if area >= smallest:
+            break
+        border = cv2.dilate(piece.astype(np.uint8), kernel).astype(bool) & ~piece
+        neighbours = labels[border]
+        if neighbours.size:
+            labels[piece] = np.bincount(neighbours, minlength=count).argmax()
+    return labels
+
+
+def _snap(labels: np.ndarray, image: torch.Tensor, count: int) -> torch.Tensor:
+    """Grid labels brought to the size of ``image`` with their borders on its edges."""
+    height, width = image.shape[-2:]
+    scale = min(1.0, SNAP_SIDE / max(height, width))
+    fit_size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    one_hot = functional.one_hot(torch.from_numpy(labels).long(), count).permute(2, 0, 1)[None].float()
+    shares = functional.interpolate(one_hot, size=fit_size, mode="bilinear", align_corners=False)
+    guide = functional.interpolate(image, size=fit_size, mode="area") if scale < 1 else image
+    radius = max(2, round(max(fit_size) / 64))
+    snapped = fit_local_affine(guide, shares, radius=radius, eps=1e-3).apply(image)
+    return snapped[0].argmax(dim=0)
+
+
+def _order_from_top(labels: torch.Tensor, count: int) -> torch.Tensor:
+    rows = torch.arange(labels.shape[0], dtype=torch.float64).view(-1, 1).expand_as(labels)
+    mean_rows = [float(rows[labels == index].mean()) if bool((labels == index).any()) else math.inf
+                 for index in range(count)]  # fmt: skip
+    order = sorted(range(count), key=mean_rows.__getitem__)
+    renumber = torch.empty(count, dtype=torch.long)
+    renumber[torch.tensor(order)] = torch.arange(count)
+    return renumber[labels]
+
+
+def check_segmentable(image: torch.Tensor, count: int, what: str = "photo") -> None:
+    """Raise :class:`InputError` if ``image`` cannot be split into ``count`` regions."""
+    if not 2 <= count <= MAX_REGIONS:
+        raise InputError(f"the number of regions must be 2 to {MAX_REGIONS}, got {count}")
+    if min(image.shape[-2:]) < MIN_SEGMENT_SIDE:
+        height, width = image.shape[-2:]
+        raise InputError(f"the {what} is {width}x{height}; regions need at least {MIN_SEGMENT_SIDE} px a side")
+
+
+def segment(image: torch.Tensor, count: int, seed: int = 0, what: str = "photo") -> Segmentation:
+    """Split ``image`` (``(1, 3, H, W)`` RGB in 0..1) into ``count`` regions by meaning, top region first.
+
+    Raises:
+        InputError: ``count`` outside 2..:data:`MAX_REGIONS`, a picture too small, or one too uniform to hold
+            ``count`` different regions.
+
+    Example:
+        >>> top = torch.tensor([0.3, 0.5, 0.9]).view(1, 3, 1, 1).expand(1, 3, 40, 96)
+        >>> bottom = (torch.rand(1, 3, 56, 96) * 0.3 + torch.tensor([0.1, 0.4, 0.1]).view(1, 3, 1, 1))
+        >>> labels = segment(torch.cat([top, bottom], dim=2), 2).labels
+        >>> bool((labels[:30] == 0).all()), bool((labels[-40:] == 1).float().mean() > 0.9)
+        (True, True)
+    """
+    check_segmentable(image, count, what)
+    image = image.float().cpu()
+    points, deep, grid = describe(image)
+    if int((points - points[0]).abs().amax(dim=1).gt(1e-4).sum()) < count:
+        raise InputError(f"the {what} is too uniform to split into {count} regions")
+    _, centres = _kmeans(points, count, seed)
+    guide = functional.interpolate(image, size=grid, mode="area")
+    grid_labels = _merge_specks(_mean_field(points, centres, guide, grid).view(grid).numpy(), count)
+    labels = _order_from_top(_snap(grid_labels, image, count), count)
+    small = functional.interpolate(labels[None, None].float(), size=grid, mode="nearest")[0, 0].long().flatten()
+    descriptors = torch.stack(
+        [deep[small == index].mean(dim=0) if bool((small == index).any()) else deep.mean(dim=0)
+         for index in range(count)]
+    )  # fmt: skip
+    return Segmentation(labels, descriptors)
