@@ -1,5 +1,5 @@
 """Regions by meaning: a photo (or a painting) split into areas such as sky, buildings, water and foliage, from
-the VGG19 the project already ships, and regions of a painting paired with the photo's.
+the VGG19 the project already ships.
 
 :func:`segment` works in five steps:
 
@@ -15,9 +15,8 @@ the VGG19 the project already ships, and regions of a painting paired with the p
    full-size photo as guide (fitted at a lower size and applied at full size, as the photo engine's
    smoothing is) and the largest share wins.
 
-:func:`find_subject` splits the main subject from the rest (OpenCV GrabCut, seeded by the regions that touch the
-border least), and :func:`match_regions` pairs each photo region with the painting region whose deep
-features are closest.
+Each region also carries its mean deep features (:attr:`Segmentation.descriptors`), comparable between
+pictures, for pairing a photo's regions with a painting's.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from torch.nn import functional
 
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
-from stylegram.ops.smoothing import fit_local_affine
+from stylegram.ops.smoothing import fit_local_affine, smooth
 
 #: The layers a position is described by, and each one's share of the description.
 FEATURE_WEIGHTS = {"relu3_1": 0.6, "relu4_1": 1.0, "relu5_1": 1.0}
@@ -64,8 +63,7 @@ class Segmentation:
     Attributes:
         labels: ``(H, W)`` int64, the region of each pixel, 0..count-1, regions numbered from the top of the
             picture down (by the mean row of their pixels).
-        descriptors: ``(count, D)``, each region's mean normalised deep features (what :func:`match_regions`
-            compares).
+        descriptors: ``(count, D)``, each region's mean normalised deep features (comparable between pictures).
     """
 
     labels: torch.Tensor
@@ -138,10 +136,6 @@ def _kmeans(points: torch.Tensor, count: int, seed: int) -> tuple[torch.Tensor, 
     return torch.from_numpy(labels.ravel()).long(), torch.from_numpy(centres)
 
 
-def _guided(guide: torch.Tensor, maps: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
-    return fit_local_affine(guide, maps, radius=radius, eps=eps).apply(guide)
-
-
 def _mean_field(
     points: torch.Tensor, centres: torch.Tensor, guide: torch.Tensor, grid: tuple[int, int]
 ) -> torch.Tensor:
@@ -152,7 +146,7 @@ def _mean_field(
     shares = unary.softmax(dim=1)
     radius = max(1, round(max(grid) / 48))
     for _ in range(SMOOTHING_ROUNDS):
-        neighbourhood = _guided(guide, shares, radius, eps=1e-2)
+        neighbourhood = smooth(guide, shares, radius, eps=1e-2)
         shares = (unary + SMOOTHING_WEIGHT * neighbourhood).softmax(dim=1)
     return shares[0].argmax(dim=0)
 
@@ -230,10 +224,13 @@ def segment(image: torch.Tensor, count: int, seed: int = 0, what: str = "photo")
     check_segmentable(image, count, what)
     image = image.float().cpu()
     points, deep, grid = describe(image)
-    if int((points - points[0]).abs().amax(dim=1).gt(1e-4).sum()) < count:
+    guide = functional.interpolate(image, size=grid, mode="area")
+    # Judged on the colours: the place in the picture, and the deep features near the borders (the
+    # convolutions' padding), differ even in a flat picture.
+    colors = guide[0].flatten(1).T
+    if int((colors - colors[0]).abs().amax(dim=1).gt(1 / 255).sum()) < count:
         raise InputError(f"the {what} is too uniform to split into {count} regions")
     _, centres = _kmeans(points, count, seed)
-    guide = functional.interpolate(image, size=grid, mode="area")
     grid_labels = _merge_specks(_mean_field(points, centres, guide, grid).view(grid).numpy(), count)
     labels = _order_from_top(_snap(grid_labels, image, count), count)
     small = functional.interpolate(labels[None, None].float(), size=grid, mode="nearest")[0, 0].long().flatten()
