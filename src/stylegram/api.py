@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image
 
 from stylegram.engines import ProgressCallback, Request, Result, StyleSpec, get_engine
-from stylegram.engines.base import IN_MEMORY_PREFIX
+from stylegram.engines.base import IN_MEMORY_PREFIX, region_kind
 from stylegram.errors import InputError
 from stylegram.io.image import (
     ImageInput,
@@ -130,6 +130,8 @@ def build_request(
     style_masks: Sequence[ImageInput | None] | None = None,
     regions: ImageInput | None = None,
     region_colors: Sequence[str] | None = None,
+    match_regions: bool = False,
+    keep_regions: Sequence[str] | None = None,
     **options: Any,
 ) -> Request:
     """The request to repaint ``content`` in the style of ``style``, its options checked.
@@ -144,8 +146,11 @@ def build_request(
         device: ``auto``, ``cpu`` or ``cuda``.
         masks: one mask image per style, the region of the photo it paints (white = the style's).
         style_masks: one per style (None for all of it), the part of the painting its statistics come from.
-        regions: instead of ``masks``, one label map in flat colours (a region per style) or ``"auto"``.
+        regions: instead of ``masks``, one label map in flat colours (a region per style), ``"auto"`` (colour
+            and position), ``"semantic"`` / ``"semantic:K"`` (regions by meaning) or ``"subject"``.
         region_colors: the label-map colour of each style's region (default: the map's colours dark to light).
+        match_regions: one painting, split into regions; each photo region is painted from its most alike.
+        keep_regions: label-map colours where the photo is kept as it is.
         **options: the engine's options, e.g. for ``gatys`` ``iterations``, ``style_weight``, ``optimizer``
             (see :class:`~stylegram.engines.gatys.GatysOptions`).
 
@@ -167,6 +172,8 @@ def build_request(
         device=device,
         regions=regions,
         region_colors=list(region_colors) if region_colors is not None else None,
+        match_regions=match_regions,
+        keep_regions=list(keep_regions) if keep_regions is not None else None,
         options=engine_options(engine, **options),
     )
 
@@ -240,7 +247,7 @@ def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = No
     for name in _recorded_files(record):
         if name.startswith(IN_MEMORY_PREFIX):
             raise InputError(f"{source} was made from an in-memory image, which cannot be read again")
-        if name != "auto" and not Path(name).is_file():
+        if region_kind(name)[0] == "map" and not Path(name).is_file():
             raise InputError(f"{source} was made from {name}, which is no longer there")
     options = {name: record.pop(name) for name in list(record) if name in _option_names(engine)}
     # What the original run chose by probing the machine (precision, layout, tiles for memory) is fixed, not
@@ -264,6 +271,8 @@ def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = No
         device=record["device"],
         regions=record.get("regions"),
         region_colors=record.get("region_colors"),
+        match_regions=record.get("match_regions", False),
+        keep_regions=record.get("keep_regions"),
         on_progress=on_progress,
         **options,
     )

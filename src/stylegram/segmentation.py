@@ -30,9 +30,11 @@ import numpy as np
 import torch
 from torch.nn import functional
 
+from stylegram.cpu import eigh
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.ops.smoothing import fit_local_affine, smooth
+from stylegram.runtime import autocast, choose_layout, choose_precision
 
 #: The layers a position is described by, and each one's share of the description.
 FEATURE_WEIGHTS = {"relu3_1": 0.6, "relu4_1": 1.0, "relu5_1": 1.0}
@@ -44,7 +46,7 @@ POSITION_WEIGHT = 0.5
 #: Long side the features are computed at; the grid is a quarter of it.
 WORK_SIDE = 384
 #: Long side the borders are fitted at before being applied at full size.
-SNAP_SIDE = 512
+SNAP_SIDE = 256
 #: Rounds of the mean field, and the weight of a position's neighbourhood against its own description.
 SMOOTHING_ROUNDS = 5
 SMOOTHING_WEIGHT = 4.0
@@ -80,7 +82,7 @@ class Segmentation:
 
 @cache
 def _encoder() -> VGGEncoder:
-    return VGGEncoder.load(FEATURE_WEIGHTS)
+    return VGGEncoder.load(FEATURE_WEIGHTS).to_layout(choose_layout("auto", torch.device("cpu"), inference=True))
 
 
 def _grid_size(height: int, width: int) -> tuple[int, int]:
@@ -92,8 +94,8 @@ def _principal(features: torch.Tensor, dimensions: int) -> torch.Tensor:
     """``(N, C)`` features centred and projected on their ``dimensions`` main directions, scaled so that the
     block's total variance is 1."""
     centred = features - features.mean(dim=0)
-    _, _, directions = torch.linalg.svd(centred, full_matrices=False)
-    projected = centred @ directions[:dimensions].T
+    _, vectors = eigh(centred.T @ centred)
+    projected = centred @ vectors[:, -dimensions:]
     return projected / projected.var(dim=0).sum().clamp_min(1e-12).sqrt()
 
 
@@ -110,8 +112,10 @@ def describe(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int
     work = functional.interpolate(
         image, size=(round(height * scale), round(width * scale)), mode="bilinear", antialias=True
     )
-    with torch.inference_mode():
-        activations = _encoder()(work)
+    cpu = torch.device("cpu")
+    encoder, dtype = _encoder(), choose_precision("auto", cpu)
+    with torch.inference_mode(), autocast(cpu, dtype):
+        activations = encoder(work)
     blocks, deep = [], []
     for layer, weight in FEATURE_WEIGHTS.items():
         features = functional.interpolate(activations[layer].float(), size=grid, mode="bilinear")
@@ -221,6 +225,13 @@ def segment(image: torch.Tensor, count: int, seed: int = 0, what: str = "photo")
         >>> bool((labels[:30] == 0).all()), bool((labels[-40:] == 1).float().mean() > 0.9)
         (True, True)
     """
+    return _segment(image, count, seed, what)[0]
+
+
+def _segment(
+    image: torch.Tensor, count: int, seed: int, what: str
+) -> tuple[Segmentation, torch.Tensor, tuple[int, int]]:
+    """:func:`segment`'s regions, with the deep features of the grid and its size."""
     check_segmentable(image, count, what)
     image = image.float().cpu()
     points, deep, grid = describe(image)
@@ -233,9 +244,68 @@ def segment(image: torch.Tensor, count: int, seed: int = 0, what: str = "photo")
     _, centres = _kmeans(points, count, seed)
     grid_labels = _merge_specks(_mean_field(points, centres, guide, grid).view(grid).numpy(), count)
     labels = _order_from_top(_snap(grid_labels, image, count), count)
+    return Segmentation(labels, _descriptors(deep, labels, grid, count)), deep, grid
+
+
+def _descriptors(deep: torch.Tensor, labels: torch.Tensor, grid: tuple[int, int], count: int) -> torch.Tensor:
     small = functional.interpolate(labels[None, None].float(), size=grid, mode="nearest")[0, 0].long().flatten()
-    descriptors = torch.stack(
+    return torch.stack(
         [deep[small == index].mean(dim=0) if bool((small == index).any()) else deep.mean(dim=0)
          for index in range(count)]
     )  # fmt: skip
-    return Segmentation(labels, descriptors)
+
+
+def describe_regions(image: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The mean deep features of each region of a label map ``labels`` (``(H, W)``, 0..count-1) of ``image``,
+    comparable with :attr:`Segmentation.descriptors` of any picture."""
+    _, deep, grid = describe(image.float().cpu())
+    return _descriptors(deep, labels, grid, int(labels.max()) + 1)
+
+
+#: Long side the subject is cut out at (GrabCut's cost grows with pixels; the border is snapped at full size).
+SUBJECT_SIDE = 224
+#: Rounds of GrabCut.
+SUBJECT_ROUNDS = 4
+#: Clusters the picture is first split into, one of which seeds the subject.
+SUBJECT_CLUSTERS = 4
+#: Share of the picture's sides taken as surely background.
+FRAME_SHARE = 0.02
+
+
+def subject(image: torch.Tensor, seed: int = 0, what: str = "photo") -> Segmentation:
+    """The main subject of ``image`` (region 0) against the rest (region 1).
+
+    The regions of :func:`segment` that touch the picture's frame least, and lie nearest its centre, seed
+    OpenCV's GrabCut as probable subject; the frame is background; the cut is snapped at full size.
+
+    Raises:
+        InputError: as :func:`segment`, or no subject stands out (the cut takes nothing or everything).
+    """
+    clusters, deep, grid = _segment(image, SUBJECT_CLUSTERS, seed, what)
+    height, width = image.shape[-2:]
+    scale = min(1.0, SUBJECT_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    labels = cv2.resize(clusters.labels.numpy().astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    rows, columns = np.mgrid[0 : size[1], 0 : size[0]]
+    frame = max(1, round(FRAME_SHARE * max(size)))
+    on_frame = (rows < frame) | (rows >= size[1] - frame) | (columns < frame) | (columns >= size[0] - frame)
+    centre = np.hypot(rows / size[1] - 0.5, columns / size[0] - 0.5)
+    scores = []
+    for index in range(clusters.count):
+        inside = labels == index
+        framed = (inside & on_frame).sum() / max(1, on_frame.sum())
+        scores.append(framed + centre[inside].mean() if inside.any() else math.inf)
+    seeds = np.full(labels.shape, cv2.GC_PR_BGD, np.uint8)
+    seeds[labels == int(np.argmin(scores))] = cv2.GC_PR_FGD
+    seeds[on_frame] = cv2.GC_BGD
+    small = functional.interpolate(image.float(), size=(size[1], size[0]), mode="area")
+    pixels = np.ascontiguousarray((small[0].permute(1, 2, 0).numpy()[..., ::-1] * 255).round().astype(np.uint8))
+    cv2.setRNGSeed(seed)
+    cv2.grabCut(pixels, seeds, None, np.zeros((1, 65)), np.zeros((1, 65)), SUBJECT_ROUNDS, cv2.GC_INIT_WITH_MASK)
+    cut = np.where((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD), 0, 1)
+    share = 1 - cut.mean()
+    if not MIN_PIECE_SHARE < share < 1 - MIN_PIECE_SHARE:
+        raise InputError(f"no main subject stands out in the {what}; choose semantic regions")
+    cut = _merge_specks(cut, 2)
+    labels = _snap(cut, image.float().cpu(), 2)
+    return Segmentation(labels, _descriptors(deep, labels, grid, 2))

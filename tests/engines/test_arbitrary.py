@@ -10,7 +10,7 @@ from stylegram.api import stylize
 from stylegram.cli.main import main
 from stylegram.errors import InputError
 from stylegram.evaluation import evaluate
-from stylegram.io.image import image_to_tensor
+from stylegram.io.image import image_to_tensor, read_metadata
 from stylegram.models.decoder import Decoder
 from stylegram.models.store import DECODER, save_network
 
@@ -167,3 +167,35 @@ def test_smoothing_is_an_option_of_every_one_pass_engine(decoders, content_path,
     assert (image_to_tensor(plain.image) - image_to_tensor(smoothed.image)).abs().mean() > 1e-3
     with pytest.raises(InputError, match="smoothing must be between 0 and 1"):
         stylize(content_path, style_path, engine="adain", size=64, decoders=decoders, smoothing=2.0)
+
+
+def test_matched_and_kept_regions_on_the_command_line(decoders, tmp_path, capsys):
+    photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
+    Image.open(EXAMPLES / "tubingen.jpg").convert("RGB").resize((128, 96)).save(photo)
+    Image.open(EXAMPLES / "starry_night.jpg").convert("RGB").resize((128, 101)).save(painting)
+    output = tmp_path / "out.png"
+    arguments = ["transfer", str(photo), str(painting), "--engine", "adain", "--decoders", decoders, "--size", "96",
+                 "-q", "-o", str(output), "--save-regions"]  # fmt: skip
+    assert main([*arguments, "--regions", "semantic:3", "--match-regions"]) == 0
+    regions = Image.open(tmp_path / "out.regions.png")
+    assert regions.size == Image.open(output).size == (96, 72)
+    assert 2 <= len(regions.getcolors()) <= 3
+    recipe = read_metadata(output)
+    assert recipe["regions"] == "semantic:3" and recipe["match_regions"] and len(recipe["styles"]) == 1
+    # The map just written, given back with its first region kept: the photo shows there, unpainted.
+    first = regions.getpixel((0, 0))
+    kept = tmp_path / "kept.png"
+    assert main([*arguments[:-1], "--regions", str(tmp_path / "out.regions.png"), "--match-regions",
+                 "--keep-region", "#{:02x}{:02x}{:02x}".format(*first), "-o", str(kept)]) == 0  # fmt: skip
+    assert "region map is 96x72, the photo is 128x96; resized to fit" in capsys.readouterr().err
+    picture, original = image_to_tensor(Image.open(kept)), image_to_tensor(Image.open(photo).resize((96, 72)))
+    inside = image_to_tensor(regions.convert("RGB")).mul(255).round().eq(torch.tensor(first).view(1, 3, 1, 1))
+    inside = inside.all(dim=1, keepdim=True).expand_as(picture)
+    assert (picture - original).abs()[inside].mean() < 0.03 < (picture - original).abs()[~inside].mean()
+    # Bad input: one line, exit 2, nothing written.
+    refused = tmp_path / "refused.png"
+    assert main([*arguments[:-3], "-o", str(refused), "--regions", "semantic:12", "--match-regions"]) == 2
+    assert main([*arguments[:-3], "-o", str(refused), "--save-regions"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert "must be 2 to 8, got '12'" in errors[0] and "give --regions or --masks" in errors[1]
+    assert not refused.exists()

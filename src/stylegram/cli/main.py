@@ -165,8 +165,17 @@ def read_arguments(args: argparse.Namespace) -> list[object]:
     return values
 
 
+def regions_path(output: Path) -> Path:
+    """Where ``--save-regions`` writes the regions of ``output``: ``OUT.regions.png`` beside it."""
+    return output.with_name(f"{output.stem}.regions.png")
+
+
 def cmd_transfer(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, inputs=read_arguments(args))
+    if args.save_regions:
+        if args.regions is None and args.masks is None:
+            raise InputError("--save-regions writes the regions a picture was painted by; give --regions or --masks")
+        check_output_path(str(regions_path(output)), inputs=read_arguments(args))
     check_holds_alpha(output, args.content)
     check_bit_depth(output, args.bit_depth)
     if args.model is not None:
@@ -193,12 +202,15 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             style_masks=None if args.style_masks is None else [None if m == "-" else m for m in args.style_masks],
             regions=args.regions,
             region_colors=None if args.region_colors is None else args.region_colors.split(","),
+            match_regions=args.match_regions,
+            keep_regions=args.keep_regions,
             on_progress=on_progress,
             **options,
         ),
         quality=check_quality(args.output_quality),
         exif=exif_for(args.content, args.exif),
         bit_depth=args.bit_depth,
+        regions_output=regions_path(output) if args.save_regions else None,
     )
 
 
@@ -315,9 +327,11 @@ def _stylize_to_file(
     quality: int | None = None,
     exif: bytes | None = None,
     bit_depth: int = 8,
+    regions_output: Path | None = None,
 ) -> int:
     """Run ``make`` with a progress bar (and iterates saved when it attaches previews), write its picture with
-    its options as metadata (:func:`~stylegram.api.save_result`), and report how it went."""
+    its options as metadata (:func:`~stylegram.api.save_result`) and, to ``regions_output``, the regions it was
+    painted by, and report how it went."""
     with ProgressBar("stylize", "it", quiet) as bar:
 
         def on_progress(event: ProgressEvent) -> None:
@@ -327,6 +341,8 @@ def _stylize_to_file(
 
         result = make(on_progress)
     save_result(result, output, quality=quality, exif=exif, bit_depth=bit_depth)
+    if regions_output is not None and result.regions is not None:
+        save_image(result.regions, regions_output)
     if result.interrupted:
         print(
             f"stylegram: interrupted after {len(result.losses)} steps; wrote the best image so far "
@@ -633,11 +649,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transfer.add_argument(
         "--regions",
-        metavar="MAP|auto",
-        help="a region map in flat colours, one region per style, or auto (k-means on colour and position)",
+        metavar="MAP|auto|semantic[:K]|subject",
+        help="a region map in flat colours, one region per style; auto (colour and position); semantic[:K] "
+        "(K regions by meaning: sky, buildings, water...); subject (the main subject, then the rest)",
     )
     transfer.add_argument(
         "--region-colors", metavar="C1,C2", help="each style's colour in the region map (default: dark to light)"
+    )
+    transfer.add_argument(
+        "--match-regions",
+        action="store_true",
+        help="one painting, split into regions too: each photo region is painted from the painting's most alike",
+    )
+    transfer.add_argument(
+        "--keep-region",
+        dest="keep_regions",
+        action="append",
+        metavar="COLOR",
+        help="a colour of the region map where the photo is kept as it is (repeatable)",
+    )
+    transfer.add_argument(
+        "--save-regions", action="store_true", help="also write the regions used as a label map, OUT.regions.png"
     )
     transfer.add_argument(
         "--style-masks", nargs="+", metavar="MASK", help="one per style (- for all): the part of the painting to use"

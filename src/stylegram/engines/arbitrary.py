@@ -51,7 +51,7 @@ from stylegram.engines.base import (
     request_record,
 )
 from stylegram.engines.fast import finish
-from stylegram.engines.regions import content_regions, style_region
+from stylegram.engines.regions import content_regions, keep_photo, region_map, resolve_regions, style_region
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.io.image import fit_long_side, image_to_tensor, load_deep, load_image, resize
@@ -386,8 +386,9 @@ class _ArbitraryEngine:
         content = image_to_tensor(resize(photo, size)).to(device)
         picture = image_to_tensor(resize(photo, work)).to(device) if work != size else content
         photo_at_work = picture
+        painted = resolve_regions(request, photo)
         styles = []
-        for index, spec in enumerate(request.styles, start=1):
+        for index, spec in enumerate(painted.styles, start=1):
             what = f"{self.style_noun} {index}"
             image = load_image(spec.image, what=what)
             if min(image.size) < self.min_style_side:
@@ -396,9 +397,9 @@ class _ArbitraryEngine:
                 )
             tensor = image_to_tensor(resize(image, fit_long_side(image.size, options.style_size))).to(device)
             styles.append((tensor, style_region(spec, image, index)))
-        regions = content_regions(request, photo, work)
+        regions = content_regions(painted, photo, work)
         regions = [region.to(device) for region in regions] if regions is not None else None
-        weights = [spec.weight for spec in request.styles]
+        weights = [spec.weight for spec in painted.styles]
         dtype = choose_precision(options.precision, device) or torch.float32
         layout = choose_layout(options.layout, device, inference=True)
         encoder, decoders = load_networks(files, device, dtype, layout)
@@ -428,7 +429,7 @@ class _ArbitraryEngine:
             picture = match_color(smooth_onto(photo_at_work, picture, smoothing).apply(guide), picture)
         elif work != size:
             picture = functional.interpolate(picture, size=content.shape[-2:], mode="bicubic", align_corners=False)
-        picture = finish(picture.clamp(0, 1), content, options.color, 1.0)
+        picture = keep_photo(finish(picture.clamp(0, 1), content, options.color, 1.0), content, regions)
 
         # 5. The result.
         record = request_record(request, self.name)
@@ -449,6 +450,7 @@ class _ArbitraryEngine:
             picture,
             timings={"setup_s": setup_s, "network_s": network_s, "total_s": time.perf_counter() - started},
             options=record,
+            regions=region_map(regions, size),
         )
 
 

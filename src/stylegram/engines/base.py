@@ -20,6 +20,7 @@ from PIL import Image
 from stylegram.errors import InputError
 from stylegram.io.image import ImageInput, fit_long_side, tensor_to_image
 from stylegram.runtime import available_memory
+from stylegram.segmentation import MAX_REGIONS
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,15 @@ class Request:
         size: long side of the output in pixels; None keeps the content's size.
         seed: seeds every random choice, so equal requests give equal images on the same machine.
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        regions: one style per region of the photo, from a label map in flat colours (a path or image) or
-            ``"auto"`` (k-means on colour and position, see ``stylegram.ops.masks``); None: per-style masks,
-            or every style everywhere.
+        regions: one style per region of the photo, from a label map in flat colours (a path or image),
+            ``"auto"`` (k-means on colour and position, see ``stylegram.ops.masks``), ``"semantic"`` or
+            ``"semantic:K"`` (K regions by meaning, see ``stylegram.segmentation``) or ``"subject"`` (the main
+            subject, then the rest); None: per-style masks, or every style everywhere.
         region_colors: the label-map colour of each style's region (names or ``#rrggbb``); None: the map's
             colours dark to light.
+        match_regions: one painting, split into regions too; each region of the photo is painted from the
+            painting's region most like it (sky from sky, ground from ground).
+        keep_regions: label-map colours where the photo is kept as it is (no style paints there).
         options: the engine's own options (e.g. :class:`~stylegram.engines.gatys.GatysOptions`);
             None means its defaults.
     """
@@ -66,6 +71,8 @@ class Request:
     device: str = "auto"
     regions: ImageInput | None = None
     region_colors: list[str] | None = None
+    match_regions: bool = False
+    keep_regions: list[str] | None = None
     options: Any = None
 
 
@@ -108,6 +115,9 @@ class Result:
         interrupted: the run was stopped early (Ctrl-C); ``image`` is the best one reached.
         pixels: ``image`` before it was rounded to 8 bits, ``(1, 3, H, W)`` float32 in 0..1 on the CPU (what a
             16-bit output is written from); None where the picture had no more precision than ``image``.
+        regions: the regions the styles painted, as a label map at the picture's size (one colour per style,
+            in style order, from ``stylegram.engines.regions.REGION_PALETTE``; black where the photo was kept);
+            None without regions.
     """
 
     image: Image.Image
@@ -117,6 +127,7 @@ class Result:
     best_step: int = 0
     interrupted: bool = False
     pixels: torch.Tensor | None = None
+    regions: Image.Image | None = None
 
     @classmethod
     def of(cls, picture: torch.Tensor, **fields: Any) -> Result:
@@ -232,10 +243,50 @@ def check_request(request: Request, styles_required: bool = True) -> None:
         raise InputError("give either a mask per style or a region map, not both")
     if 0 < masked < len(request.styles):
         raise InputError(f"{masked} of {len(request.styles)} styles have a mask; give every style a mask, or none")
-    if request.region_colors is not None and (request.regions is None or request.regions == "auto"):
-        raise InputError("region colours name the colours of a region map; give the map too")
-    if request.regions == "auto" and len(request.styles) < 2:
-        raise InputError("automatic regions need two or more styles, one per region")
+    kind, count = region_kind(request.regions)
+    if kind != "map":
+        for name in ("region_colors", "keep_regions"):
+            if getattr(request, name) is not None:
+                raise InputError(f"{name.replace('_', ' ')} name the colours of a region map; give the map too")
+    if request.match_regions:
+        if len(request.styles) != 1:
+            raise InputError(f"matched regions take one painting, split into regions; got {len(request.styles)}")
+        if kind is None or masked:
+            raise InputError("matched regions need the photo's regions: a region map, auto, semantic or subject")
+    elif kind in ("auto", "semantic", "subject") and len(request.styles) < 2:
+        raise InputError(f"{kind} regions need two or more styles, one per region, or matched regions")
+    if count is not None and not request.match_regions and count != len(request.styles):
+        raise InputError(
+            f"{request.regions} makes {count} regions for {len(request.styles)} styles; give one per region"
+        )
+
+
+#: The names of the automatic ways of finding regions (anything else is a label map).
+AUTOMATIC_REGIONS = ("auto", "semantic", "subject")
+
+
+def region_kind(regions: ImageInput | None) -> tuple[str | None, int | None]:
+    """How a request's ``regions`` are found, and how many the text names (None: one per style).
+
+    Raises:
+        InputError: ``semantic:K`` with a K that is not a whole number from 2 to :data:`MAX_REGIONS`.
+
+    Example:
+        >>> region_kind("semantic:3"), region_kind("subject"), region_kind("map.png"), region_kind(None)
+        (('semantic', 3), ('subject', 2), ('map', None), (None, None))
+    """
+    if regions is None:
+        return None, None
+    if not isinstance(regions, str) or (regions not in AUTOMATIC_REGIONS and not regions.startswith("semantic:")):
+        return "map", None
+    if regions == "subject":
+        return "subject", 2
+    name, _, number = regions.partition(":")
+    if not number:
+        return name, None
+    if not number.isdigit() or not 2 <= int(number) <= MAX_REGIONS:
+        raise InputError(f"the number of regions must be 2 to {MAX_REGIONS}, got {number!r} in {regions!r}")
+    return name, int(number)
 
 
 #: How an image given as a PIL object rather than a file is recorded.
@@ -274,5 +325,7 @@ def request_record(request: Request, engine: str) -> dict[str, Any]:
         "device": request.device,
         **({"regions": describe_image(request.regions, absolute=True)} if request.regions is not None else {}),
         **({"region_colors": request.region_colors} if request.region_colors is not None else {}),
+        **({"match_regions": True} if request.match_regions else {}),
+        **({"keep_regions": request.keep_regions} if request.keep_regions is not None else {}),
         **options,
     }

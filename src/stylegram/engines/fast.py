@@ -93,7 +93,9 @@ def check_inputs(request: Request) -> tuple[FastOptions, Path]:
     if request.styles:
         raise InputError("the fast engine paints the style its model was trained on; give --model, not a style image")
     if request.regions is not None:
-        raise InputError("the fast engine has one style per model; region styles need the gatys engine")
+        raise InputError(
+            "the fast engine has one style per model; region styles need the gatys, adain, wct, efdm or photo engine"
+        )
     if options.precision not in PRECISIONS:
         raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
     if options.color not in COLOR_METHODS:

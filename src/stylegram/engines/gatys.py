@@ -42,7 +42,7 @@ from stylegram.engines.base import (
     request_record,
 )
 from stylegram.engines.objective import StyleTarget, StyleTransferObjective
-from stylegram.engines.regions import content_regions, style_region
+from stylegram.engines.regions import content_regions, keep_photo, region_map, resolve_regions, style_region
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.features.vgg import check_layers
@@ -373,12 +373,13 @@ class GatysEngine:
         content_image = load_image(request.content, what="content image")
         output_size = picture_size(content_image.size, request.size, "content image", device)
         plan = plan_scales(output_size, options)
+        painted = resolve_regions(request, content_image)
         style_images = []
-        for index, spec in enumerate(request.styles, start=1):
-            what = f"style image {index}" if len(request.styles) > 1 else "style image"
+        for index, spec in enumerate(painted.styles, start=1):
+            what = f"style image {index}" if len(painted.styles) > 1 else "style image"
             image = load_image(spec.image, what=what)
             style_images.append((image, spec.weight, style_region(spec, image, index)))
-        regions = content_regions(request, content_image, output_size)
+        regions = content_regions(painted, content_image, output_size)
         temporal_target = temporal_mask = None
         if options.temporal_target is not None:
             temporal_target = load_image(options.temporal_target, what="temporal target")
@@ -489,8 +490,10 @@ class GatysEngine:
 
         # 7. Return the best image of the last scale reached, at the output size.
         final = best.image if tuple(best.image.shape[-2:]) == output_size[::-1] else _resample(best.image, output_size)
+        photo = image_to_tensor(resize(content_image, output_size)).to(device)
         if options.color == "luminance":
-            final = join_luminance(final, image_to_tensor(resize(content_image, output_size)).to(device))
+            final = join_luminance(final, photo)
+        final = keep_photo(final, photo, regions)
         optimize_s = time.perf_counter() - started - setup_s
         record = request_record(request, self.name)
         record["run"] = {
@@ -518,6 +521,7 @@ class GatysEngine:
                 "scales": scale_timings,
             },
             options=record,
+            regions=region_map(regions, output_size),
             best_step=best.step,
             interrupted=interrupted,
         )

@@ -252,8 +252,9 @@ def transfer(
     """A photo's ``(N, C, H, W)`` features moved by the styles' ``maps``, mixed with their own by ``strength``.
 
     Without ``regions`` the styles' results are blended by ``weights`` (normalised to sum to 1); with one soft
-    mask per style (any size, summing to about 1 everywhere), each style repaints its region at ``strength`` ×
-    its weight relative to the heaviest (its map should then be made from the photo's statistics there).
+    mask per style (any size, summing to at most 1 everywhere; where they leave the photo uncovered its features
+    stay as they are), each style repaints its region at ``strength`` × its weight relative to the heaviest (its
+    map should then be made from the photo's statistics there).
 
     Example:
         >>> content = torch.rand(1, 4, 8, 8)
@@ -270,7 +271,10 @@ def transfer(
         return moved if strength == 1 else features + strength * (moved - features)
     heaviest = max(weights)
     result = torch.zeros_like(features)
+    covered = torch.zeros_like(features[:, :1])
     for to_style, weight, region in zip(maps, weights, regions, strict=True):
         share = functional.interpolate(region.float(), size=features.shape[-2:], mode="area").to(features.dtype)
         result += share * (features + strength * weight / heaviest * (to_style(features) - features))
-    return result
+        covered += share
+    # Where the regions leave the photo uncovered (kept regions), its features stay as they are.
+    return result + (1 - covered).clamp_min(0) * features

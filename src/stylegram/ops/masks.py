@@ -74,6 +74,28 @@ def format_color(rgb: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
+def _pixels(label_map: Image.Image) -> torch.Tensor:
+    pixels = torch.frombuffer(bytearray(label_map.convert("RGB").tobytes()), dtype=torch.uint8)
+    return pixels.reshape(-1, 3).long()
+
+
+def label_map_colors(label_map: Image.Image) -> list[tuple[int, int, int]]:
+    """The main colours of a label map (each covering at least :data:`MIN_REGION_SHARE`), dark to light.
+
+    Example:
+        >>> halves = Image.new("RGB", (4, 2), "white")
+        >>> halves.paste((0, 0, 255), (0, 0, 2, 2))
+        >>> label_map_colors(halves)
+        [(0, 0, 255), (255, 255, 255)]
+    """
+    pixels = _pixels(label_map)
+    keys = pixels[:, 0] * 65536 + pixels[:, 1] * 256 + pixels[:, 2]
+    values, counts = torch.unique(keys, return_counts=True)
+    main = values[counts >= MIN_REGION_SHARE * keys.numel()]
+    palette = [((v // 65536).item(), (v // 256 % 256).item(), (v % 256).item()) for v in main]
+    return sorted(palette, key=lambda c: (0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2], c))
+
+
 def masks_from_label_map(label_map: Image.Image, count: int, colors: list[str] | None = None) -> list[torch.Tensor]:
     """One hard mask per style from a map painted in flat colours.
 
@@ -93,19 +115,14 @@ def masks_from_label_map(label_map: Image.Image, count: int, colors: list[str] |
         >>> [m.flatten().tolist() for m in masks_from_label_map(halves, 2)]
         [[1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]]
     """
-    pixels = torch.frombuffer(bytearray(label_map.convert("RGB").tobytes()), dtype=torch.uint8)
-    pixels = pixels.reshape(-1, 3).long()
-    keys = pixels[:, 0] * 65536 + pixels[:, 1] * 256 + pixels[:, 2]
-    values, counts = torch.unique(keys, return_counts=True)
-    main = values[counts >= MIN_REGION_SHARE * keys.numel()]
-    palette = [((v // 65536).item(), (v // 256 % 256).item(), (v % 256).item()) for v in main]
+    pixels = _pixels(label_map)
+    palette = label_map_colors(label_map)
     found = ", ".join(format_color(c) for c in palette)
     if colors is None:
         if len(palette) != count:
             raise InputError(
                 f"the region map has {len(palette)} colour(s) ({found}) for {count} style(s); give one style per region"
             )
-        palette.sort(key=lambda c: (0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2], c))
     else:
         if len(colors) != count:
             raise InputError(f"{len(colors)} region colour(s) given for {count} style(s); give one per style")
