@@ -154,6 +154,7 @@ def evaluate(
     *,
     size: int | None = None,
     mask: ImageInput | None = None,
+    style_mask: ImageInput | None = None,
     weights: str | Path | None = None,
     device: str = "auto",
 ) -> EvaluationReport:
@@ -166,6 +167,8 @@ def evaluate(
         size: working long side for every comparison; None: the first output's own size.
         mask: a region of the outputs (white; resized to the working size): style distances are also given
             inside and outside it.
+        style_mask: a region of the painting (white, at the painting's size or resized to it): the style
+            figures compare with that region's statistics (guided Gram matrices) instead of the whole painting's.
         weights: the user's VGG19 weights (default: the shipped ones).
         device: ``auto``, ``cpu`` or ``cuda``.
 
@@ -190,8 +193,16 @@ def evaluate(
         style_image = load_image(style, what="style image")
         style_size = picture_size(style_image.size, max(working), "style image", target)
         style_tensor = image_to_tensor(resize(style_image, style_size)).to(target)
+        style_region = None
+        if style_mask is not None:
+            style_region = resize_mask(mask_from_image(load_image(style_mask, what="style mask")), style_size)
+            style_region = style_region.to(target)
+        style_features = encoder(style_tensor)
         style_grams = {
-            name: gram_matrix(value) for name, value in encoder(style_tensor).items() if name in STYLE_LAYERS
+            name: gram_matrix(style_features[name])
+            if style_region is None
+            else guided_gram(style_features[name], average_down(style_region, *style_features[name].shape[-2:]))
+            for name in STYLE_LAYERS
         }
 
     region = None

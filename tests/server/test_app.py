@@ -9,13 +9,17 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from clips import write_clip
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageColor
 
+from stylegram.io.image import image_to_tensor
 from stylegram.io.video import probe_video
 from stylegram.server import ServiceSettings, create_app
 from stylegram.server.jobs import is_job_id, report_key
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "images"
 
 
 def run_queued(app) -> int:
@@ -455,3 +459,43 @@ def test_a_reference_photo_too_small_is_refused_before_it_is_queued(client, app,
     response = client.post("/v1/jobs", files=files, data={"engine": "photo", "size": 96})
     assert response.status_code == 400 and "needs at least 64 px a side" in response.text
     assert run_queued(app) == 0
+
+
+def test_regions_are_drawn_for_the_page_and_painted_style_by_style_or_kept(client, app, tmp_path):
+    photo = io.BytesIO()
+    Image.open(EXAMPLES / "tubingen.jpg").convert("RGB").resize((128, 96)).save(photo, format="PNG")
+    photo = photo.getvalue()
+    drawn = client.post("/v1/regions", files={"content": ("photo.png", photo)}, data={"count": 2})
+    assert drawn.status_code == 200 and drawn.headers["content-type"] == "image/png"
+    label_map = Image.open(io.BytesIO(drawn.content)).convert("RGB")
+    assert label_map.size == (128, 96)
+    top, bottom = (f"#{r:02x}{g:02x}{b:02x}" for _, (r, g, b) in sorted(label_map.getcolors(), key=lambda c: -c[0]))
+    fields = {"engine": "adain", "size": 96, "region_styles": f"{top}=starry_night,{bottom}=keep"}
+    files = {"content": ("photo.png", photo), "region_map": ("regions.png", drawn.content)}
+    response = client.post("/v1/jobs", files=files, data=fields)
+    assert response.status_code == 202, response.text
+    run_queued(app)
+    job = client.get(f"/v1/jobs/{response.json()['id']}").json()
+    assert job["status"] == "done", job["error"]
+    picture = image_to_tensor(Image.open(io.BytesIO(client.get(job["result_url"]).content)).convert("RGB"))
+    original = image_to_tensor(Image.open(io.BytesIO(photo)).resize((96, 72)))
+    kept = image_to_tensor(label_map.resize((96, 72), Image.Resampling.NEAREST)).mul(255).round()
+    kept = kept.eq(torch.tensor(ImageColor.getrgb(bottom)).view(1, 3, 1, 1)).all(dim=1, keepdim=True)
+    difference = (picture - original).abs().mean(dim=1, keepdim=True)
+    assert difference[kept].mean() < 0.03 < difference[~kept].mean()
+    # A map from the page whose colours are not the ones named, and other bad region fields: 4xx, nothing queued.
+    for data, words in (
+        ({**fields, "region_styles": f"#123456=starry_night,{bottom}=keep"}, "#123456 is not in the region map"),
+        ({**fields, "region_styles": f"{top}=starry_night"}, "has no style in region_styles"),
+        ({**fields, "region_styles": f"{top}=keep,{bottom}=keep"}, "keeps every region"),
+        ({**fields, "region_styles": f"{top}=nope,{bottom}=keep"}, "unknown style 'nope'"),
+    ):
+        refused = client.post("/v1/jobs", files=files, data=data)
+        assert refused.status_code == 400 and words in refused.json()["detail"], refused.text
+    semantic = {"engine": "adain", "size": 96, "style": "starry_night", "regions": "semantic:12", "match_regions": True}
+    refused = client.post("/v1/jobs", files={"content": ("photo.png", photo)}, data=semantic)
+    assert refused.status_code == 400 and "must be 2 to 8" in refused.json()["detail"]
+    flat = io.BytesIO()
+    Image.new("RGB", (128, 96), "grey").save(flat, format="PNG")
+    refused = client.post("/v1/regions", files={"content": ("flat.png", flat.getvalue())}, data={"count": 3})
+    assert refused.status_code == 400 and "too uniform" in refused.json()["detail"]

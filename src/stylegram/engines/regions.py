@@ -19,7 +19,7 @@ from PIL import Image
 
 from stylegram.engines.base import Request, StyleSpec, region_kind
 from stylegram.errors import InputError, StylegramNotice
-from stylegram.io.image import image_to_tensor, load_image, resize
+from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize
 from stylegram.ops.masks import (
     format_color,
     label_map_colors,
@@ -184,3 +184,18 @@ def region_map(regions: list[torch.Tensor] | None, size: tuple[int, int]) -> Ima
     colors = torch.cat([palette, torch.tensor([parse_color(KEPT_COLOR)])]).to(torch.uint8)
     labels = shares.argmax(dim=0).masked_fill(shares.sum(dim=0) < 0.5, len(regions))
     return Image.fromarray(colors[labels].numpy(), mode="RGB")
+
+
+#: Long side of the label maps :func:`draw_regions` makes (regions are large areas; the engines resize maps).
+DRAWN_SIDE = 1024
+
+
+def draw_regions(photo: Image.Image, count: int, seed: int = 0) -> Image.Image:
+    """The photo's ``count`` regions by meaning as a label map (:func:`region_map`'s colours, top region first)
+    at the photo's size fitted within :data:`DRAWN_SIDE`: what a person then assigns styles to.
+
+    Raises:
+        InputError: as :func:`stylegram.segmentation.segment`.
+    """
+    size = fit_long_side(photo.size, min(DRAWN_SIDE, max(photo.size)))
+    return region_map(segment(image_to_tensor(resize(photo, size)), count, seed=seed).masks(), size)

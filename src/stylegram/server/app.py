@@ -40,8 +40,11 @@ from starlette.formparsers import MultiPartParser
 
 import stylegram
 from stylegram.engines.base import picture_size
+from stylegram.engines.regions import draw_regions
 from stylegram.errors import InputError
+from stylegram.io.image import encode_image
 from stylegram.models.store import read_style_info, shipped_styles, style_painting
+from stylegram.segmentation import MAX_REGIONS
 from stylegram.server.batches import (
     Batch,
     BatchItem,
@@ -69,6 +72,7 @@ from stylegram.server.jobs import (
     cancel_key,
     check_image_bytes,
     new_job_id,
+    open_image_bytes,
     probe_video_bytes,
 )
 from stylegram.server.queue import JobQueue, QueueUnavailable
@@ -417,19 +421,42 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         content: Annotated[UploadFile, File(description="the photo, or a video clip (fast engine)")],
         params: Annotated[JobParams, Form()],
         style_image: Annotated[UploadFile | None, File(description="a painting, instead of a style name")] = None,
+        region_map: Annotated[
+            UploadFile | None,
+            File(description="a label map in flat colours (see POST /v1/regions), with region_styles"),
+        ] = None,
     ) -> JobOut:
         """Queue a job; answers at once with its id and URLs (202)."""
         data, kind, size = await service.read_upload(content, "content", videos=True)
         params = params.model_copy(update={"kind": kind})
-        check_job(params, style_image is not None, settings)
+        label_map = None
+        if region_map is not None:
+            map_data, _, _ = await service.read_upload(region_map, "region map")
+            label_map = open_image_bytes(map_data, "region map", settings.max_upload_pixels)
+        check_job(params, style_image is not None, settings, label_map)
         if size is not None:
             picture_size(size, params.size, "content image")
         inputs = {"content": data}
+        if label_map is not None:
+            inputs["region_map"] = map_data
         if style_image is not None:
             inputs["style"], _, style_size = await service.read_upload(style_image, "style image")
             check_style_size(params, style_size, "style image")
         job = Job(id=new_job_id(), status=QUEUED, params=params.model_dump())
         return job_out(await service.off_loop(service.accept, job, inputs))
+
+    @api.post("/regions", tags=["sync"], response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    async def regions(
+        content: Annotated[UploadFile, File(description="the photo")],
+        count: Annotated[int, Form(ge=2, le=MAX_REGIONS, description="how many regions")] = 4,
+    ) -> Response:
+        """The photo's regions by meaning (as ``--regions semantic:K``), as a label map PNG at the photo's size
+        fitted within 1024 px: each region a colour of the region palette, top region first. Send it back with a
+        job as ``region_map``, naming what paints each colour in ``region_styles``."""
+        data, _, _ = await service.read_upload(content, "content")
+        photo = open_image_bytes(data, "content image", settings.max_upload_pixels)
+        drawn = await service.off_loop(draw_regions, photo, count)
+        return Response(encode_image(drawn, "PNG"), media_type="image/png")
 
     @api.post("/batches", status_code=202, tags=["batches"])
     async def submit_batch(

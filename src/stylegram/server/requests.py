@@ -7,14 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from PIL import Image
 from pydantic import BaseModel, Field
 
 from stylegram.api import stylize
 from stylegram.engines import ProgressEvent, get_engine
-from stylegram.engines.base import picture_size
+from stylegram.engines.base import picture_size, region_kind
 from stylegram.errors import InputError
 from stylegram.io.image import encode_image
 from stylegram.models.store import shipped_styles, style_painting
+from stylegram.ops.masks import format_color, label_map_colors, parse_color
 from stylegram.server.jobs import open_image_bytes
 from stylegram.server.settings import ServiceSettings
 from stylegram.video import DEFAULT_WARMUP, stylize_video
@@ -50,9 +52,54 @@ class JobParams(BaseModel):
     frames_from: int | None = Field(None, ge=0, description="a video: the first frame to make (a chunk)")
     frames_to: int | None = Field(None, ge=1, description="a video: the frame after the last to make")
     warmup: int = Field(DEFAULT_WARMUP, ge=0, le=100, description="a chunk: frames blended in before it, unwritten")
+    regions: str | None = Field(
+        None,
+        description="with one painting and match_regions: how the photo is split, auto, semantic, semantic:K or "
+        "subject; with a region_map upload leave it empty",
+    )
+    match_regions: bool = Field(False, description="paint each photo region from the painting's most alike region")
+    region_styles: str | None = Field(
+        None,
+        description="with a region_map upload: what paints each of its colours, as #rrggbb=STYLE pairs joined "
+        "by commas, STYLE a shipped style's name or keep (the photo as it is), e.g. #e6194b=starry_night,#3cb44b=keep",
+    )
 
 
-def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettings) -> None:
+#: What ``region_styles`` names to keep a region of the photo as it is.
+KEEP = "keep"
+
+
+def parse_region_styles(text: str) -> list[tuple[str, str]]:
+    """``region_styles`` as ``(colour, style)`` pairs, colours as ``#rrggbb``.
+
+    Raises:
+        InputError: a pair without ``=``, an unknown colour or style, a colour named twice, nothing painted.
+
+    Example:
+        >>> parse_region_styles("red=keep")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stylegram.errors.InputError: region_styles keeps every region: give at least one a style
+    """
+    pairs = []
+    for item in text.split(","):
+        color, sign, style = item.strip().partition("=")
+        if not sign:
+            raise InputError(f"region_styles takes #rrggbb=STYLE pairs, got {item.strip()!r}")
+        if style != KEEP and style not in shipped_styles():
+            raise InputError(f"unknown style {style!r} in region_styles; shipped: {', '.join(shipped_styles())}")
+        pairs.append((format_color(parse_color(color)), style))
+    colors = [color for color, _ in pairs]
+    if len(set(colors)) != len(colors):
+        raise InputError("region_styles names a colour twice")
+    if all(style == KEEP for _, style in pairs):
+        raise InputError("region_styles keeps every region: give at least one a style")
+    return pairs
+
+
+def check_job(
+    params: JobParams, has_style_upload: bool, settings: ServiceSettings, label_map: Image.Image | None = None
+) -> None:
     """Refuse what the engines would refuse, before anything is queued.
 
     Raises:
@@ -68,7 +115,10 @@ def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettin
         raise InputError("videos are made at 8 bits a channel; choose bit_depth 8")
     if params.style is not None and params.style not in shipped_styles():
         raise InputError(f"unknown style {params.style!r}; shipped: {', '.join(shipped_styles()) or 'none'}")
-    if params.engine == "fast":
+    if params.region_styles is not None:
+        if has_style_upload or params.style is not None:
+            raise InputError("with region_styles each region names its style; give no style or style image")
+    elif params.engine == "fast":
         if has_style_upload:
             raise InputError("the fast engine paints shipped styles only; for your own painting choose gatys or adain")
         if params.style is None:
@@ -81,6 +131,38 @@ def check_job(params: JobParams, has_style_upload: bool, settings: ServiceSettin
         raise InputError(f"size {params.size} is over this server's limit of {cap} px for the {what} jobs")
     if params.iterations is not None and params.iterations > settings.max_iterations:
         raise InputError(f"iterations {params.iterations} is over this server's limit of {settings.max_iterations}")
+    check_regions(params, label_map)
+
+
+def check_regions(params: JobParams, label_map: Image.Image | None) -> None:
+    """Refuse region parameters the engines would refuse, and a label map whose colours are not the ones named."""
+    if params.regions is None and label_map is None and params.region_styles is None:
+        if params.match_regions:
+            raise InputError("match_regions needs regions (auto, semantic, semantic:K or subject)")
+        return
+    if params.engine == "fast" or params.kind == "video":
+        raise InputError("regions are painted by the gatys, adain, wct and photo engines, on pictures")
+    if label_map is None:
+        if params.region_styles is not None:
+            raise InputError("region_styles names the colours of a region_map upload; upload the map")
+        kind, _ = region_kind(params.regions)
+        if kind == "map":
+            raise InputError(f"unknown regions {params.regions!r}; expected auto, semantic, semantic:K or subject")
+        if not params.match_regions:
+            raise InputError("automatic regions paint one painting region to region here; set match_regions")
+        return
+    if params.regions is not None or params.region_styles is None:
+        raise InputError("a region_map upload goes with region_styles (what paints each colour), not regions")
+    named = [color for color, _ in parse_region_styles(params.region_styles)]
+    found = [format_color(color) for color in label_map_colors(label_map)]
+    for color in named:
+        if color not in found:
+            raise InputError(f"region colour {color} is not in the region map ({', '.join(found)})")
+    for color in found:
+        if color not in named:
+            raise InputError(
+                f"region map colour {color} has no style in region_styles; map colours: {', '.join(found)}"
+            )
 
 
 def check_style_size(params: JobParams, size: tuple[int, int], what: str) -> None:
@@ -108,7 +190,22 @@ def stylize_job(
     common = {"size": job.size, "seed": job.seed, "color": job.color}
     if job.strength is not None:
         common["strength"] = job.strength
-    if job.engine == "fast":
+    if job.engine == "gatys":
+        common |= {"iterations": job.iterations, "preview_every": PREVIEW_EVERY}
+    if job.region_styles is not None:
+        pairs = parse_region_styles(job.region_styles)
+        painted = [(color, style) for color, style in pairs if style != KEEP]
+        result = stylize(
+            content,
+            [style_painting(style) for _, style in painted],
+            engine=job.engine,
+            regions=open_image_bytes(inputs["region_map"], "region map", pixels),
+            region_colors=[color for color, _ in painted],
+            keep_regions=[color for color, style in pairs if style == KEEP] or None,
+            on_progress=on_progress,
+            **common,
+        )
+    elif job.engine == "fast":
         result = stylize(content, [], engine="fast", model=job.style, on_progress=on_progress, **common)
     else:
         style = open_image_bytes(inputs["style"], "style image", pixels) if "style" in inputs else None
@@ -116,9 +213,15 @@ def stylize_job(
             if job.style is None:
                 raise InputError("the job has neither a style name nor a style image")
             style = style_painting(job.style)
-        if job.engine == "gatys":
-            common |= {"iterations": job.iterations, "preview_every": PREVIEW_EVERY}
-        result = stylize(content, style, engine=job.engine, on_progress=on_progress, **common)
+        result = stylize(
+            content,
+            style,
+            engine=job.engine,
+            regions=job.regions,
+            match_regions=job.match_regions,
+            on_progress=on_progress,
+            **common,
+        )
     picture = encode_image(result.image, "PNG", bit_depth=job.bit_depth, pixels=result.pixels)
     return picture, result.options.get("run", {})
 
