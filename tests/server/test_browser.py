@@ -142,3 +142,31 @@ def test_a_reference_photos_look_with_the_photo_engine_in_chromium(page, shots):
         page.click("#download")
     picture = Image.open(io.BytesIO(Path(download.value.path()).read_bytes()))
     assert picture.format == "PNG" and max(picture.size) == SIZE
+
+
+def test_regions_are_found_clicked_and_given_a_painting_or_kept_in_chromium(page, shots):
+    drop_file(page, "#drop", EXAMPLES / "tubingen.jpg", "image/jpeg")
+    page.wait_for_selector("#content-preview:not([hidden])")
+    page.click("#regions-box summary")
+    page.select_option("#region-count", "2")
+    page.click("#find-regions")
+    page.wait_for_selector("#regions-view:not([hidden])", timeout=60_000)
+    assert page.locator("#region-list li").count() == 2
+    assert page.is_checked("input[name=engine][value=adain]")  # the fast networks paint no regions
+    # A click low in the photo picks the bottom region; it keeps the photo, the top one is painted.
+    top = page.get_attribute("#region-list li:first-child", "data-colour")  # listed in reading order
+    page.locator("#regions-view").scroll_into_view_if_needed()
+    view = page.locator("#regions-view").bounding_box()
+    page.mouse.click(view["x"] + view["width"] / 2, view["y"] + view["height"] * 0.95)
+    bottom = page.get_attribute("#region-list li.selected", "data-colour")
+    assert bottom != top
+    page.select_option("#region-style", "keep")
+    assert "the photo as it is" in page.inner_text("#region-list li.selected")
+    page.eval_on_selector("#size", f"e => {{ e.value = {SIZE}; e.dispatchEvent(new Event('input')); }}")
+    page.screenshot(path=shots / "web_regions.png", full_page=True)
+    page.click("#start")
+    page.wait_for_selector("#download:not([hidden])", timeout=120_000)
+    assert page.inner_text("#status").startswith("Done")
+    page.screenshot(path=shots / "web_regions_done.png", full_page=True)
+    job = page.evaluate("fetch('/v1/jobs?ids=' + JSON.parse(localStorage['stylegram.recent'])[0]).then(r => r.json())")
+    assert f"{bottom}=keep" in job[0]["params"]["region_styles"]

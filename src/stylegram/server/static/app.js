@@ -16,7 +16,13 @@ const VIDEO_MAX_SIZE = 1920;
 
 function isVideo(file) { return file.type.startsWith("video/"); }
 
-const state = { content: null, contents: [], style: null, styleFile: null, job: null, events: null };
+const state = {
+  content: null, contents: [], style: null, styleFile: null, job: null, events: null, styles: [],
+  // The regions found on the photo: the label map (a PNG blob from POST /v1/regions, drawn on a hidden canvas
+  // to read the colour under a click), each colour's painting (a shipped style's name or "keep"), the one picked.
+  regions: null, regionPixels: null, regionStyles: new Map(), pickedRegion: null,
+};
+const KEEP = "keep";
 
 function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
 
@@ -60,7 +66,109 @@ function showSliders() {
 }
 
 function updateStart() {
-  $("start").disabled = !state.content || !(state.style || state.styleFile);
+  $("start").disabled = !state.content || !(state.style || state.styleFile || state.regions);
+  $("find-regions").disabled = !state.content || isVideo(state.content) || state.contents.length > 1;
+}
+
+function hex(r, g, b) { return "#" + [r, g, b].map((v) => v.toString(16).padStart(2, "0")).join(""); }
+
+async function findRegions() {
+  $("message").textContent = "";
+  $("find-regions").disabled = true;
+  const form = new FormData();
+  form.append("content", state.content);
+  form.append("count", $("region-count").value);
+  try {
+    const headers = token() ? { Authorization: "Bearer " + token() } : {};
+    const response = await fetch("/v1/regions", { method: "POST", body: form, headers });
+    if (!response.ok) throw new Error((await response.json()).detail || response.statusText);
+    const blob = await response.blob();
+    const [map, photo] = await Promise.all([createImageBitmap(blob), createImageBitmap(state.content)]);
+    const reader = new OffscreenCanvas(map.width, map.height).getContext("2d", { willReadFrequently: true });
+    reader.drawImage(map, 0, 0);
+    state.regions = { blob, map, photo };
+    state.regionPixels = reader.getImageData(0, 0, map.width, map.height);
+    const colours = new Set();
+    for (let i = 0; i < state.regionPixels.data.length; i += 4) {
+      const d = state.regionPixels.data;
+      colours.add(hex(d[i], d[i + 1], d[i + 2]));
+    }
+    state.regionStyles = new Map([...colours].map((colour) => [colour, state.style || state.styles[0]?.name]));
+    state.pickedRegion = [...colours][0];
+    // Regions are painted from shipped styles by a one-pass engine (or optimisation), not by the fast networks.
+    if (engine() === "fast") setEngine("adain");
+    document.querySelector("input[name=engine][value=fast]").disabled = true;
+    showRegions();
+  } catch (error) {
+    $("message").textContent = error.message;
+  }
+  updateStart();
+}
+
+function clearRegions() {
+  state.regions = state.regionPixels = state.pickedRegion = null;
+  state.regionStyles = new Map();
+  document.querySelector("input[name=engine][value=fast]").disabled = !!state.styleFile;
+  showRegions();
+  updateStart();
+}
+
+function showRegions() {
+  const view = $("regions-view");
+  const found = !!state.regions;
+  view.hidden = $("region-pick").hidden = $("clear-regions").hidden = !found;
+  $("region-list").replaceChildren();
+  if (!found) return;
+  const { map, photo } = state.regions;
+  view.width = map.width;
+  view.height = map.height;
+  const context = view.getContext("2d");
+  context.drawImage(photo, 0, 0, map.width, map.height);
+  // The picked region stands out; the others are veiled in their colour.
+  const overlay = new ImageData(map.width, map.height);
+  const d = state.regionPixels.data;
+  for (let i = 0; i < d.length; i += 4) {
+    const picked = hex(d[i], d[i + 1], d[i + 2]) === state.pickedRegion;
+    overlay.data.set([d[i], d[i + 1], d[i + 2], picked ? 70 : 150], i);
+  }
+  createImageBitmap(overlay).then((veil) => context.drawImage(veil, 0, 0));
+  for (const [colour, style] of state.regionStyles) {
+    const item = document.createElement("li");
+    item.className = colour === state.pickedRegion ? "selected" : "";
+    item.dataset.colour = colour;
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = colour;
+    const words = document.createElement("span");
+    words.textContent = style === KEEP ? "the photo as it is" : style.replaceAll("_", " ");
+    item.append(swatch, words);
+    item.addEventListener("click", () => pickRegion(colour));
+    $("region-list").append(item);
+  }
+  $("region-swatch").style.background = state.pickedRegion;
+  const select = $("region-style");
+  select.replaceChildren();
+  for (const [value, words] of [...state.styles.map((s) => [s.name, s.name.replaceAll("_", " ")]), [KEEP, "keep the photo"]]) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = words;
+    select.append(option);
+  }
+  select.value = state.regionStyles.get(state.pickedRegion);
+}
+
+function pickRegion(colour) {
+  state.pickedRegion = colour;
+  showRegions();
+}
+
+function clickRegion(event) {
+  const view = $("regions-view");
+  const box = view.getBoundingClientRect();
+  const x = Math.floor((event.clientX - box.left) / box.width * view.width);
+  const y = Math.floor((event.clientY - box.top) / box.height * view.height);
+  const d = state.regionPixels.data, i = (y * view.width + x) * 4;
+  pickRegion(hex(d[i], d[i + 1], d[i + 2]));
 }
 
 function chooseContent(files) {
@@ -84,7 +192,7 @@ function chooseContent(files) {
     setEngine("fast");
   }
   $("style-file").disabled = video;
-  updateStart();
+  clearRegions();
 }
 
 function chooseStyle(name) {
@@ -114,6 +222,7 @@ function chooseStyleFile(file) {
 
 async function loadStyles() {
   const styles = await api("/v1/styles");
+  state.styles = styles;
   const box = $("styles");
   box.replaceChildren();
   for (const style of styles) {
@@ -195,7 +304,10 @@ async function start() {
   const form = new FormData();
   for (const file of batch ? state.contents : [state.content]) form.append(batch ? "contents" : "content", file);
   form.append("engine", engine());
-  if (state.styleFile) form.append(batch ? "style_images" : "style_image", state.styleFile);
+  if (state.regions && !batch) {
+    form.append("region_map", state.regions.blob, "regions.png");
+    form.append("region_styles", [...state.regionStyles].map(([colour, style]) => `${colour}=${style}`).join(","));
+  } else if (state.styleFile) form.append(batch ? "style_images" : "style_image", state.styleFile);
   else form.append(batch ? "styles" : "style", state.style);
   form.append("size", $("size").value);
   form.append("strength", $("strength").value);
@@ -278,6 +390,13 @@ async function init() {
   $("strength").addEventListener("input", showSliders);
   $("size").addEventListener("input", showSliders);
   $("start").addEventListener("click", start);
+  $("find-regions").addEventListener("click", findRegions);
+  $("clear-regions").addEventListener("click", clearRegions);
+  $("regions-view").addEventListener("click", clickRegion);
+  $("region-style").addEventListener("change", (event) => {
+    state.regionStyles.set(state.pickedRegion, event.target.value);
+    showRegions();
+  });
   $("cancel").addEventListener("click", async () => {
     if (state.job) showJob(await api(`/v1/jobs/${state.job.id}/cancel`, { method: "POST" }));
   });
