@@ -182,6 +182,9 @@ def test_matched_and_kept_regions_on_the_command_line(decoders, tmp_path, capsys
     assert 2 <= len(regions.getcolors()) <= 3
     recipe = read_metadata(output)
     assert recipe["regions"] == "semantic:3" and recipe["match_regions"] and len(recipe["styles"]) == 1
+    again = tmp_path / "again.png"
+    assert main(["remake", str(output), "-q", "-o", str(again)]) == 0  # found again, and the same
+    assert (image_to_tensor(Image.open(again)) - image_to_tensor(Image.open(output))).abs().max() < 2 / 255
     # The map just written, given back with its first region kept: the photo shows there, unpainted.
     first = regions.getpixel((0, 0))
     kept = tmp_path / "kept.png"
