@@ -185,6 +185,11 @@ def test_matched_and_kept_regions_on_the_command_line(decoders, tmp_path, capsys
     again = tmp_path / "again.png"
     assert main(["remake", str(output), "-q", "-o", str(again)]) == 0  # found again, and the same
     assert (image_to_tensor(Image.open(again)) - image_to_tensor(Image.open(output))).abs().max() < 2 / 255
+    drawn = tmp_path / "drawn.png"
+    assert main(["regions", str(photo), "--count", "3", "-o", str(drawn)]) == 0
+    assert Image.open(drawn).size == (128, 96) and 2 <= len(Image.open(drawn).getcolors()) <= 3
+    assert main(["regions", str(photo), "--count", "1", "-o", str(tmp_path / "none.png")]) == 2
+    assert "must be 2 to 8, got 1" in capsys.readouterr().err and not (tmp_path / "none.png").exists()
     # The map just written, given back with its first region kept: the photo shows there, unpainted.
     first = regions.getpixel((0, 0))
     kept = tmp_path / "kept.png"

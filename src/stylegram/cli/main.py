@@ -28,6 +28,7 @@ from stylegram.engines import ProgressCallback, ProgressEvent, Result, StyleSpec
 from stylegram.engines.arbitrary import DEFAULT_STYLE_SIZE, DEFAULT_WORK_SIZE
 from stylegram.engines.fast import DEFAULT_MODEL
 from stylegram.engines.gatys import INITS, OPTIMIZERS, QUALITY_PRESETS, GatysOptions
+from stylegram.engines.regions import draw_regions
 from stylegram.errors import InputError, StylegramError, StylegramNotice
 from stylegram.evaluation import evaluate, evaluate_video
 from stylegram.features.vgg import PREPROCESSINGS
@@ -39,6 +40,7 @@ from stylegram.io.image import (
     check_output_path,
     check_quality,
     exif_for,
+    load_image,
     save_image,
 )
 from stylegram.models.decoder import DECODER_LAYERS
@@ -48,6 +50,7 @@ from stylegram.ops.color import COLOR_METHODS
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
 from stylegram.ops.losses import STYLE_LOSSES
 from stylegram.runtime import LAYOUTS, PRECISIONS
+from stylegram.segmentation import MAX_REGIONS
 from stylegram.server.settings import DATA_VARIABLE, QUEUE_VARIABLE, TOKEN_VARIABLE, ServiceSettings
 from stylegram.training.decoder import DECODER_STYLE_LOSSES, DecoderTrainOptions, train_decoder
 from stylegram.training.fast import TrainOptions, train_style
@@ -380,6 +383,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_recolor(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, inputs=read_arguments(args))
     save_image(preserve_colors(args.picture, args.content, args.method), output)
+    return 0
+
+
+def cmd_regions(args: argparse.Namespace) -> int:
+    output = check_output_path(args.output, inputs=read_arguments(args))
+    save_image(draw_regions(load_image(args.photo, what="photo"), args.count, seed=args.seed), output)
     return 0
 
 
@@ -723,6 +732,17 @@ def build_parser() -> argparse.ArgumentParser:
     recolor.add_argument("-o", "--output", required=True, help="where to write the recoloured picture")
     recolor.add_argument("--method", choices=COLOR_METHODS[1:], default="luminance")
     recolor.set_defaults(handler=cmd_recolor)
+
+    regions = commands.add_parser(
+        "regions",
+        help="draw a photo's regions by meaning as a label map, to edit and give to transfer --regions",
+        formatter_class=formatter,
+    )
+    regions.add_argument("photo", help="the photo")
+    regions.add_argument("-o", "--output", required=True, help="the label map (PNG), one colour per region")
+    regions.add_argument("--count", type=int, default=4, help=f"how many regions, 2 to {MAX_REGIONS}")
+    regions.add_argument("--seed", type=_positive_int, default=0, help="seeds the clustering")
+    regions.set_defaults(handler=cmd_regions)
 
     remake_parser = commands.add_parser(
         "remake", help="make a picture again from the options in its metadata", formatter_class=formatter

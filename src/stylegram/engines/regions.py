@@ -77,6 +77,11 @@ def resolve_regions(request: Request, photo: Image.Image) -> Request:
         labels, kept = _label_map_regions(request, photo)
     labels = found.labels if found is not None else labels
     regions = [(labels == index) & ~kept for index in range(int(labels.max()) + 1)]
+    if not request.match_regions and len(regions) != len(request.styles):
+        raise InputError(
+            f"the region map has {len(regions)} region(s) to paint for {len(request.styles)} style(s); give one "
+            "style per region, or one painting with matched regions"
+        )
     if not request.match_regions:
         styles = [
             dataclasses.replace(spec, mask=_mask_image(region))
