@@ -143,5 +143,5 @@ def test_kept_regions_are_painted_by_no_style_and_show_the_photo():
     assert drawn.getpixel((30, 15)) == ImageColor.getrgb(REGION_PALETTE[0])
     assert drawn.getpixel((55, 15)) == ImageColor.getrgb(KEPT_COLOR)
     assert keep_photo(picture, original, None) is picture
-    with pytest.raises(InputError, match="the region map has 2 region.s. to paint for 1 style"):
+    with pytest.raises(InputError, match=r"the region map has 2 region\(s\) to paint for 1 style"):
         resolve_regions(Request(photo, [StyleSpec("a")], regions=label_map, keep_regions=["#00ff00"]), photo)
