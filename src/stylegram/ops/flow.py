@@ -8,27 +8,33 @@ Ruder et al. (2016) finds them: following the flow there and back must come home
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
-
-_DIS = None
 
 #: Measured on bunny.mp4 and a panning clip with starry_night (bench/video.py, docs/video.md): the warped previous
 #: output blended in at 0.95, bicubically, with its detail restored (below), lowers the warping error 61 % on bunny
 #: (2.0x the source's own) and 80 % on the pan, for a 3 % and 11 % higher style distance. Without the detail
 #: restoration 0.85 was best, and the pan's picture went soft: +30 % style distance.
 DEFAULT_TEMPORAL_STRENGTH = 0.95
+#: The share of the frame's size the flow of a stylized video is found at. Half size was tried on bunny at
+#: 640×360 (AMX Xeon, one run beside the other): 5.65 against 5.01 frames/s, but a warping error of 0.00641
+#: against 0.00515 (2.5× the source's instead of 2.0×), so the flow stays at full size.
+FLOW_SCALE = 1.0
+#: Frames are not shrunk for the flow below this side (DIS needs 12 px, and its pyramid more).
+MIN_FLOW_SIDE = 32
 #: Scale (Gaussian sigma, px) below which a blended frame's detail is brought back to the fresh frame's energy.
 DETAIL_SIGMA = 1.5
 #: The most the blended frame's detail is amplified.
 MAX_DETAIL_GAIN = 2.0
 
 
-def _dis() -> cv2.DISOpticalFlow:
-    global _DIS  # one instance: creating it costs more than a 640×360 flow
-    if _DIS is None:
-        _DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return _DIS
+@functools.cache
+def _dis(size: tuple[int, int]) -> cv2.DISOpticalFlow:
+    # One instance per frame size: creating one costs more than a 640×360 flow, and an instance that worked on
+    # much smaller frames keeps fewer pyramid levels.
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
 
 def to_grey(frame: np.ndarray) -> np.ndarray:
@@ -40,13 +46,14 @@ def optical_flow(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """``(H, W, 2)`` float32 flow from the grey ``current`` frame to the grey ``previous`` one.
 
     Example:
-        >>> previous = np.zeros((64, 64), np.uint8); previous[20:40, 20:40] = 255
-        >>> current = np.roll(previous, 3, axis=1)  # the square moved 3 px right
+        >>> texture = np.random.default_rng(0).integers(0, 256, (64, 64)).astype(np.uint8)
+        >>> previous = cv2.GaussianBlur(texture, (0, 0), 2)
+        >>> current = np.roll(previous, 3, axis=1)  # the picture moved 3 px right
         >>> flow = optical_flow(current, previous)
-        >>> round(float(flow[30, 25, 0]))  # so a pixel inside it was 3 px further left
+        >>> round(float(flow[30, 25, 0]))  # so a pixel in it was 3 px further left
         -3
     """
-    return _dis().calc(current, previous, None)
+    return _dis(current.shape[:2]).calc(current, previous, None)
 
 
 def warp(image: np.ndarray, flow: np.ndarray, sharp: bool = False) -> np.ndarray:
@@ -71,11 +78,31 @@ def reliable(flow_to_previous: np.ndarray, flow_to_current: np.ndarray) -> np.nd
     return total.sum(axis=2) <= 0.01 * size.sum(axis=2) + 0.5
 
 
-def motion(current: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def motion(current: np.ndarray, previous: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The flow from the grey ``current`` frame to the grey ``previous`` one, and the ``(H, W)`` mask of where it
-    is reliable (both directions are computed for the test)."""
+    is reliable (both directions are computed for the test); both found at ``scale`` × the frames' size and
+    brought up to it.
+
+    Example:
+        >>> previous = np.zeros((64, 96), np.uint8); previous[20:44, 30:60] = 255
+        >>> flow, trusted = motion(np.roll(previous, 4, axis=1), previous, scale=0.5)
+        >>> flow.shape, round(float(flow[32, 45, 0])), bool(trusted[32, 45])
+        ((64, 96, 2), -4, True)
+    """
+    height, width = current.shape[:2]
+    size = (round(width * scale), round(height * scale))
+    reduced = scale != 1 and min(size) >= MIN_FLOW_SIDE
+    if reduced:
+        current = cv2.resize(current, size, interpolation=cv2.INTER_AREA)
+        previous = cv2.resize(previous, size, interpolation=cv2.INTER_AREA)
     to_previous = optical_flow(current, previous)
-    return to_previous, reliable(to_previous, optical_flow(previous, current))
+    trusted = reliable(to_previous, optical_flow(previous, current))
+    if not reduced:
+        return to_previous, trusted
+    factors = np.float32([width / current.shape[1], height / current.shape[0]])
+    to_previous = cv2.resize(to_previous, (width, height), interpolation=cv2.INTER_LINEAR) * factors
+    trusted = cv2.resize(trusted.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return to_previous, trusted
 
 
 def restore_detail(blended: np.ndarray, fresh: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
@@ -90,14 +117,27 @@ def restore_detail(blended: np.ndarray, fresh: np.ndarray, sigma: float = DETAIL
         >>> float((fresh * 0.5).std()), round(float(restored.std()))  # contrast brought back (up to gain 2)
         (25.0, 50)
     """
+    # OpenCV's per-channel arithmetic and statistics: NumPy's reductions over a 640×360 frame cost more than the
+    # blurs (bench/video.py).
     low = cv2.GaussianBlur(blended, (0, 0), sigma)
-    detail = blended - low
+    detail = cv2.subtract(blended, low)
     fresh = fresh.astype(np.float32)
-    fresh_detail = fresh - cv2.GaussianBlur(fresh, (0, 0), sigma)
-    energy = (detail * detail).reshape(-1, detail.shape[-1]).mean(axis=0)
-    fresh_energy = (fresh_detail * fresh_detail).reshape(-1, detail.shape[-1]).mean(axis=0)
+    fresh_detail = cv2.subtract(fresh, cv2.GaussianBlur(fresh, (0, 0), sigma))
+    energy, fresh_energy = _energy(detail), _energy(fresh_detail)
     gain = np.clip(np.sqrt(fresh_energy / (energy + 1e-6)), 1.0, MAX_DETAIL_GAIN)
-    return low + gain * detail
+    if detail.ndim == 2:
+        return cv2.scaleAdd(detail, float(gain[0]), low)
+    return cv2.add(low, cv2.multiply(detail, _scalar(gain)))
+
+
+def _energy(channels: np.ndarray) -> np.ndarray:
+    """The mean square of each channel of ``channels`` (``(H, W)`` or ``(H, W, C)``, C ≤ 4)."""
+    mean, deviation = cv2.meanStdDev(channels)
+    return (mean**2 + deviation**2).ravel()
+
+
+def _scalar(values: np.ndarray) -> tuple[float, ...]:
+    return (*map(float, values), *([0.0] * (4 - len(values))))
 
 
 class TemporalBlender:
@@ -127,11 +167,14 @@ class TemporalBlender:
         grey = to_grey(source)
         output = stylized
         if self.previous_grey is not None and self.strength > 0:
-            to_previous, trusted = motion(grey, self.previous_grey)
-            weight = self.strength * trusted.astype(np.float32)[..., None]
-            warped = warp(self.previous_output, to_previous, sharp=True).astype(np.float32)
-            blended = weight * warped + (1 - weight) * stylized.astype(np.float32)
-            output = np.clip(restore_detail(blended, stylized), 0, 255).round().astype(np.uint8)
+            to_previous, trusted = motion(grey, self.previous_grey, FLOW_SCALE)
+            warped = warp(self.previous_output, to_previous, sharp=True)
+            # Trusted pixels take strength × the warped history, the others the fresh frame alone.
+            mixed = cv2.addWeighted(warped, self.strength, stylized, 1 - self.strength, 0, dtype=cv2.CV_32F)
+            blended = stylized.astype(np.float32)
+            np.copyto(blended, mixed, where=trusted[..., None])
+            restored = restore_detail(blended, stylized)
+            output = np.clip(np.rint(restored, out=restored), 0, 255, out=restored).astype(np.uint8)
         self.previous_grey, self.previous_output = grey, output
         return output
 
