@@ -22,13 +22,18 @@ SLOW_JOB = {"engine": "gatys", "size": 96, "iterations": 150}
 pytestmark = pytest.mark.timeout(300)
 
 
+#: Short, so a killed worker's job is retried soon, yet long enough that a live worker's heartbeat, late on a
+#: machine busy with the rest of the suite, is not taken for silence (3 s once led to a third attempt).
+STALE_AFTER = "8"
+
+
 def has_picture(served, job: dict, size: int) -> bool:
     response = served.client.get(job["result_url"])
     return response.status_code == 200 and max(Image.open(io.BytesIO(response.content)).size) == size
 
 
 def test_a_worker_killed_mid_job_leads_to_a_retry_that_finishes(tmp_path, content_path):
-    with serve(tmp_path / "data", "--workers", "1", "--stale-after", "3") as served:
+    with serve(tmp_path / "data", "--workers", "1", "--stale-after", STALE_AFTER) as served:
         job = served.submit(content_path.read_bytes(), **SLOW_JOB)
         running = served.wait_for(job["id"], lambda job: job["status"] == "running" and job["progress"]["step"] >= 3)
         os.kill(int(running["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
@@ -42,13 +47,13 @@ def test_jobs_survive_restarts_and_a_crash(tmp_path, content_path):
     data, photo = tmp_path / "data", content_path.read_bytes()
     with serve(data, "--workers", "0") as served:  # accepts jobs, runs none
         queued = [served.submit(photo, size=size)["id"] for size in (64, 72)]
-    with serve(data, "--workers", "1", "--stale-after", "3", kill=True) as served:
+    with serve(data, "--workers", "1", "--stale-after", STALE_AFTER, kill=True) as served:
         for job_id in queued:
             served.wait_for(job_id, lambda job: job["status"] == "done")
         slow = served.submit(photo, **SLOW_JOB)["id"]
         served.wait_for(slow, lambda job: job["status"] == "running" and job["progress"]["step"] >= 3)
     # The server and its worker were killed (SIGKILL) mid-job: the next server retries the job.
-    with serve(data, "--workers", "1", "--stale-after", "3") as served:
+    with serve(data, "--workers", "1", "--stale-after", STALE_AFTER) as served:
         done = served.wait_for(slow, lambda job: job["status"] in ("done", "failed"), timeout=240)
         assert done["status"] == "done" and done["attempt"] == 2, done
         for job_id, size in zip(queued, (64, 72), strict=True):
