@@ -4,10 +4,10 @@ The pipeline:
 
 1. check the output path and probe the clip (a video stream, frames, limits) before any work,
 2. choose the frame size (the clip's, or ``size``, even for H.264) and load the trained network,
-3. stream the frames through a painter, one frame in memory at a time: a trained network → colour and strength →
-   temporal blending (the previous output warped along the source's optical flow, where the flow is reliable);
-   or the optimisation engine started from the previous result, warped, with a temporal loss (Ruder et al.),
-   → encoder,
+3. stream the frames through a painter, one frame in memory at a time: a trained network (``fast``) → colour
+   and strength, or a one-pass engine with any painting (``adain``, ``wct``, ``efdm``) → temporal blending (the
+   previous output warped along the source's optical flow, where the flow is reliable); or the optimisation
+   engine (``gatys``) started from the previous result, warped, with a temporal loss (Ruder et al.) → encoder,
 4. copy the source's audio into the new file and move it into place (nothing under the final name until then).
 
 A long clip can be made in chunks by several workers (:func:`plan_chunks`, ``frames=`` and ``warmup=`` of
@@ -29,6 +29,8 @@ from PIL import Image
 
 from stylegram.api import stylize
 from stylegram.cpu import fit_threads
+from stylegram.engines import get_engine
+from stylegram.engines.arbitrary import DEFAULT_STYLE_SIZE
 from stylegram.engines.base import (
     MIN_SIDE,
     ProgressCallback,
@@ -41,12 +43,17 @@ from stylegram.engines.base import (
 from stylegram.engines.fast import DEFAULT_MODEL, finish, load_model, run_network
 from stylegram.engines.gatys import DEFAULT_TEMPORAL_WEIGHT
 from stylegram.errors import InputError
-from stylegram.io.image import ImageInput, check_output_path, load_image
+from stylegram.io.image import ImageInput, check_output_path, fit_long_side, load_image, resize
 from stylegram.io.video import VideoWriter, output_size, probe_video, read_frames
 from stylegram.models.store import resolve_model
 from stylegram.ops.color import COLOR_METHODS
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH, TemporalBlender, motion, to_grey, warp
 from stylegram.runtime import choose_precision, precision_name, resolve_device
+
+#: The engines that paint any painting in one pass; with ``fast`` (a trained style) and ``gatys`` (optimisation)
+#: they make :data:`VIDEO_ENGINES`.
+ONE_PASS_ENGINES = ("adain", "wct", "efdm")
+VIDEO_ENGINES = ("fast", *ONE_PASS_ENGINES, "gatys")
 
 #: Optimisation steps for a video's first frame and for each later one (which starts from the previous result).
 DEFAULT_FIRST_FRAME_ITERATIONS, DEFAULT_FRAME_ITERATIONS = 100, 30
@@ -152,6 +159,33 @@ class NetworkPainter:
         return self.blender(frame, (picture[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8))
 
 
+class OnePassPainter:
+    """Frames through a one-pass engine with any painting, then :class:`~stylegram.ops.flow.TemporalBlender`.
+
+    The painting is read and scaled once; the engine keeps its statistics (``StatisticsCache``), so a frame costs
+    one pass of the networks. ``work_size`` (None: the engine's default) trades detail for speed.
+    """
+
+    def __init__(
+        self, engine: str, style: ImageInput, device: str, precision: str, options: dict, work_size: int | None = None
+    ) -> None:
+        painting = load_image(style, what="style image")
+        least = get_engine(engine).min_style_side
+        if min(painting.size) < least:
+            raise InputError(f"the painting is {painting.width}x{painting.height}; it needs at least {least} px a side")
+        self.painting = resize(painting, fit_long_side(painting.size, DEFAULT_STYLE_SIZE))
+        self.arguments = {"engine": engine, "device": device, "precision": precision, "color": options["color"]}
+        if options["strength"] is not None:
+            self.arguments["strength"] = options["strength"]
+        if work_size is not None:
+            self.arguments["work_size"] = work_size
+        self.blender = TemporalBlender(options["temporal_strength"])
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        result = stylize(Image.fromarray(frame), self.painting, size=max(frame.shape[:2]), **self.arguments)
+        return self.blender(frame, np.asarray(result.image))
+
+
 class OptimisingPainter:
     """Frames by the optimisation engine (Ruder et al. 2016): each frame starts from the previous result warped
     along the source's motion and is held to it by a temporal loss where the flow is reliable; the first frame
@@ -184,10 +218,29 @@ class OptimisingPainter:
         return output
 
 
+def check_video_engine(engine: str | None, style: ImageInput | None) -> str:
+    """The engine a clip is made with: ``engine``, or by default ``gatys`` with a painting and ``fast`` without.
+
+    Raises:
+        InputError: an engine that does not make videos, a painting for ``fast`` or none for the others.
+    """
+    if engine is None:
+        return "fast" if style is None else "gatys"
+    if engine not in VIDEO_ENGINES:
+        raise InputError(f"engine {engine!r} does not make videos; choose one of {', '.join(VIDEO_ENGINES)}")
+    if engine == "fast" and style is not None:
+        raise InputError("the fast engine paints a trained style (--model); give engine adain, wct, efdm or gatys "
+                         "for a painting")  # fmt: skip
+    if engine != "fast" and style is None:
+        raise InputError(f"engine {engine} needs a painting (--style)")
+    return engine
+
+
 def stylize_video(
     source: str | Path,
     output: str | Path,
     *,
+    engine: str | None = None,
     model: str = DEFAULT_MODEL,
     style: ImageInput | None = None,
     size: int | None = None,
@@ -205,23 +258,24 @@ def stylize_video(
 ) -> VideoResult:
     """Repaint every frame of ``source`` and write an H.264 MP4 with the source's audio.
 
-    With a trained style (``model``) a frame takes a fraction of a second; with a painting (``style``) each frame
-    is optimised (seconds to minutes a frame: for short clips).
+    With a trained style (``model``, engine ``fast``) or one pass with a painting (``adain``, ``wct``, ``efdm``) a
+    frame takes a fraction of a second; optimised with a painting (``gatys``), seconds to minutes (for short clips).
 
     Args:
         source: the clip.
         output: where to write the ``.mp4`` (atomically).
-        model: a shipped style's name or a model file (see ``stylegram styles``); ignored when ``style`` is given.
-        style: a painting: frames are made by the optimisation engine instead of a trained network.
+        engine: one of :data:`VIDEO_ENGINES`; None: ``gatys`` when ``style`` is given, else ``fast``.
+        model: a shipped style's name or a model file (see ``stylegram styles``), for ``fast``.
+        style: the painting, for every other engine.
         size: long side of the output frames; None keeps the clip's (made even).
         temporal_strength: how strongly each frame keeps to the previous one where the flow is reliable: for a
             network, the share of the warped previous output blended in; for optimisation, the temporal loss
             weight relative to its default. 0 gives plain per-frame stylization (flickers).
-        strength: for a network, 1 its picture and 0 the photo (default 1); for optimisation, as in
-            ``stylegram transfer`` (default 0.5).
+        strength: for a network, 1 its picture and 0 the photo (default 1); for the other engines, as in
+            ``stylegram transfer`` (their defaults).
         color: ``none``, ``luminance`` or ``match``: keep the clip's colours (optimisation: none or match).
-        iterations / first_iterations: optimisation steps per frame, and for the first frame.
-        seed: for optimisation.
+        iterations / first_iterations: ``gatys``' steps per frame, and for the first frame.
+        seed: for ``gatys``.
         precision: ``auto``, ``fp32`` or ``bf16``.
         device: ``auto``, ``cpu`` or ``cuda``.
         frames: ``(start, stop)``: only those frames (a chunk, :func:`plan_chunks`), without the audio, which
@@ -233,6 +287,7 @@ def stylize_video(
     started = time.perf_counter()
     # 1. Check the output and the clip.
     output = check_output_path(output, suffixes=(".mp4",), inputs=[source, style, model])
+    engine = check_video_engine(engine, style)
     check_fraction("temporal strength", temporal_strength)
     if strength is not None:
         check_fraction("strength", strength)
@@ -265,9 +320,13 @@ def stylize_video(
         "precision": precision_used,
         **({"frames": [start, stop], "warmup": start - first} if frames is not None else {}),
     }
-    if style is None:
+    options["engine"] = engine
+    if engine == "fast":
         options |= {"model": str(model), "strength": 1.0 if strength is None else strength}
         painter = NetworkPainter(model, target, dtype, options)
+    elif engine in ONE_PASS_ENGINES:
+        options["style"] = describe_image(style, absolute=True)
+        painter = OnePassPainter(engine, style, device, precision_used, options)
     else:
         load_image(style, what="style image")  # a bad painting fails now, not at the first frame
         options |= {"style": describe_image(style, absolute=True), "iterations": iterations,

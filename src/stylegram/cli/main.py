@@ -58,6 +58,7 @@ from stylegram.training.run import MODEL_SUFFIXES, TrainResult, checkpoint_path
 from stylegram.video import (
     DEFAULT_FIRST_FRAME_ITERATIONS,
     DEFAULT_FRAME_ITERATIONS,
+    VIDEO_ENGINES,
     stylize_video,
 )
 
@@ -441,6 +442,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         result = stylize_video(
             args.source,
             args.output,
+            engine=args.engine,
             model=args.model,
             style=args.style,
             size=args.size,
@@ -844,15 +846,18 @@ def build_parser() -> argparse.ArgumentParser:
     train_dec.set_defaults(handler=cmd_train_decoder)
 
     video = commands.add_parser(
-        "video", help="stylize a video clip with a trained style, without flicker, keeping its sound",
+        "video", help="stylize a video clip with a trained style or a painting, without flicker, keeping its sound",
         formatter_class=formatter,
     )  # fmt: skip
     video.add_argument("source", help="the clip")
     video.add_argument("-o", "--output", required=True, help="the stylized clip (.mp4, H.264)")
-    video.add_argument("--model", default=DEFAULT_MODEL, help="a trained style (stylegram styles) or a model file")
     video.add_argument(
-        "--style", help="a painting instead: every frame optimised (Gatys, with a temporal loss); for short clips"
-    )
+        "--engine", choices=VIDEO_ENGINES,
+        help="fast: a trained style (--model); adain, wct, efdm: any painting (--style) in one pass; gatys: every "
+        "frame optimised with a temporal loss, for short clips (default: gatys with --style, else fast)",
+    )  # fmt: skip
+    video.add_argument("--model", default=DEFAULT_MODEL, help="a trained style (stylegram styles) or a model file")
+    video.add_argument("--style", help="a painting, for every engine but fast")
     video.add_argument("--iterations", type=_positive_int, default=DEFAULT_FRAME_ITERATIONS,
                        help="with --style: optimisation steps per frame after the first")  # fmt: skip
     video.add_argument("--first-iterations", type=_positive_int, default=DEFAULT_FIRST_FRAME_ITERATIONS,
@@ -867,7 +872,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     video.add_argument("--no-temporal", action="store_true", help="plain per-frame stylization (flickers)")
     video.add_argument(
-        "--strength", type=float, help="0 (the clip) … 1 (the painting); default: 1 with --model, 0.5 with --style"
+        "--strength",
+        type=float,
+        help="0 (the clip) … 1 (the painting); default: the engine's (1 for fast, 0.5 for gatys)",
     )
     video.add_argument("--preserve-color", choices=COLOR_METHODS, default="none")
     video.add_argument("--precision", choices=PRECISIONS, default="auto")

@@ -148,6 +148,7 @@ class TemporalBlender:
     Args:
         strength: weight of the warped previous output where the flow is reliable (0: plain per-frame
             frames; towards 1: still areas hardly change at all).
+        flow_scale: the flow is found at this fraction of the frames' size (:func:`motion`).
 
     Example:
         >>> blender = TemporalBlender(strength=0.5)
@@ -157,8 +158,8 @@ class TemporalBlender:
         100
     """
 
-    def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH):
-        self.strength = strength
+    def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH, flow_scale: float = FLOW_SCALE):
+        self.strength, self.flow_scale = strength, flow_scale
         self.previous_grey: np.ndarray | None = None
         self.previous_output: np.ndarray | None = None
 
@@ -166,8 +167,9 @@ class TemporalBlender:
         """The frame to show for ``source`` (uint8 RGB) given its per-frame ``stylized`` version."""
         grey = to_grey(source)
         output = stylized
-        if self.previous_grey is not None and self.strength > 0:
-            to_previous, trusted = motion(grey, self.previous_grey, FLOW_SCALE)
+        # A stream may change its frame size (a camera switched): the history of another size is dropped.
+        if self.previous_grey is not None and self.previous_grey.shape == grey.shape and self.strength > 0:
+            to_previous, trusted = motion(grey, self.previous_grey, self.flow_scale)
             warped = warp(self.previous_output, to_previous, sharp=True)
             # Trusted pixels take strength × the warped history, the others the fresh frame alone.
             mixed = cv2.addWeighted(warped, self.strength, stylized, 1 - self.strength, 0, dtype=cv2.CV_32F)

@@ -19,7 +19,6 @@ import asyncio
 import dataclasses
 import functools
 import gc
-import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
@@ -75,6 +74,7 @@ from stylegram.server.jobs import (
     open_image_bytes,
     probe_video_bytes,
 )
+from stylegram.server.live import CLOSE_POLICY, LiveService
 from stylegram.server.queue import JobQueue, QueueUnavailable
 from stylegram.server.requests import JobParams, check_job, check_style_size, stylize_job
 from stylegram.server.settings import ServiceSettings
@@ -292,6 +292,12 @@ class HostAndOriginCheck:
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
+        elif scope["type"] == "websocket" and self.refusal(Headers(scope=scope), "WEBSOCKET") is not None:
+            # A page of any site may open a WebSocket here with no preflight: treated as a change, and refused
+            # at the handshake (HTTP 403).
+            await receive()
+            await send({"type": "websocket.close", "code": CLOSE_POLICY})
+            return
         await self.app(scope, receive, send)
 
     def refusal(self, headers: Headers, method: str) -> JSONResponse | None:
@@ -315,6 +321,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
             ``app.state.service.collector.collect_once()`` themselves instead).
     """
     service = Service(settings)
+    live = LiveService(settings)
     # Uploads are read whole into memory right after parsing: spooled to disk past 1 MB, as Starlette does by
     # default, every 64 KB of a body would first go through a thread hop on the event loop (about 50 ms of loop
     # time per 4 MB photo, which held other clients during a flood of uploads). The request size stays capped by
@@ -333,6 +340,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         if collect:
             service.collector.stop()
         service.upload_threads.shutdown(wait=False, cancel_futures=True)
+        live.close()
 
     app = FastAPI(
         title="stylegram",
@@ -343,7 +351,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         # The uploads (a photo or clip, and a painting) and the form fields; each is limited again on its own.
         max_body_size=max(settings.max_upload_bytes, settings.max_video_bytes) + settings.max_upload_bytes + 2**16,
     )
-    app.state.service = service
+    app.state.service, app.state.live = service, live
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, error: InputError) -> JSONResponse:
@@ -373,10 +381,8 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         return JSONResponse({"detail": error.errors(include_url=False, include_context=False)}, status_code=422)
 
     def require_token(request: Request, token: Annotated[str | None, Query(include_in_schema=False)] = None) -> None:
-        if settings.token is None:
-            return
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or token or ""
-        if not secrets.compare_digest(given.encode(), settings.token.encode()):
+        if not settings.accepts_token(given):
             raise HTTPException(401, "this server needs an API token: Authorization: Bearer <token>")
 
     api = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
@@ -656,6 +662,12 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         return Response(picture, media_type="image/png")
 
     app.include_router(api)
+
+    @app.websocket("/v1/live")
+    async def live_stream(socket: WebSocket, token: str = "") -> None:
+        """A live camera stream, stylized frame by frame (the protocol: ``stylegram.server.live``)."""
+        given = socket.headers.get("authorization", "").removeprefix("Bearer ").strip() or token
+        await live.serve(socket, given)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

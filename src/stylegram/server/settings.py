@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class ServiceSettings:
         that resolves to this machine (DNS rebinding) is refused.
     allowed_origins: web pages (``scheme://host:port``) besides the server's own that may send it jobs; a
         browser's request from any other ``Origin`` that would change something is refused.
+    max_live_streams: live camera streams served at once (``/v1/live``); the next viewer is told to wait.
     """
 
     data_dir: Path = Path("stylegram-data")
@@ -51,6 +53,7 @@ class ServiceSettings:
             "efdm": 4096,
             "photo": 4096,
             "video": 1920,
+            "live": 1280,
         }
     )
     max_iterations: int = 1000
@@ -61,6 +64,11 @@ class ServiceSettings:
     attempts: int = 3
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
     allowed_origins: tuple[str, ...] = ()
+    max_live_streams: int = 4
+
+    def accepts_token(self, given: str) -> bool:
+        """Whether ``given`` is this server's API token (anything is, where it has none)."""
+        return self.token is None or secrets.compare_digest(given.encode(), self.token.encode())
 
     @classmethod
     def from_environment(cls, **given: object) -> ServiceSettings:

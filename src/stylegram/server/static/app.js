@@ -242,6 +242,122 @@ async function loadStyles() {
     box.append(button);
   }
   if (styles.length) chooseStyle(styles[0].name);
+  $("live-style").replaceChildren(...styles.map((style) => new Option(style.name.replaceAll("_", " "), style.name)));
+}
+
+// The live camera: frames go to /v1/live over a WebSocket (the protocol: stylegram.server.live) and the
+// stylized frames come back. At most LIVE_IN_FLIGHT frames are out at once, so a slow server or network makes
+// the page skip camera frames instead of queueing them: the latency stays that of one or two paintings.
+const LIVE_IN_FLIGHT = 2;
+const LIVE_WIDTH = 640, LIVE_HEIGHT = 360;
+const live = { socket: null, camera: null, timer: null, sent: new Map(), seq: 0, arrivals: [], latencies: [], dropped: 0, paintMs: 0, shown: null };
+
+function showTab(name) {
+  const isLive = name === "live";
+  $("live-mode").hidden = !isLive;
+  $("picture-mode").hidden = $("recent-box").hidden = isLive;
+  $("tab-live").setAttribute("aria-selected", String(isLive));
+  $("tab-picture").setAttribute("aria-selected", String(!isLive));
+  if (!isLive) stopLive();
+}
+
+function cameraProblem(error) {
+  if (error.name === "NotAllowedError") return "The page may not use the camera: allow it in the browser's site settings, then start again.";
+  if (error.name === "NotFoundError" || error.name === "OverconstrainedError") return "No camera was found on this device.";
+  if (error.name === "NotReadableError") return "The camera is in use by another program.";
+  return "The camera could not start: " + error.message;
+}
+
+async function startLive() {
+  $("live-message").textContent = "";
+  if (!navigator.mediaDevices?.getUserMedia) {
+    $("live-message").textContent = "This browser gives the page no camera (it needs https, or the page on localhost).";
+    return;
+  }
+  try {
+    live.camera = await navigator.mediaDevices.getUserMedia({ video: { width: LIVE_WIDTH, height: LIVE_HEIGHT }, audio: false });
+  } catch (error) {
+    $("live-message").textContent = cameraProblem(error);
+    return;
+  }
+  $("live-camera").srcObject = live.camera;
+  await $("live-camera").play();
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(withToken(`${scheme}//${location.host}/v1/live`));
+  socket.binaryType = "arraybuffer";
+  live.socket = socket;
+  Object.assign(live, { sent: new Map(), seq: 0, arrivals: [], latencies: [], dropped: 0 });
+  socket.onopen = () => socket.send(JSON.stringify({ engine: $("live-engine").value, style: $("live-style").value, size: LIVE_WIDTH }));
+  socket.onmessage = (event) => (typeof event.data === "string" ? liveReport(JSON.parse(event.data)) : liveFrame(event.data));
+  socket.onclose = (event) => {
+    if (live.socket !== socket) return;
+    if (event.code !== 1000 && !$("live-message").textContent) $("live-message").textContent = event.reason || "The server closed the stream.";
+    stopLive();
+  };
+  $("live-start").hidden = true;
+  $("live-stop").hidden = false;
+  $("live-stats").textContent = "Connecting…";
+}
+
+function liveReport(report) {
+  if (report.type === "ready") live.timer = setInterval(sendFrame, 1000 / 30);
+  else if (report.type === "frame") Object.assign(live, { dropped: report.dropped, paintMs: report.paint_ms });
+  else if (report.type === "error") $("live-message").textContent = report.detail;
+}
+
+function sendFrame() {
+  const socket = live.socket;
+  if (!socket || socket.readyState !== WebSocket.OPEN || live.sent.size >= LIVE_IN_FLIGHT) return;
+  const video = $("live-camera");
+  if (video.readyState < 2) return;
+  const canvas = sendFrame.canvas ||= new OffscreenCanvas(LIVE_WIDTH, LIVE_HEIGHT);
+  const scale = Math.min(LIVE_WIDTH / video.videoWidth, LIVE_HEIGHT / video.videoHeight, 1);
+  canvas.width = Math.round(video.videoWidth * scale);
+  canvas.height = Math.round(video.videoHeight * scale);
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  const seq = ++live.seq;
+  live.sent.set(seq, performance.now());
+  canvas.convertToBlob({ type: "image/jpeg", quality: 0.8 }).then(async (blob) => {
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint32(0, seq);
+    if (live.socket === socket && socket.readyState === WebSocket.OPEN) socket.send(await new Blob([header, blob]).arrayBuffer());
+  });
+}
+
+function liveFrame(data) {
+  const seq = new DataView(data).getUint32(0);
+  const now = performance.now();
+  // Frames the server dropped are never answered: every frame sent before this one is done with.
+  for (const [sent, at] of live.sent) {
+    if (sent > seq) break;
+    if (sent === seq) live.latencies = [...live.latencies.slice(-59), now - at];
+    live.sent.delete(sent);
+  }
+  live.arrivals = [...live.arrivals.filter((at) => now - at < 2000), now];
+  const url = URL.createObjectURL(new Blob([new Uint8Array(data, 4)], { type: "image/jpeg" }));
+  if (live.shown) URL.revokeObjectURL(live.shown);
+  live.shown = url;
+  $("live-output").src = url;
+  $("live-output").hidden = false;
+  $("live-placeholder").hidden = true;
+  const sorted = [...live.latencies].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] || 0;
+  const fps = live.arrivals.length / Math.min(2, Math.max(0.5, (now - live.arrivals[0]) / 1000 || 2));
+  $("live-stats").textContent = `${fps.toFixed(1)} frames/s · latency ${Math.round(median)} ms · painting ${Math.round(live.paintMs)} ms · ${live.dropped} dropped by the server`;
+}
+
+function stopLive() {
+  clearInterval(live.timer);
+  live.timer = null;
+  const socket = live.socket;
+  live.socket = null;
+  if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000);
+  for (const track of live.camera?.getTracks() || []) track.stop();
+  live.camera = null;
+  $("live-camera").srcObject = null;
+  $("live-start").hidden = false;
+  $("live-stop").hidden = true;
+  if (!$("live-stats").textContent.includes("frames/s")) $("live-stats").textContent = "Not started";
 }
 
 function showJob(job) {
@@ -400,6 +516,11 @@ async function init() {
   $("cancel").addEventListener("click", async () => {
     if (state.job) showJob(await api(`/v1/jobs/${state.job.id}/cancel`, { method: "POST" }));
   });
+  $("tab-picture").addEventListener("click", () => showTab("picture"));
+  $("tab-live").addEventListener("click", () => showTab("live"));
+  $("live-start").addEventListener("click", startLive);
+  $("live-stop").addEventListener("click", stopLive);
+  window.addEventListener("pagehide", stopLive);
   $("token-save").addEventListener("click", () => {
     localStorage.setItem(TOKEN_KEY, $("token").value);
     $("token-bar").hidden = true;
