@@ -1,13 +1,15 @@
 """Video: speed, flicker and memory of `stylegram video` with a shipped style, plain against consistent.
 
     python bench/video.py [--model starry_night] [--temporal-strength 0.8] [--optimised-seconds 2]
+                          [--one-pass adain wct] [--one-pass-seconds 4] [--skip-fast]
 
 Clips: ``../shared/bench/video/bunny.mp4`` (640×360, 24 fps, 10 s, with sound) and one made here, a slow pan
 and zoom across the Tübingen photo (640×360, 24 fps, 6 s), written to ``bench/results/video/pan.mp4``. For
 each clip, plain per-frame stylization (``--no-temporal``) and the temporally consistent one: frames/s, then
 ``stylegram eval-video`` figures (warping error, the source's own, mean per-frame style distance). Peak memory
 (RSS) of a run is measured in a child process for the 6 s and a 3× longer pan: streaming keeps it flat. The
-optimisation mode (``--style``) on bunny's first seconds at 256×144, plain and consistent. Frames 60–62 of
+one-pass engines (AdaIN, WCT) with the painting on bunny's first seconds and on a fast pan across a validation
+photo, and the optimisation mode on bunny's first seconds at 256×144, plain and consistent. Frames 60–62 of
 bunny, plain above consistent: ``docs/images/video_frames.jpg``.
 Results: ``bench/results/video.json``; clips in ``bench/results/video/`` (not committed).
 """
@@ -30,12 +32,16 @@ from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
 from stylegram.video import stylize_video
 
 BUNNY = ROOT.parent / "shared" / "bench" / "video" / "bunny.mp4"
+#: A validation photo (training/data.py's split) with fine detail everywhere: the fast pan's.
+FAST_PAN_PHOTO = ROOT.parent / "shared" / "train" / "photos" / "sun_house.jpg"
 OUT = RESULTS / "video"
+ONE_PASS_DEFAULTS = ("adain", "wct")
 
 
-def make_pan(path, seconds: float, fps: int = 24, size=(640, 360)) -> None:
-    """A camera moving slowly across the photo and closing in: smooth motion, parallax-free, known to be clean."""
-    photo = Image.open(IMAGES / "tubingen.jpg").convert("RGB")
+def make_pan(path, seconds: float, fps: int = 24, size=(640, 360), photo: Path = IMAGES / "tubingen.jpg") -> None:
+    """A camera moving across the photo and closing in, over ``seconds`` whatever their number (fewer: faster):
+    smooth motion, parallax-free, known to be clean."""
+    photo = Image.open(photo).convert("RGB")
     frames = round(seconds * fps)
     with VideoWriter(path, size, fps) as writer:
         for index in range(frames):
@@ -91,11 +97,31 @@ def optimised_rows(style: Path, seconds: float) -> dict:
     """The optimisation mode (--style) on the first seconds of bunny at 256×144: per frame, then consistent."""
     clip = cut(BUNNY, OUT / "bunny_short.mp4", round(24 * seconds), (256, 144))
     row = {"clip": f"bunny, first {seconds:g} s, 256x144", "engine": "gatys"}
-    for mode, strength in (("plain", 0.0), ("consistent", DEFAULT_TEMPORAL_STRENGTH)):
-        output = OUT / f"bunny_short__gatys__{mode}.mp4"
-        result = stylize_video(clip, output, style=style, temporal_strength=strength)
-        row[mode] = {"frames_per_second": round(result.frames_per_second, 3), **evaluate_video(clip, output, style)}
-        print("optimised", mode, json.dumps(row[mode]), flush=True)
+    return both_modes(row, clip, style, DEFAULT_TEMPORAL_STRENGTH, style=style)
+
+
+def one_pass_rows(style: Path, engines: list[str], seconds: float) -> list[dict]:
+    """The one-pass engines with the painting: bunny's first seconds and a fast pan across a validation photo
+    (the whole sweep in 2 s, about 5 px a frame), plain and consistent."""
+    fast_pan = OUT / "fast_pan.mp4"
+    make_pan(fast_pan, 2, photo=FAST_PAN_PHOTO)
+    clips = {f"bunny, first {seconds:g} s": cut(BUNNY, OUT / "bunny_start.mp4", round(24 * seconds), (640, 360)),
+             "fast pan": fast_pan}  # fmt: skip
+    return [
+        both_modes({"clip": name, "engine": engine}, clip, style, DEFAULT_TEMPORAL_STRENGTH, style=style)
+        for name, clip in clips.items()
+        for engine in engines
+    ]
+
+
+def both_modes(row: dict, clip: Path, painting: Path, temporal_strength: float, **arguments) -> dict:
+    """``row`` (its clip's name and engine) with the clip made plain and consistent by ``stylize_video(clip, …,
+    engine=row["engine"], **arguments)``: frames/s and the eval-video figures of each, and how they compare."""
+    for mode, strength in (("plain", 0.0), ("consistent", temporal_strength)):
+        output = OUT / f"{clip.stem}__{row['engine']}__{mode}.mp4"
+        result = stylize_video(clip, output, engine=row["engine"], temporal_strength=strength, **arguments)
+        row[mode] = {"frames_per_second": round(result.frames_per_second, 2), **evaluate_video(clip, output, painting)}
+        print(row["clip"], row["engine"], mode, json.dumps(row[mode]), flush=True)
     row.update(compare(row["plain"], row["consistent"]))
     return row
 
@@ -114,15 +140,19 @@ def main() -> None:
     parser.add_argument("--temporal-strength", type=float, default=DEFAULT_TEMPORAL_STRENGTH)
     parser.add_argument("--optimised-seconds", type=float, default=2.0, help="of bunny, for --style (0: skip)")
     parser.add_argument("--skip-fast", action="store_true", help="keep the last run's network rows and memory")
+    parser.add_argument("--one-pass", nargs="*", default=list(ONE_PASS_DEFAULTS), help="engines with the painting")
+    parser.add_argument("--one-pass-seconds", type=float, default=4.0, help="of bunny, for the one-pass engines")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "video.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     style = IMAGES / f"{args.model}.jpg"
-    if args.skip_fast:  # keep the network rows and memory of the last run, e.g. to add the optimisation row
-        clips, memory = [row for row in previous["clips"] if row.get("engine") != "gatys"], previous["memory"]
+    if args.skip_fast:  # keep the network rows and memory of the last run, e.g. to add other engines' rows
+        clips, memory = [row for row in previous["clips"] if row.get("engine") == "fast"], previous["memory"]
     else:
         clips, memory = fast_rows(args.model, args.temporal_strength, style)
+    if args.one_pass:
+        clips.extend(one_pass_rows(style, args.one_pass, args.one_pass_seconds))
     if args.optimised_seconds:
         clips.append(optimised_rows(style, args.optimised_seconds))
     save(report("video", model=args.model, temporal_strength=args.temporal_strength, clips=clips, memory=memory))
@@ -132,19 +162,12 @@ def fast_rows(model: str, temporal_strength: float, style: Path) -> tuple[list[d
     """Both clips with the trained style, plain and consistent; the frames sheet; memory for 6 and 18 s."""
     pan = OUT / "pan.mp4"
     make_pan(pan, 6)
-    clips = []
-    for name, source in (("bunny", BUNNY), ("pan", pan)):
-        row = {"clip": name, "engine": "fast"}
-        for mode, strength in (("plain", 0.0), ("consistent", temporal_strength)):
-            output = OUT / f"{name}__{model}__{mode}.mp4"
-            result = stylize_video(source, output, model=model, temporal_strength=strength)
-            figures = evaluate_video(source, output, style)
-            row[mode] = {"frames_per_second": round(result.frames_per_second, 2), **figures}
-            print(name, mode, json.dumps(row[mode]), flush=True)
-        row.update(compare(row["plain"], row["consistent"]))
-        clips.append(row)
+    clips = [
+        both_modes({"clip": name, "engine": "fast"}, source, style, temporal_strength, model=model)
+        for name, source in (("bunny", BUNNY), ("pan", pan))
+    ]
     frames_sheet(
-        OUT / f"bunny__{model}__plain.mp4", OUT / f"bunny__{model}__consistent.mp4", 60, 3,
+        OUT / "bunny__fast__plain.mp4", OUT / "bunny__fast__consistent.mp4", 60, 3,
         ROOT / "docs" / "images" / "video_frames.jpg",
     )  # fmt: skip
     long_pan = OUT / "pan_long.mp4"

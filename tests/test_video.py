@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from clips import write_clip
+from PIL import Image
 
 from stylegram.cli.main import main
 from stylegram.errors import InputError
@@ -59,6 +60,37 @@ def test_optimised_clip_follows_the_previous_frame(tmp_path, clip, style_path):
     assert result.frames == 16 and result.size == (64, 48) and result.options["iterations"] == 8
     steady_figures, plain_figures = evaluate_video(clip, steady), evaluate_video(clip, plain)
     assert steady_figures["warping_error"] < 0.8 * plain_figures["warping_error"]
+
+
+@pytest.mark.parametrize("engine", ["adain", "wct"])
+def test_a_one_pass_engine_paints_a_clip_with_any_painting_steadier_than_frame_by_frame(
+    tmp_path, clip, style_path, engine, capsys
+):
+    steady, plain = tmp_path / "steady.mp4", tmp_path / "plain.mp4"
+    arguments = ["video", str(clip), "--engine", engine, "--style", str(style_path), "--size", "64", "-q"]
+    assert main([*arguments, "-o", str(steady)]) == 0
+    assert "16 frames 64x48" in capsys.readouterr().err
+    assert main([*arguments, "-o", str(plain), "--no-temporal"]) == 0
+    steady_figures, plain_figures = evaluate_video(clip, steady), evaluate_video(clip, plain)
+    assert steady_figures["warping_error"] < 0.8 * plain_figures["warping_error"]
+    assert probe_video(steady).has_audio
+    first = next(read_frames(steady)).astype(np.float32)
+    assert np.abs(first - next(read_frames(clip, (64, 48))).astype(np.float32)).mean() > 10  # repainted
+
+
+def test_a_video_engine_gets_the_input_it_paints_with(tmp_path, clip, style_path, model, capsys):
+    output = tmp_path / "out.mp4"
+    assert main(["video", str(clip), "-o", str(output), "--engine", "fast", "--style", str(style_path)]) == 2
+    assert "the fast engine paints a trained style" in capsys.readouterr().err
+    assert main(["video", str(clip), "-o", str(output), "--engine", "adain"]) == 2
+    assert "engine adain needs a painting (--style)" in capsys.readouterr().err
+    with pytest.raises(InputError, match="does not make videos"):
+        stylize_video(clip, output, engine="photo", style=style_path)
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8), (200, 60, 30)).save(tiny)
+    assert main(["video", str(clip), "-o", str(output), "--engine", "wct", "--style", str(tiny)]) == 2
+    assert "the painting is 8x8" in capsys.readouterr().err
+    assert not output.exists()
 
 
 def test_bad_video_input(tmp_path, content_path, model, capsys):

@@ -9,8 +9,12 @@ import base64
 import io
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from clips import write_clip
 from PIL import Image
@@ -49,11 +53,11 @@ def shots(tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture
-def page(tmp_path):
+@contextmanager
+def open_page(data: Path, *chromium_options: str) -> Iterator:
     """The page of a fresh server with one worker, loaded in Chromium; no script error may happen on it."""
-    with serve(tmp_path / "data", "--workers", "1") as served, playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with serve(data, "--workers", "1") as served, playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", *chromium_options])
         page = browser.new_page(viewport={"width": 1280, "height": 960}, accept_downloads=True)
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -62,6 +66,46 @@ def page(tmp_path):
         yield page
         browser.close()
     assert errors == []
+
+
+@pytest.fixture
+def page(tmp_path):
+    with open_page(tmp_path / "data") as page:
+        yield page
+
+
+def write_camera(path: Path, frames: int = 30, size=(640, 360)) -> Path:
+    """A clip for Chromium's fake camera (Y4M, I420): a slow pan across a photo."""
+    photo = np.asarray(Image.open(EXAMPLES / "tubingen.jpg").convert("RGB").resize((size[0] + 2 * frames, size[1])))
+    with path.open("wb") as file:
+        file.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F15:1 Ip A1:1 C420jpeg\n".encode())
+        for index in range(frames):
+            crop = np.ascontiguousarray(photo[:, 2 * index : 2 * index + size[0]])
+            file.write(b"FRAME\n" + cv2.cvtColor(crop, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
+
+
+def test_the_live_tab_streams_the_fake_camera_stylized_in_chromium(tmp_path, shots):
+    camera = write_camera(tmp_path / "camera.y4m")
+    options = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+               f"--use-file-for-fake-video-capture={camera}")  # fmt: skip
+    with open_page(tmp_path / "data", *options) as page:
+        page.click("#tab-live")
+        assert page.is_hidden("#picture-mode")
+        page.select_option("#live-style", "starry_night")
+        page.click("#live-start")
+        page.wait_for_function("document.querySelector('#live-stats').textContent.includes('frames/s')", timeout=60_000)
+        page.wait_for_timeout(3000)  # a few seconds of stream, for the figures
+        stats = page.inner_text("#live-stats")
+        width, height = page.eval_on_selector("#live-output", "e => [e.naturalWidth, e.naturalHeight]")
+        assert (width, height) == (640, 360)
+        page.screenshot(path=shots / "web_live.png")
+        # The stream keeps coming: the picture shown changes.
+        shown = page.get_attribute("#live-output", "src")
+        page.wait_for_function(f"document.querySelector('#live-output').src !== {shown!r}", timeout=30_000)
+        page.click("#live-stop")
+        assert page.is_visible("#live-start") and page.inner_text("#live-message") == ""
+    assert float(stats.split(" frames/s")[0]) > 0
 
 
 def test_upload_progress_download_and_recent_jobs_in_chromium(page, shots):

@@ -59,23 +59,51 @@ def optical_flow(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
 def warp(image: np.ndarray, flow: np.ndarray, sharp: bool = False) -> np.ndarray:
     """``image`` (the previous frame, any channels) sampled where ``flow`` says each current pixel was:
     bilinearly, or bicubically when ``sharp`` (for pictures warped frame after frame, whose blur would add up)."""
-    height, width = flow.shape[:2]
-    columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    x, y = columns + flow[..., 0], rows + flow[..., 1]
+    x, y = sources(flow)
     interpolation = cv2.INTER_CUBIC if sharp else cv2.INTER_LINEAR
     return cv2.remap(image, x, y, interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+def sources(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``flow`` says each pixel was: its column plus the flow's x, its row plus the flow's y."""
+    columns, rows = _grid(flow.shape[:2])
+    along, down = cv2.split(flow)
+    return cv2.add(columns, along), cv2.add(rows, down)
+
+
+@functools.cache
+def _grid(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    height, width = size
+    return np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
 
 
 def reliable(flow_to_previous: np.ndarray, flow_to_current: np.ndarray) -> np.ndarray:
     """``(H, W)`` bool: where the flow can be trusted (forward–backward consistent, Ruder et al. 2016).
 
     ``flow_to_current`` maps the previous frame to the current one. Following ``flow_to_previous`` and then
-    ``flow_to_current`` from there must return to the start: ``|w + ŵ|² ≤ 0.01 (|w|² + |ŵ|²) + 0.5``.
+    ``flow_to_current`` from there must return to the start: ``|w + ŵ|² ≤ 0.01 (|w|² + |ŵ|²) + 0.5``. A pixel
+    whose flow leads outside the previous frame came into view: nothing is known of it (warped, it would copy
+    the border, and in a pan those copies pile up into streaks).
+
+    Example:
+        >>> still = np.zeros((4, 6, 2), np.float32)
+        >>> panned = still.copy(); panned[..., 0] = 2  # every pixel was 2 px further right
+        >>> reliable(panned, -panned).astype(int)[0]  # the last two columns were out of view
+        array([1, 1, 1, 1, 0, 0])
     """
-    back = warp(flow_to_current, flow_to_previous)
-    total = (flow_to_previous + back) ** 2
-    size = flow_to_previous**2 + back**2
-    return total.sum(axis=2) <= 0.01 * size.sum(axis=2) + 0.5
+    x, y = sources(flow_to_previous)
+    back = cv2.remap(flow_to_current, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # OpenCV's arithmetic: NumPy's over the (H, W, 2) flows cost 3× as much (24 against 8 ms at 640×360).
+    total = _squared_length(cv2.add(flow_to_previous, back))
+    size = cv2.add(_squared_length(flow_to_previous), _squared_length(back))
+    height, width = flow_to_previous.shape[:2]
+    in_view = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+    return (total <= 0.01 * size + 0.5) & in_view
+
+
+def _squared_length(flow: np.ndarray) -> np.ndarray:
+    along, down = cv2.split(flow)
+    return cv2.add(cv2.multiply(along, along), cv2.multiply(down, down))
 
 
 def motion(current: np.ndarray, previous: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
