@@ -29,13 +29,12 @@ from PIL import Image
 from stylegram.evaluation import evaluate_video
 from stylegram.io.video import VideoWriter, probe_video, read_frames
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
-from stylegram.video import stylize_video
+from stylegram.video import ONE_PASS_ENGINES, stylize_video
 
 BUNNY = ROOT.parent / "shared" / "bench" / "video" / "bunny.mp4"
 #: A validation photo (training/data.py's split) with fine detail everywhere: the fast pan's.
 FAST_PAN_PHOTO = ROOT.parent / "shared" / "train" / "photos" / "sun_house.jpg"
 OUT = RESULTS / "video"
-ONE_PASS_DEFAULTS = ("adain", "wct")
 
 
 def make_pan(path, seconds: float, fps: int = 24, size=(640, 360), photo: Path = IMAGES / "tubingen.jpg") -> None:
@@ -56,7 +55,7 @@ def make_pan(path, seconds: float, fps: int = 24, size=(640, 360), photo: Path =
 
 CHILD = """
 import json, resource, sys
-from stylegram.video import stylize_video
+from stylegram.video import ONE_PASS_ENGINES, stylize_video
 result = stylize_video(sys.argv[1], sys.argv[2], model=sys.argv[3])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 print(json.dumps({"frames": result.frames, "peak_rss_gb": round(peak, 3)}))
@@ -138,23 +137,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="starry_night")
     parser.add_argument("--temporal-strength", type=float, default=DEFAULT_TEMPORAL_STRENGTH)
-    parser.add_argument("--optimised-seconds", type=float, default=2.0, help="of bunny, for --style (0: skip)")
+    parser.add_argument("--optimised-seconds", type=float, default=2.0, help="of bunny, for gatys (0: keep the last)")
     parser.add_argument("--skip-fast", action="store_true", help="keep the last run's network rows and memory")
-    parser.add_argument("--one-pass", nargs="*", default=list(ONE_PASS_DEFAULTS), help="engines with the painting")
+    parser.add_argument("--one-pass", nargs="*", default=["adain", "wct"],
+                        help="engines with the painting (none: keep the last run's rows)")  # fmt: skip
     parser.add_argument("--one-pass-seconds", type=float, default=4.0, help="of bunny, for the one-pass engines")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "video.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     style = IMAGES / f"{args.model}.jpg"
-    if args.skip_fast:  # keep the network rows and memory of the last run, e.g. to add other engines' rows
-        clips, memory = [row for row in previous["clips"] if row.get("engine") == "fast"], previous["memory"]
+
+    def kept(engines: set[str]) -> list[dict]:
+        """The last run's rows of ``engines``: a part skipped this time keeps its figures."""
+        return [row for row in previous.get("clips", []) if row.get("engine") in engines]
+
+    if args.skip_fast:
+        clips, memory = kept({"fast"}), previous["memory"]
     else:
         clips, memory = fast_rows(args.model, args.temporal_strength, style)
-    if args.one_pass:
-        clips.extend(one_pass_rows(style, args.one_pass, args.one_pass_seconds))
-    if args.optimised_seconds:
-        clips.append(optimised_rows(style, args.optimised_seconds))
+    one_pass = set(ONE_PASS_ENGINES)
+    clips += one_pass_rows(style, args.one_pass, args.one_pass_seconds) if args.one_pass else kept(one_pass)
+    clips += [optimised_rows(style, args.optimised_seconds)] if args.optimised_seconds else kept({"gatys"})
     save(report("video", model=args.model, temporal_strength=args.temporal_strength, clips=clips, memory=memory))
 
 

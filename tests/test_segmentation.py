@@ -33,6 +33,10 @@ def test_regions_are_numbered_from_the_top_and_carry_comparable_descriptors():
     assert found.descriptors.shape[0] == 2 and len(found.masks()) == 2
     # The same regions described again, from the labels alone, give the same descriptors.
     torch.testing.assert_close(describe_regions(picture, found.labels), found.descriptors)
+    # Pixels in no region (−1, as kept ones are) leave the descriptors of the others alone.
+    sky_only = found.labels.masked_fill(found.labels == 1, -1)
+    assert not torch.allclose(describe_regions(picture, torch.zeros_like(found.labels))[0], found.descriptors[0])
+    torch.testing.assert_close(describe_regions(picture, sky_only)[0], found.descriptors[0])
 
 
 def test_the_subject_is_the_thing_in_the_middle():

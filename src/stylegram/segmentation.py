@@ -256,8 +256,8 @@ def _descriptors(deep: torch.Tensor, labels: torch.Tensor, grid: tuple[int, int]
 
 
 def describe_regions(image: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The mean deep features of each region of a label map ``labels`` (``(H, W)``, 0..count-1) of ``image``,
-    comparable with :attr:`Segmentation.descriptors` of any picture."""
+    """The mean deep features of each region of a label map ``labels`` (``(H, W)``, 0..count-1; −1 for pixels
+    in no region) of ``image``, comparable with :attr:`Segmentation.descriptors` of any picture."""
     _, deep, grid = describe(image.float().cpu())
     return _descriptors(deep, labels, grid, int(labels.max()) + 1)
 

@@ -105,11 +105,30 @@ def test_a_clip_makes_a_video_job_with_an_mp4_result(client, app, tmp_path):
     assert probe_video(stored).frames == 8 and probe_video(stored).width == 64
 
 
-def test_video_jobs_are_for_the_fast_engine_and_short_clips(client, tmp_path, settings):
+def test_a_clip_with_an_uploaded_painting_is_made_by_a_one_pass_engine(client, app, tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", frames=8)
+    painting = (EXAMPLES / "the_scream.jpg").read_bytes()
+    response = client.post("/v1/jobs", files={"content": ("clip.mp4", clip.read_bytes()),
+                                              "style_image": ("scream.jpg", painting)},
+                           data={"engine": "adain", "size": 64})  # fmt: skip
+    assert response.status_code == 202, response.text
+    run_queued(app)
+    done = client.get(f"/v1/jobs/{response.json()['id']}").json()
+    assert done["status"] == "done", done["error"]
+    assert done["run"]["frames"] == 8 and done["run"]["has_audio"]
+    stored = tmp_path / "result.mp4"
+    stored.write_bytes(client.get(done["result_url"]).content)
+    assert probe_video(stored).frames == 8 and probe_video(stored).width == 64
+
+
+def test_video_jobs_are_for_the_video_engines_and_short_clips(client, tmp_path, settings):
     clip = write_clip(tmp_path / "clip.mp4", frames=8)
     response = client.post("/v1/jobs", files={"content": ("c.mp4", clip.read_bytes())},
-                           data={"engine": "gatys", "style": "starry_night"})  # fmt: skip
-    assert response.status_code == 400 and "fast engine" in response.json()["detail"]
+                           data={"engine": "photo", "style": "starry_night"})  # fmt: skip
+    assert response.status_code == 400 and "videos are made by the engines" in response.json()["detail"]
+    response = client.post("/v1/jobs", files={"content": ("c.mp4", clip.read_bytes())},
+                           data={"engine": "gatys", "style": "starry_night", "size": 1536})  # fmt: skip
+    assert response.status_code == 400 and "limit of 1024 px for the gatys video jobs" in response.json()["detail"]
     settings.max_video_seconds = 0.5  # the clip lasts 8 frames at 12 fps
     response = client.post("/v1/jobs", files={"content": ("c.mp4", clip.read_bytes())}, data={"style": "starry_night"})
     assert response.status_code == 400 and "lasts" in response.json()["detail"]

@@ -1,6 +1,7 @@
 """The live stream (``/v1/live``) with a test client: frames painted and answered by number, frames dropped and
 never queued when the server is busy, each stream its own, bad input answered in one message, the token."""
 
+import contextlib
 import io
 import json
 import struct
@@ -9,11 +10,15 @@ import time
 
 import numpy as np
 import pytest
+import uvicorn
 from PIL import Image
 from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
-from stylegram.server import ServiceSettings, create_app
+from stylegram.server import ServiceSettings, create_app, live
 from stylegram.server.live import CLOSE_BAD_DATA, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TRY_LATER, MAX_FRAME_BYTES
+from stylegram.server.process import free_port
 
 from .test_app import local_client
 
@@ -196,3 +201,42 @@ def test_a_page_of_another_site_cannot_open_a_stream(tmp_path):
     ):
         pass
     assert refused_handshake.value.code == CLOSE_POLICY
+
+
+@pytest.fixture
+def real_server(tmp_path, monkeypatch):
+    """The app behind uvicorn on loopback (real sockets, so a client that stops reading holds the server up), with
+    a short send timeout."""
+    monkeypatch.setattr(live, "SEND_TIMEOUT_S", 1.0)
+    app = create_app(ServiceSettings(data_dir=tmp_path / "data"), collect=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield app, f"ws://127.0.0.1:{port}/v1/live"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_client_that_never_reads_is_closed_and_others_are_still_served(real_server):
+    app, url = real_server
+    big = jpeg(0, size=(640, 360))
+    # max_queue=1: the client takes one message off the socket and then reads no more.
+    with connect(url, max_queue=1) as stuck, connect(url) as reader:
+        stuck.send(json.dumps({"style": "starry_night", "size": 640}))
+        reader.send(json.dumps(FAST))
+        assert json.loads(reader.recv())["type"] == "ready"
+        deadline = time.monotonic() + 60
+        sent = 0
+        while app.state.live.streams == 2 and time.monotonic() < deadline:
+            with contextlib.suppress(ConnectionClosed):
+                stuck.send(frame(sent, big))  # stylized frames pile up unread until the server gives up on it
+            sent += 1
+            time.sleep(0.02)
+        assert app.state.live.streams == 1, "the stream that is never read was not closed"
+        reader.send(frame(1, jpeg(1)))
+        assert json.loads(reader.recv())["seq"] == 1
+        assert struct.unpack(">I", reader.recv()[:4])[0] == 1

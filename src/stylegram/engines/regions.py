@@ -66,16 +66,14 @@ def resolve_regions(request: Request, photo: Image.Image) -> Request:
         count = DEFAULT_MATCHED_REGIONS if request.match_regions else len(request.styles)
     tensor = image_to_tensor(photo)
     kept = torch.zeros(tensor.shape[-2:], dtype=torch.bool)
-    found = None
-    if kind == "semantic":
-        found = segment(tensor, count, seed=request.seed)
-    elif kind == "subject":
-        found = subject(tensor, seed=request.seed)
+    descriptors = None  # regions by meaning come with theirs; the others are described if matched
+    if kind in ("semantic", "subject"):
+        found = segment(tensor, count, seed=request.seed) if kind == "semantic" else subject(tensor, seed=request.seed)
+        labels, descriptors = found.labels, found.descriptors
     elif kind == AUTO_REGIONS:
         labels = torch.cat(segment_regions(tensor, count, seed=request.seed), dim=1)[0].argmax(dim=0)
     else:
         labels, kept = _label_map_regions(request, photo)
-    labels = found.labels if found is not None else labels
     regions = [(labels == index) & ~kept for index in range(int(labels.max()) + 1)]
     if not request.match_regions and len(regions) != len(request.styles):
         raise InputError(
@@ -92,7 +90,8 @@ def resolve_regions(request: Request, photo: Image.Image) -> Request:
         present = [index for index, region in enumerate(regions) if bool(region.any())]
         painting = image_to_tensor(load_image(spec.image, what="painting"))
         painted = segment(painting, len(present), seed=request.seed, what="painting")
-        descriptors = found.descriptors if found is not None else describe_regions(tensor, labels)
+        if descriptors is None:  # kept pixels belong to no region painted
+            descriptors = describe_regions(tensor, labels.masked_fill(kept, -1))
         nearest = torch.cdist(descriptors, painted.descriptors).argmin(dim=1)
         styles = [
             dataclasses.replace(

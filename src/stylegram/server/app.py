@@ -424,7 +424,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
 
     @api.post("/jobs", status_code=202, tags=["jobs"])
     async def submit(
-        content: Annotated[UploadFile, File(description="the photo, or a video clip (fast engine)")],
+        content: Annotated[UploadFile, File(description="the photo, or a video clip")],
         params: Annotated[JobParams, Form()],
         style_image: Annotated[UploadFile | None, File(description="a painting, instead of a style name")] = None,
         region_map: Annotated[

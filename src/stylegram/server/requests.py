@@ -14,12 +14,12 @@ from stylegram.api import stylize
 from stylegram.engines import ProgressEvent, get_engine
 from stylegram.engines.base import picture_size, region_kind
 from stylegram.errors import InputError
-from stylegram.io.image import encode_image
+from stylegram.io.image import ImageInput, encode_image
 from stylegram.models.store import shipped_styles, style_painting
 from stylegram.ops.masks import format_color, label_map_colors, parse_color
 from stylegram.server.jobs import open_image_bytes
 from stylegram.server.settings import ServiceSettings
-from stylegram.video import DEFAULT_WARMUP, stylize_video
+from stylegram.video import DEFAULT_WARMUP, VIDEO_ENGINES, stylize_video
 
 #: The optimisation engine sends a preview with every N-th step.
 PREVIEW_EVERY = 5
@@ -106,8 +106,8 @@ def check_job(
         InputError: an unknown style, a missing or extra style image, a size or step count over the caps, a
             video for another engine than the fast one.
     """
-    if params.kind == "video" and params.engine != "fast":
-        raise InputError("videos are made with the fast engine (a shipped style); choose engine fast")
+    if params.kind == "video" and params.engine not in VIDEO_ENGINES:
+        raise InputError(f"videos are made by the engines {', '.join(VIDEO_ENGINES)}, not {params.engine}")
     chunk = (params.frames_from, params.frames_to)
     if chunk != (None, None) and (params.kind != "video" or None in chunk or chunk[0] >= chunk[1]):
         raise InputError("frames_from and frames_to, both, the first below the second, are for videos only")
@@ -125,8 +125,10 @@ def check_job(
             raise InputError("choose a shipped style for the fast engine")
     elif has_style_upload == (params.style is not None):
         raise InputError("give either a shipped style name or a style image upload, one of them")
-    what = "video" if params.kind == "video" else params.engine
-    cap = settings.max_size[what]
+    cap = settings.max_size[params.engine]
+    what = f"{params.engine} video" if params.kind == "video" else params.engine
+    if params.kind == "video":
+        cap = min(cap, settings.max_size["video"])
     if params.size > cap:
         raise InputError(f"size {params.size} is over this server's limit of {cap} px for the {what} jobs")
     if params.iterations is not None and params.iterations > settings.max_iterations:
@@ -181,11 +183,15 @@ def stylize_job(
 ) -> tuple[bytes, dict[str, Any]]:
     """Run a job on this machine: its result file (PNG, or MP4 for a video) and what the engine chose."""
     job = JobParams(**params)
-    if job.kind == "video":
-        return _stylize_clip(job, inputs["content"], on_progress)
     # The server checked the uploads against its own limits; a worker (maybe on another machine) has only the
     # defaults, which guard the decoding here.
     pixels = ServiceSettings.max_upload_pixels
+    if job.kind == "video":
+        painting = None
+        if job.engine != "fast":
+            painting = open_image_bytes(inputs["style"], "style image", pixels) if "style" in inputs else None
+            painting = painting or style_painting(job.style)
+        return _stylize_clip(job, inputs["content"], painting, on_progress)
     content = open_image_bytes(inputs["content"], "content image", pixels)
     common = {"size": job.size, "seed": job.seed, "color": job.color}
     if job.strength is not None:
@@ -227,15 +233,18 @@ def stylize_job(
 
 
 def _stylize_clip(
-    job: JobParams, clip: bytes, on_progress: Callable[[ProgressEvent], None] | None
+    job: JobParams, clip: bytes, painting: ImageInput | None, on_progress: Callable[[ProgressEvent], None] | None
 ) -> tuple[bytes, dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="stylegram-video-") as folder:
         source, output = Path(folder) / "source.video", Path(folder) / "stylized.mp4"
         source.write_bytes(clip)
         frames = None if job.frames_from is None else (job.frames_from, job.frames_to)
+        chosen = {"model": job.style} if painting is None else {"style": painting}
+        if job.iterations is not None:
+            chosen["iterations"] = job.iterations
         result = stylize_video(
-            source, output, model=job.style, size=job.size, strength=job.strength, color=job.color,
-            frames=frames, warmup=job.warmup, on_progress=on_progress,
+            source, output, engine=job.engine, size=job.size, strength=job.strength, color=job.color,
+            seed=job.seed, frames=frames, warmup=job.warmup, on_progress=on_progress, **chosen,
         )  # fmt: skip
         run = {"frames": result.frames, "size": list(result.size), "fps": float(result.fps),
                "has_audio": result.has_audio, "precision": result.options["precision"]}  # fmt: skip
