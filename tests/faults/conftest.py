@@ -3,7 +3,8 @@
 import pytest
 import torch
 from clips import write_clip
-from server.test_app import app, client, photo, settings  # noqa: F401 (the API tests' fixtures, used here too)
+from server.conftest import app, client  # noqa: F401 (the API tests' fixtures, used here too)
+from server.test_app import photo, settings  # noqa: F401
 
 from stylegram.models.store import save_style_model
 from stylegram.models.transformer import TransformerNet

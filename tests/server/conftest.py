@@ -1,5 +1,5 @@
 """Real service processes on loopback: ``stylegram serve`` (and ``stylegram worker``, ``redis-server``) started
-by the tests, for the fault, queue and browser tests."""
+by the tests, for the fault, queue and browser tests; and the app under a test client."""
 
 from __future__ import annotations
 
@@ -11,8 +11,27 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from fastapi.testclient import TestClient
 
+from stylegram.server import create_app
 from stylegram.server.process import RedisServer, server_process
+
+
+def local_client(app) -> TestClient:
+    """A client that calls the app as a browser on this machine would: by the name ``localhost``."""
+    return TestClient(app, base_url="http://localhost")
+
+
+@pytest.fixture
+def app(settings):
+    """The app of the module's ``settings``, its collector left to the test."""
+    return create_app(settings, collect=False)
+
+
+@pytest.fixture
+def client(app):
+    with local_client(app) as client:
+        yield client
 
 
 class Served:

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 from clips import write_clip
-from fastapi.testclient import TestClient
 from PIL import Image, ImageColor
 
 from stylegram.io.image import image_to_tensor
 from stylegram.io.video import probe_video
 from stylegram.server import ServiceSettings, create_app
 from stylegram.server.jobs import is_job_id, report_key
+
+from .conftest import local_client
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "images"
 
@@ -33,25 +34,9 @@ def run_queued(app) -> int:
     return count
 
 
-def local_client(app) -> TestClient:
-    """A client that calls the app as a browser on this machine would: by the name ``localhost``."""
-    return TestClient(app, base_url="http://localhost")
-
-
 @pytest.fixture
 def settings(tmp_path) -> ServiceSettings:
     return ServiceSettings(data_dir=tmp_path / "data", stale_after_s=0.2)
-
-
-@pytest.fixture
-def app(settings):
-    return create_app(settings, collect=False)
-
-
-@pytest.fixture
-def client(app):
-    with local_client(app) as client:
-        yield client
 
 
 @pytest.fixture

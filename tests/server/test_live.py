@@ -20,7 +20,7 @@ from stylegram.server import ServiceSettings, create_app, live
 from stylegram.server.live import CLOSE_BAD_DATA, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TRY_LATER, MAX_FRAME_BYTES
 from stylegram.server.process import free_port
 
-from .test_app import local_client
+from .conftest import local_client
 
 #: By the name the host check lets through (the test client says "testserver" unless told).
 LIVE = "ws://localhost/v1/live"
@@ -61,17 +61,6 @@ def refused(socket) -> tuple[str, int]:
 @pytest.fixture
 def settings(tmp_path) -> ServiceSettings:
     return ServiceSettings(data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-def app(settings):
-    return create_app(settings, collect=False)
-
-
-@pytest.fixture
-def client(app):
-    with local_client(app) as client:
-        yield client
 
 
 def test_a_stream_paints_every_frame_it_is_sent_one_at_a_time(client, app):
