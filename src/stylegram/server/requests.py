@@ -187,10 +187,11 @@ def stylize_job(
     # defaults, which guard the decoding here.
     pixels = ServiceSettings.max_upload_pixels
     if job.kind == "video":
-        painting = None
-        if job.engine != "fast":
-            painting = open_image_bytes(inputs["style"], "style image", pixels) if "style" in inputs else None
-            painting = painting or style_painting(job.style)
+        painting = None  # fast: the style's network
+        if "style" in inputs:
+            painting = open_image_bytes(inputs["style"], "style image", pixels)
+        elif job.engine != "fast":
+            painting = style_painting(job.style)
         return _stylize_clip(job, inputs["content"], painting, on_progress)
     content = open_image_bytes(inputs["content"], "content image", pixels)
     common = {"size": job.size, "seed": job.seed, "color": job.color}
