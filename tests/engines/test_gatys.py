@@ -53,7 +53,13 @@ def test_progress_events_count_every_step(content_path, style_path):
     assert len(result.losses) == 5
 
 
-def test_seed_makes_noise_runs_repeatable(content_path, style_path):
+@pytest.fixture
+def fixed_threads(monkeypatch):
+    """Float sums depend on the thread count, which otherwise follows the machine's load from step to step."""
+    monkeypatch.setattr(cpu, "_pinned_threads", lambda: 1)
+
+
+def test_seed_makes_noise_runs_repeatable(content_path, style_path, fixed_threads):
     first = run(content_path, style_path, iterations=4, init="noise", seed=7)
     again = run(content_path, style_path, iterations=4, init="noise", seed=7)
     other = run(content_path, style_path, iterations=4, init="noise", seed=8)
@@ -265,9 +271,7 @@ def test_region_styles_stay_in_their_regions(tmp_path, content_path, style_path)
     assert result.options["styles"][1]["mask"] == "<image 64x48>"
 
 
-def test_same_request_gives_the_same_image_bit_for_bit(content_path, style_path, monkeypatch):
-    # Float sums depend on the thread count, which otherwise follows the machine's load from step to step.
-    monkeypatch.setattr(cpu, "_pinned_threads", lambda: 1)
+def test_same_request_gives_the_same_image_bit_for_bit(content_path, style_path, fixed_threads):
     first, second = (run(content_path, style_path, iterations=8, seed=3, init="noise") for _ in range(2))
     assert np.array_equal(np.asarray(first.image), np.asarray(second.image))
     assert first.losses == second.losses
