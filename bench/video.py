@@ -26,10 +26,11 @@ import numpy as np
 from common import IMAGES, RESULTS, ROOT, report, save
 from PIL import Image
 
+from stylegram.engines import engine_infos
 from stylegram.evaluation import evaluate_video
 from stylegram.io.video import VideoWriter, probe_video, read_frames
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
-from stylegram.video import ONE_PASS_ENGINES, stylize_video
+from stylegram.video import stylize_video
 
 BUNNY = ROOT.parent / "shared" / "bench" / "video" / "bunny.mp4"
 #: A validation photo (training/data.py's split) with fine detail everywhere: the fast pan's.
@@ -55,7 +56,7 @@ def make_pan(path, seconds: float, fps: int = 24, size=(640, 360), photo: Path =
 
 CHILD = """
 import json, resource, sys
-from stylegram.video import ONE_PASS_ENGINES, stylize_video
+from stylegram.video import stylize_video
 result = stylize_video(sys.argv[1], sys.argv[2], model=sys.argv[3])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 print(json.dumps({"frames": result.frames, "peak_rss_gb": round(peak, 3)}))
@@ -156,7 +157,7 @@ def main() -> None:
         clips, memory = kept({"fast"}), previous["memory"]
     else:
         clips, memory = fast_rows(args.model, args.temporal_strength, style)
-    one_pass = set(ONE_PASS_ENGINES)
+    one_pass = {info.name for info in engine_infos(video="blend", style_input="paintings")}
     clips += one_pass_rows(style, args.one_pass, args.one_pass_seconds) if args.one_pass else kept(one_pass)
     clips += [optimised_rows(style, args.optimised_seconds)] if args.optimised_seconds else kept({"gatys"})
     save(report("video", model=args.model, temporal_strength=args.temporal_strength, clips=clips, memory=memory))

@@ -26,11 +26,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stylegram.api import build_request, run_request, save_result
+from stylegram.engines import engine_info
 from stylegram.engines.base import request_record
 from stylegram.errors import InputError
 from stylegram.io.files import atomic_path, same_file
 from stylegram.io.image import SAVE_FORMATS, exif_for, pictures_in, read_metadata
+from stylegram.transfer import build_request, run_request, save_result
 
 DEFAULT_PATTERN = "{photo}_{style}.png"
 MANIFEST = "manifest.json"
@@ -171,9 +172,9 @@ def stylize_batch(
     bit_depth: int = 8,
     **options: Any,
 ) -> BatchResult:
-    """Make every item of :func:`plan_batch` with ``engine`` and its ``options`` (the fast engine takes each
-    item's style as its ``model``); JPEG and WebP pictures at ``quality``, each with its photo's EXIF as
-    ``exif`` says (``keep``, ``no-gps``, ``strip``), at ``bit_depth`` 8 or 16.
+    """Make every item of :func:`plan_batch` with ``engine`` and its ``options`` (an engine that paints trained
+    styles takes each item's style as its ``model``); JPEG and WebP pictures at ``quality``, each with its photo's
+    EXIF as ``exif`` says (``keep``, ``no-gps``, ``strip``), at ``bit_depth`` 8 or 16.
 
     ``on_item(item, index)`` is called as each item starts (status ``pending``) and ends.
     """
@@ -187,7 +188,8 @@ def stylize_batch(
             on_item(item, index)
         started = time.perf_counter()
         try:
-            styles, item_options = ([], {**options, "model": item.style}) if engine == "fast" else (item.style, options)
+            takes_model = engine_info(engine).style_input == "model"
+            styles, item_options = ([], {**options, "model": item.style}) if takes_model else (item.style, options)
             request = build_request(
                 item.photo, styles, engine=engine, size=size, seed=seed, device=device, **item_options
             )

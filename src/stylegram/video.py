@@ -24,36 +24,29 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
-from stylegram.api import stylize
 from stylegram.cpu import fit_threads
-from stylegram.engines import get_engine
+from stylegram.engines import engine_info, engine_infos
 from stylegram.engines.arbitrary import DEFAULT_STYLE_SIZE
 from stylegram.engines.base import (
     MIN_SIDE,
     ProgressCallback,
     ProgressEvent,
+    check_controls,
     check_fraction,
     check_pixels,
     describe_image,
     picture_size,
 )
-from stylegram.engines.fast import DEFAULT_MODEL, finish, load_model, run_network
+from stylegram.engines.fast import DEFAULT_MODEL
 from stylegram.engines.gatys import DEFAULT_TEMPORAL_WEIGHT
 from stylegram.errors import InputError
 from stylegram.io.image import ImageInput, check_output_path, fit_long_side, load_image, resize
 from stylegram.io.video import VideoWriter, output_size, probe_video, read_frames
-from stylegram.models.store import resolve_model
-from stylegram.ops.color import COLOR_METHODS
-from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH, TemporalBlender, motion, to_grey, warp
+from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH, FLOW_SCALE, TemporalBlender, motion, to_grey, warp
 from stylegram.runtime import choose_precision, precision_name, resolve_device
-
-#: The engines that paint any painting in one pass; with ``fast`` (a trained style) and ``gatys`` (optimisation)
-#: they make :data:`VIDEO_ENGINES`.
-ONE_PASS_ENGINES = ("adain", "wct", "efdm")
-VIDEO_ENGINES = ("fast", *ONE_PASS_ENGINES, "gatys")
+from stylegram.transfer import stylize
 
 #: Optimisation steps for a video's first frame and for each later one (which starts from the previous result).
 DEFAULT_FIRST_FRAME_ITERATIONS, DEFAULT_FRAME_ITERATIONS = 100, 30
@@ -145,44 +138,47 @@ class VideoResult:
         return self.frames / self.seconds if self.seconds else 0.0
 
 
-class NetworkPainter:
-    """Frames through a trained network, then :class:`~stylegram.ops.flow.TemporalBlender`."""
+class BlendingPainter:
+    """Frames through an engine that paints in one pass (its description's ``video`` is ``blend``), each a
+    :func:`~stylegram.transfer.stylize` call, then :class:`~stylegram.ops.flow.TemporalBlender`.
 
-    def __init__(self, model: str, target: torch.device, dtype: torch.dtype | None, options: dict) -> None:
-        self.net, _ = load_model(resolve_model(model), target, dtype)
-        self.target, self.options = target, options
-        self.blender = TemporalBlender(options["temporal_strength"])
+    A painting is read and scaled once; the engine keeps what it computes from it (the one-pass engines'
+    ``StatisticsCache``, the fast engine's network), so a frame costs one pass of the networks.
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        photo = torch.from_numpy(frame.copy()).permute(2, 0, 1)[None].float().div(255).to(self.target)
-        picture = finish(run_network(self.net, photo), photo, self.options["color"], self.options["strength"])
-        return self.blender(frame, (picture[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8))
-
-
-class OnePassPainter:
-    """Frames through a one-pass engine with any painting, then :class:`~stylegram.ops.flow.TemporalBlender`.
-
-    The painting is read and scaled once; the engine keeps its statistics (``StatisticsCache``), so a frame costs
-    one pass of the networks. ``work_size`` (None: the engine's default) trades detail for speed.
+    Args:
+        engine: the engine's name.
+        style: the painting, for an engine that paints from style images; None for one with a trained model.
+        arguments: the rest of the engine's arguments for every frame (``model``, ``strength``, ``precision``…).
+        temporal_strength: as :class:`~stylegram.ops.flow.TemporalBlender`'s ``strength``.
+        flow_scale: the fraction of the frame's size the motion is found at.
     """
 
     def __init__(
-        self, engine: str, style: ImageInput, device: str, precision: str, options: dict, work_size: int | None = None
+        self,
+        engine: str,
+        style: ImageInput | None,
+        arguments: dict,
+        temporal_strength: float,
+        flow_scale: float = FLOW_SCALE,
     ) -> None:
-        painting = load_image(style, what="style image")
-        least = get_engine(engine).min_style_side
-        if min(painting.size) < least:
-            raise InputError(f"the painting is {painting.width}x{painting.height}; it needs at least {least} px a side")
-        self.painting = resize(painting, fit_long_side(painting.size, DEFAULT_STYLE_SIZE))
-        self.arguments = {"engine": engine, "device": device, "precision": precision, "color": options["color"]}
-        if options["strength"] is not None:
-            self.arguments["strength"] = options["strength"]
-        if work_size is not None:
-            self.arguments["work_size"] = work_size
-        self.blender = TemporalBlender(options["temporal_strength"])
+        info = engine_info(engine)
+        self.styles: list[Image.Image] = []
+        if info.style_input == "paintings":
+            painting = load_image(style, what="style image")
+            least = info.min_style_side
+            if min(painting.size) < least:
+                raise InputError(
+                    f"the painting is {painting.width}x{painting.height}; it needs at least {least} px a side"
+                )
+            self.styles = [resize(painting, fit_long_side(painting.size, DEFAULT_STYLE_SIZE))]
+        self.arguments = {"engine": engine, **{name: value for name, value in arguments.items() if value is not None}}
+        self.blender = TemporalBlender(temporal_strength, flow_scale)
+        # A small frame first: a bad model or option fails here, before any output exists, and the engine has
+        # loaded what it keeps.
+        stylize(Image.new("RGB", (2 * MIN_SIDE, 2 * MIN_SIDE)), self.styles, size=2 * MIN_SIDE, **self.arguments)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        result = stylize(Image.fromarray(frame), self.painting, size=max(frame.shape[:2]), **self.arguments)
+        result = stylize(Image.fromarray(frame), self.styles, size=max(frame.shape[:2]), **self.arguments)
         return self.blender(frame, np.asarray(result.image))
 
 
@@ -222,18 +218,26 @@ def check_video_engine(engine: str | None, style: ImageInput | None) -> str:
     """The engine a clip is made with: ``engine``, or by default ``gatys`` with a painting and ``fast`` without.
 
     Raises:
-        InputError: an engine that does not make videos, a painting for ``fast`` or none for the others.
+        InputError: an engine that does not make videos, a painting for one with trained models or none for one
+            that paints from paintings.
     """
     if engine is None:
         return "fast" if style is None else "gatys"
-    if engine not in VIDEO_ENGINES:
-        raise InputError(f"engine {engine!r} does not make videos; choose one of {', '.join(VIDEO_ENGINES)}")
-    if engine == "fast" and style is not None:
-        raise InputError("the fast engine paints a trained style (--model); give engine adain, wct, efdm or gatys "
-                         "for a painting")  # fmt: skip
-    if engine != "fast" and style is None:
+    makers = video_engines()
+    if engine not in makers:
+        raise InputError(f"engine {engine!r} does not make videos; choose one of {', '.join(makers)}")
+    info = engine_info(engine)
+    if info.style_input == "model" and style is not None:
+        others = ", ".join(name for name in makers if engine_info(name).style_input == "paintings")
+        raise InputError(f"the {engine} engine paints a trained style (--model); give engine {others} for a painting")
+    if info.style_input == "paintings" and style is None:
         raise InputError(f"engine {engine} needs a painting (--style)")
     return engine
+
+
+def video_engines() -> list[str]:
+    """The engines that make clips, in the registry's order."""
+    return [info.name for info in engine_infos() if info.video is not None]
 
 
 def stylize_video(
@@ -264,7 +268,7 @@ def stylize_video(
     Args:
         source: the clip.
         output: where to write the ``.mp4`` (atomically).
-        engine: one of :data:`VIDEO_ENGINES`; None: ``gatys`` when ``style`` is given, else ``fast``.
+        engine: one of :func:`video_engines`; None: ``gatys`` when ``style`` is given, else ``fast``.
         model: a shipped style's name or a model file (see ``stylegram styles``), for ``fast``.
         style: the painting, for every other engine.
         size: long side of the output frames; None keeps the clip's (made even).
@@ -289,10 +293,7 @@ def stylize_video(
     output = check_output_path(output, suffixes=(".mp4",), inputs=[source, style, model])
     engine = check_video_engine(engine, style)
     check_fraction("temporal strength", temporal_strength)
-    if strength is not None:
-        check_fraction("strength", strength)
-    if color not in COLOR_METHODS:
-        raise InputError(f"unknown colour method {color!r}; expected one of {', '.join(COLOR_METHODS)}")
+    check_controls(strength, color, precision)
     for name, value in (("iterations", iterations), ("first iterations", first_iterations)):
         if not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a whole number of at least 1, got {value!r}")
@@ -321,16 +322,18 @@ def stylize_video(
         **({"frames": [start, stop], "warmup": start - first} if frames is not None else {}),
     }
     options["engine"] = engine
-    if engine == "fast":
-        options |= {"model": str(model), "strength": 1.0 if strength is None else strength}
-        painter = NetworkPainter(model, target, dtype, options)
-    elif engine in ONE_PASS_ENGINES:
+    painter_info = engine_info(engine)
+    arguments = {"device": device, "precision": precision_used, "color": color, "strength": strength}
+    if painter_info.style_input == "model":
+        options |= {"model": str(model), "strength": painter_info.default_strength if strength is None else strength}
+        arguments["model"] = model
+    else:
         options["style"] = describe_image(style, absolute=True)
-        painter = OnePassPainter(engine, style, device, precision_used, options)
+    if painter_info.video == "blend":
+        painter: BlendingPainter | OptimisingPainter = BlendingPainter(engine, style, arguments, temporal_strength)
     else:
         load_image(style, what="style image")  # a bad painting fails now, not at the first frame
-        options |= {"style": describe_image(style, absolute=True), "iterations": iterations,
-                    "first_iterations": first_iterations, "seed": seed}  # fmt: skip
+        options |= {"iterations": iterations, "first_iterations": first_iterations, "seed": seed}
         painter = OptimisingPainter(style, device, precision_used, seed, options)
 
     # 3. Stream the frames through, one in memory at a time.

@@ -10,7 +10,8 @@ from PIL import Image
 
 from stylegram import __version__
 from stylegram.api import remake
-from stylegram.cli.main import main, parse_layers
+from stylegram.cli.main import main
+from stylegram.engines.registry import parse_layers
 from stylegram.io.image import read_metadata
 
 
@@ -192,13 +193,36 @@ def test_transfer_preserving_colour_records_the_method(tmp_path, content_path, s
     assert read_metadata(output)["color"] == "match"
 
 
-def test_default_layer_weights_survive_the_command_line():
+def test_engine_flags_reach_the_options_parsed_and_absent_ones_keep_the_defaults():
     from stylegram.cli.main import build_parser
-    from stylegram.engines.gatys import GatysOptions
+    from stylegram.cli.transfer import engine_options_from_args
 
-    args = build_parser().parse_args(["transfer", "c.jpg", "s.jpg", "-o", "o.png"])
-    assert parse_layers(args.style_layers, "style") == GatysOptions().style_layers
-    assert parse_layers(args.content_layers, "content") == GatysOptions().content_layers
+    command = ["transfer", "c.jpg", "s.jpg", "-o", "o.png"]
+    args = build_parser().parse_args([*command, "--style-layers", "relu1_1,relu2_1:0.5", "--iterations", "20,10"])
+    assert engine_options_from_args(args, "gatys") == {
+        "style_layers": {"relu1_1": 1.0, "relu2_1": 0.5},
+        "iterations": [20, 10],
+    }
+    assert engine_options_from_args(build_parser().parse_args(command), "gatys") == {}
+    args = build_parser().parse_args([*command, "--work-size", "0", "--levels", "relu4_1,relu1_1"])
+    assert engine_options_from_args(args, "wct") == {"work_size": None, "levels": ("relu4_1", "relu1_1")}
+
+
+def test_a_flag_the_chosen_engine_does_not_take_is_refused_in_one_line(tmp_path, content_path, style_path, capsys):
+    output = tmp_path / "out.png"
+    command = ["transfer", str(content_path), str(style_path), "-o", str(output), "--engine", "adain", "--optimizer"]
+    assert main([*command, "adam"]) == 2
+    assert "--optimizer is not an option of the adain engine" in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_the_engine_flags_help_says_what_strength_means_for_each_engine(capsys):
+    with pytest.raises(SystemExit):
+        main(["transfer", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "fast: a blend of the network's picture (1) with the photo (0)" in text
+    assert "gatys: the style weight on a log scale" in text and "--runtime {torch,onnxruntime} fast: what runs" in text
+    assert "--engine {adain,wct,efdm,photo,gatys}" in text
 
 
 def test_remake_makes_the_same_picture_from_its_metadata(tmp_path, content_path, style_path):

@@ -44,12 +44,13 @@ def test_engine_options_strength_and_colour(model_path, content_path):
 
 
 def test_styles_are_listed_and_found_by_name(model_path, content_path, monkeypatch, capsys):
-    from stylegram.cli import main as cli
+    from stylegram import api
+    from stylegram.cli.main import main
     from stylegram.models import store
 
     monkeypatch.setattr(store, "shipped_styles", lambda: {"tiny": model_path})
-    monkeypatch.setattr(cli, "shipped_styles", lambda: {"tiny": model_path})
-    assert cli.main(["styles"]) == 0
+    monkeypatch.setattr(api, "shipped_styles", lambda: {"tiny": model_path})
+    assert main(["styles"]) == 0
     assert capsys.readouterr().out.startswith("tiny")
     result = stylize(content_path, [], engine="fast", model="tiny", size=32)
     assert result.image.size == (32, 24) and result.options["model"] == "tiny"

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from stylegram import cpu
+from stylegram.api import build_request
 from stylegram.engines import ProgressEvent, Request, StyleSpec, get_engine
 from stylegram.engines.gatys import GatysOptions, plan_scales
 from stylegram.errors import InputError
@@ -12,7 +13,7 @@ from stylegram.evaluation import evaluate
 
 
 def run(content, style, *, on_progress=None, size=64, seed=0, **options):
-    request = Request(content=content, styles=[StyleSpec(style)], size=size, seed=seed, options=GatysOptions(**options))
+    request = build_request(content, style, engine="gatys", size=size, seed=seed, **options)
     return get_engine("gatys").run(request, on_progress)
 
 

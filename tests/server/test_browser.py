@@ -143,7 +143,9 @@ def test_a_clip_becomes_a_video_job_in_chromium(page, shots, tmp_path):
     clip = Path(given) if given else write_clip(tmp_path / "clip.mp4", frames=12)
     page.set_input_files("#content", clip)
     page.wait_for_selector("#content-video:not([hidden])")
-    assert page.is_disabled("input[name=engine][value=gatys]")
+    # The page offers what each engine's description says it makes: the photo engine makes pictures only.
+    assert page.is_disabled("input[name=engine][value=photo]")
+    assert page.is_enabled("input[name=engine][value=gatys]") and page.is_checked("input[name=engine][value=fast]")
     page.eval_on_selector("#size", "e => { e.value = 320; e.dispatchEvent(new Event('input')); }")
     page.click("#start")
     page.wait_for_selector("#result-video:not([hidden])", timeout=300_000)

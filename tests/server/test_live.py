@@ -131,7 +131,7 @@ def test_a_bad_frame_is_answered_and_the_stream_goes_on(client):
     [
         ("hello", "the first message must be the stream's choice, as JSON"),
         (json.dumps({"style": "no_such_style"}), "unknown style 'no_such_style'"),
-        (json.dumps({"engine": "gatys", "style": "starry_night"}), "a bad live request: engine"),
+        (json.dumps({"engine": "gatys", "style": "starry_night"}), "engine 'gatys' does not paint live"),
         (json.dumps({"style": "starry_night", "size": 100000}), "over this server's live limit"),
         (json.dumps({"engine": "adain"}), "needs either a shipped style's name or a painting"),
         (json.dumps({"style": "starry_night", "colour": "red"}), "a bad live request: colour"),

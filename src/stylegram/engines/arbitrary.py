@@ -46,18 +46,20 @@ from stylegram.engines.base import (
     check_fraction,
     check_pixels,
     check_request,
+    layout_option,
     picture_size,
-    register,
     request_record,
+    strength_of,
+    tile_option,
 )
-from stylegram.engines.fast import finish
 from stylegram.engines.regions import content_regions, keep_photo, region_map, resolve_regions, style_region
+from stylegram.engines.registry import EngineInfo, option, parse_names, parse_whole, register
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.io.image import fit_long_side, image_to_tensor, load_deep, load_image, resize
 from stylegram.models.decoder import DECODER_LAYERS, Decoder, pad_to_multiple
 from stylegram.models.store import load_decoder, shipped_decoders
-from stylegram.ops.color import COLOR_METHODS, match_color
+from stylegram.ops.color import finish, match_color
 from stylegram.ops.feature_transforms import (
     FeatureMap,
     FeatureStatistics,
@@ -69,7 +71,6 @@ from stylegram.ops.smoothing import LocalAffine, fit_local_affine
 from stylegram.ops.tiling import plan_tiles, statistics_copy
 from stylegram.runtime import (
     LAYOUTS,
-    PRECISIONS,
     choose_inference_tile,
     choose_layout,
     choose_precision,
@@ -93,45 +94,42 @@ TILE_OVERLAP = 128
 MULTIPLE = 8
 
 
+def _whole_or_output(text: str) -> int | None:
+    """``--work-size`` text: a number of pixels, 0 for the output size."""
+    return parse_whole(text, "work size") or None
+
+
 @dataclass
 class ArbitraryOptions:
-    """Options of the AdaIN and WCT engines.
+    """Options of the one-pass engines (AdaIN, WCT, EFDM, photo); each field's help is in its metadata."""
 
-    Attributes:
-        strength: α, 0 keeps the photo's features, 1 takes the painting's statistics fully, at every level;
-            None: the engine's default (``DEFAULT_STRENGTH``).
-        work_size: long side at which features are transformed and decoded (the output is scaled to
-            ``Request.size``); None: the output size.
-        style_size: long side the style images are scaled to (enormous paintings down, small ones up); the
-            painting's strokes come out at about this scale relative to ``work_size``.
-        levels: the layers transformed by the engine's own statistics, deepest first; None: ``relu4_1`` for
-            AdaIN, ``relu4_1`` and ``relu1_1`` for WCT.
-        finish_levels: shallower layers transformed afterwards by whitening and colouring; None: ``relu1_1``
-            for AdaIN, none for WCT; ``()``: none.
-        color: keep the photo's colours afterwards: ``none``, ``luminance`` or ``match``.
-        precision: ``auto``, ``fp32`` or ``bf16``.
-        layout: ``auto``, ``contiguous`` or ``channels_last`` (see ``stylegram.cpu``).
-        tile_size: pass pictures larger than this many pixels a side in overlapping tiles; None tiles only
-            where a whole pass would not fit in memory.
-        decoders: a folder of decoder files named ``<layer>.safetensors`` (``stylegram train-decoder``);
-            None: the shipped ones.
-        smoothing: the photorealistic smoothing's window radius as a fraction of the working long side: the
-            picture re-expressed as locally affine functions of the photo's colours (``ops.smoothing``), which
-            keeps its look and drops the texture and halos the photo cannot explain; 0: none; None: the
-            engine's default (``photo`` 1/16, the others none).
-    """
-
-    strength: float | None = None
-    work_size: int | None = DEFAULT_WORK_SIZE
-    style_size: int = DEFAULT_STYLE_SIZE
-    levels: tuple[str, ...] | None = None
-    finish_levels: tuple[str, ...] | None = None
-    color: str = "none"
-    precision: str = "auto"
-    layout: str = "auto"
-    tile_size: int | None = None
-    decoders: str | None = None
-    smoothing: float | None = None
+    work_size: int | None = option(
+        DEFAULT_WORK_SIZE,
+        "long side the features are transformed and decoded at, then scaled to the output size (0: at the output size)",
+        parse=_whole_or_output,
+    )
+    style_size: int = option(
+        DEFAULT_STYLE_SIZE, "long side the style images are scaled to: the strokes come out at this scale"
+    )
+    levels: tuple[str, ...] | None = option(
+        None,
+        "layers transformed, deepest first (default: relu4_1; wct: relu4_1,relu1_1; photo: relu3_1,relu2_1,relu1_1)",
+        parse=parse_names,
+    )
+    finish_levels: tuple[str, ...] | None = option(
+        None,
+        "shallower layers whitened and coloured afterwards (default: adain, efdm relu1_1; '' none)",
+        parse=parse_names,
+    )
+    layout: str = layout_option()
+    tile_size: int | None = tile_option()
+    decoders: str | None = option(None, "a folder of your own decoders, <layer>.safetensors (stylegram train-decoder)")
+    smoothing: float | None = option(
+        None,
+        "photorealistic smoothing, its window as a fraction of the work size: the picture re-expressed as locally "
+        "affine functions of the photo's colours (default: photo 0.0625, the others 0, none)",
+        metavar="0-1",
+    )
 
 
 DEFAULT_LEVELS = {
@@ -143,10 +141,6 @@ DEFAULT_LEVELS = {
     "photo": ("relu3_1", "relu2_1", "relu1_1"),
 }
 DEFAULT_FINISH_LEVELS = {"adain": ("relu1_1",), "wct": (), "efdm": ("relu1_1",), "photo": ()}
-#: WCT at full strength piles up texture until the deep statistics drift from the painting's again (twelve bench
-#: pairs, relu4_1 and relu1_1: mean style distance 0.393, 0.371, 0.365, 0.374 at α 0.7, 0.8, 0.9, 1 for content
-#: distance 1.00, 1.09, 1.18, 1.25); 0.8 takes most of the gain for the least of the photo. AdaIN is best at 1.
-DEFAULT_STRENGTH = {"adain": 1.0, "wct": 0.8, "efdm": 1.0, "photo": 1.0}
 #: Windows of 1/16 of the working side (32 px at 512) keep the transfer's look, broad shading included, and
 #: leave its blotches out (smaller ones let them through in flat skies; docs/photoreal.md).
 DEFAULT_SMOOTHING = {"adain": 0.0, "wct": 0.0, "efdm": 0.0, "photo": 1 / 16}
@@ -170,19 +164,13 @@ def check_inputs(
     options = request.options if request.options is not None else ArbitraryOptions()
     if not isinstance(options, ArbitraryOptions):
         raise InputError(f"the {method} engine takes ArbitraryOptions, got {type(options).__name__}")
-    if options.strength is not None:
-        check_fraction("strength", options.strength)
     if options.smoothing is not None:
         check_fraction("smoothing", options.smoothing)
     check_pixels("work size", options.work_size, 64)
     check_pixels("style size", options.style_size, 64)
     check_pixels("tile size", options.tile_size, 128)
-    if options.precision not in PRECISIONS:
-        raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
     if options.layout not in LAYOUTS:
         raise InputError(f"unknown layout {options.layout!r}; expected one of {', '.join(LAYOUTS)}")
-    if options.color not in COLOR_METHODS:
-        raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
     levels = tuple(options.levels) if options.levels is not None else DEFAULT_LEVELS[method]
     finishing = tuple(options.finish_levels) if options.finish_levels is not None else DEFAULT_FINISH_LEVELS[method]
     named = levels + finishing
@@ -361,22 +349,18 @@ def style_targets(
 
 
 class _ArbitraryEngine:
-    """The pipeline the one-pass engines share; ``method`` names the statistics moved, ``style_noun`` what the
-    styles are called in messages."""
+    """The pipeline the one-pass engines share; ``method`` names the statistics moved."""
 
-    name: ClassVar[str]
+    info: ClassVar[EngineInfo]
     method: ClassVar[str]
-    style_noun: ClassVar[str] = "style image"
-    min_style_side: ClassVar[int] = MIN_STYLE_SIDE
-    options_type: ClassVar[type] = ArbitraryOptions
 
     def run(self, request: Request, on_progress: ProgressCallback | None = None) -> Result:
         started = time.perf_counter()
         # 1. Check the inputs.
-        options, levels, finishing, files = check_inputs(request, self.name)
+        options, levels, finishing, files = check_inputs(request, self.info.name)
         plan = [(level, self.method) for level in levels] + [(level, "wct") for level in finishing]
-        strength = DEFAULT_STRENGTH[self.name] if options.strength is None else options.strength
-        smoothing = DEFAULT_SMOOTHING[self.name] if options.smoothing is None else options.smoothing
+        strength = strength_of(request, self.info)
+        smoothing = DEFAULT_SMOOTHING[self.info.name] if options.smoothing is None else options.smoothing
         device = resolve_device(request.device)
 
         # 2. The photo, the styles, the networks.
@@ -389,18 +373,18 @@ class _ArbitraryEngine:
         painted = resolve_regions(request, photo)
         styles = []
         for index, spec in enumerate(painted.styles, start=1):
-            what = f"{self.style_noun} {index}"
+            what = f"{self.info.style_noun} {index}"
             image = load_image(spec.image, what=what)
-            if min(image.size) < self.min_style_side:
+            if min(image.size) < self.info.min_style_side:
                 raise InputError(
-                    f"{what} is {image.width}x{image.height}; it needs at least {self.min_style_side} px a side"
+                    f"{what} is {image.width}x{image.height}; it needs at least {self.info.min_style_side} px a side"
                 )
             tensor = image_to_tensor(resize(image, fit_long_side(image.size, options.style_size))).to(device)
             styles.append((tensor, style_region(spec, image, index)))
         regions = content_regions(painted, photo, work)
         regions = [region.to(device) for region in regions] if regions is not None else None
         weights = [spec.weight for spec in painted.styles]
-        dtype = choose_precision(options.precision, device) or torch.float32
+        dtype = choose_precision(request.precision, device) or torch.float32
         layout = choose_layout(options.layout, device, inference=True)
         encoder, decoders = load_networks(files, device, dtype, layout)
         fit_threads()
@@ -429,10 +413,10 @@ class _ArbitraryEngine:
             picture = match_color(smooth_onto(photo_at_work, picture, smoothing).apply(guide), picture)
         elif work != size:
             picture = functional.interpolate(picture, size=content.shape[-2:], mode="bicubic", align_corners=False)
-        picture = keep_photo(finish(picture.clamp(0, 1), content, options.color, 1.0), content, regions)
+        picture = keep_photo(finish(picture.clamp(0, 1), content, request.color), content, regions)
 
         # 5. The result.
-        record = request_record(request, self.name)
+        record = request_record(request, self.info.name)
         record["run"] = {
             "version": __version__,
             "output_size": list(size),
@@ -454,11 +438,21 @@ class _ArbitraryEngine:
         )
 
 
+#: What the one-pass engines can all do, and what strength is to them.
+ONE_PASS = {
+    "regions": True,
+    "min_style_side": MIN_STYLE_SIDE,
+    "strength_meaning": "α, the blend of the photo's features (0) with the painting's statistics (1) at every level",
+}
+
+
 @register
 class AdainEngine(_ArbitraryEngine):
     """Any painting in one pass: the photo's relu4_1 channels take the painting's means and deviations."""
 
-    name: ClassVar[str] = "adain"
+    info: ClassVar[EngineInfo] = EngineInfo(
+        "adain", "AdaIN", "any painting, one pass", ArbitraryOptions, video="blend", live=True, **ONE_PASS
+    )
     method: ClassVar[str] = "adain"
 
 
@@ -466,7 +460,13 @@ class AdainEngine(_ArbitraryEngine):
 class WctEngine(_ArbitraryEngine):
     """Any painting in one pass per level: whitening and colouring of the features at relu4_1, then relu1_1."""
 
-    name: ClassVar[str] = "wct"
+    # At full strength WCT piles up texture until the deep statistics drift from the painting's again (twelve
+    # bench pairs, relu4_1 and relu1_1: mean style distance 0.393, 0.371, 0.365, 0.374 at α 0.7, 0.8, 0.9, 1 for
+    # content distance 1.00, 1.09, 1.18, 1.25); 0.8 takes most of the gain for the least of the photo.
+    info: ClassVar[EngineInfo] = EngineInfo(
+        "wct", "WCT", "any painting, finer texture", ArbitraryOptions, video="blend", live=True,
+        default_strength=0.8, **ONE_PASS,
+    )  # fmt: skip
     method: ClassVar[str] = "wct"
 
 
@@ -474,7 +474,10 @@ class WctEngine(_ArbitraryEngine):
 class EfdmEngine(_ArbitraryEngine):
     """Any painting in one pass: each relu4_1 channel takes the painting's whole distribution of values."""
 
-    name: ClassVar[str] = "efdm"
+    info: ClassVar[EngineInfo] = EngineInfo(
+        "efdm", "EFDM", "any painting, one pass, each channel's whole distribution", ArbitraryOptions,
+        video="blend", live=True, **ONE_PASS,
+    )  # fmt: skip
     method: ClassVar[str] = "efdm"
 
 
@@ -485,7 +488,8 @@ class PhotoEngine(_ArbitraryEngine):
     photo's colours (Li et al. 2018's smoothing step, as a guided filter), applied at the photo's full size and
     bit depth."""
 
-    name: ClassVar[str] = "photo"
+    info: ClassVar[EngineInfo] = EngineInfo(
+        "photo", "Photo", "a reference photo's look, kept photographic", ArbitraryOptions,
+        style_noun="reference photo", **(ONE_PASS | {"min_style_side": MIN_REFERENCE_SIDE}),
+    )  # fmt: skip
     method: ClassVar[str] = "wct"
-    style_noun: ClassVar[str] = "reference photo"
-    min_style_side: ClassVar[int] = MIN_REFERENCE_SIDE

@@ -1,7 +1,8 @@
 """What every engine shares: the request it takes, the progress events it sends, the result it returns.
 
-Front ends (CLI, Python API, server) build a :class:`Request`, look the engine up with :func:`get_engine` and
-call ``engine.run(request, on_progress)``; nothing else about an engine is visible to them.
+Front ends (CLI, Python API, server) build a :class:`Request`, look the engine up with
+:func:`~stylegram.engines.registry.get_engine` and call ``engine.run(request, on_progress)``; what else they know
+of an engine they read from its description (:class:`~stylegram.engines.registry.EngineInfo`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any, ClassVar, Protocol
 import torch
 from PIL import Image
 
+from stylegram.engines.registry import EngineInfo, option
 from stylegram.errors import InputError
 from stylegram.io.image import ImageInput, fit_long_side, tensor_to_image
-from stylegram.runtime import available_memory
+from stylegram.ops.color import COLOR_METHODS
+from stylegram.runtime import LAYOUTS, PRECISIONS, available_memory
 from stylegram.segmentation import MAX_REGIONS
 
 
@@ -60,6 +63,11 @@ class Request:
         match_regions: one painting, split into regions too; each region of the photo is painted from the
             painting's region most like it (sky from sky, ground from ground).
         keep_regions: label-map colours where the photo is kept as it is (no style paints there).
+        strength: from the photo (0) to the painting (1), as each engine understands it (its description's
+            ``strength``, see :func:`strength_of`); None: the engine's default.
+        color: keep the photo's colours: ``none``, ``luminance`` (the style on luminance only) or ``match`` (the
+            painting recoloured to the photo's colours first).
+        precision: ``auto`` (what this machine's probe found fastest), ``fp32`` or ``bf16``.
         options: the engine's own options (e.g. :class:`~stylegram.engines.gatys.GatysOptions`);
             None means its defaults.
     """
@@ -73,6 +81,9 @@ class Request:
     region_colors: list[str] | None = None
     match_regions: bool = False
     keep_regions: list[str] | None = None
+    strength: float | None = None
+    color: str = "none"
+    precision: str = "auto"
     options: Any = None
 
 
@@ -137,32 +148,28 @@ class Result:
 
 
 class Engine(Protocol):
-    """A way of making a stylized picture."""
+    """A way of making a stylized picture, described by its ``info`` (see ``stylegram.engines.registry``)."""
 
-    name: ClassVar[str]
-    options_type: ClassVar[type]
+    info: ClassVar[EngineInfo]
 
     def run(self, request: Request, on_progress: ProgressCallback | None = None) -> Result: ...
 
 
-_ENGINES: dict[str, type] = {}
+# The options several engines share, each defined here once (a factory per field: a dataclass field is not
+# shared between classes).
 
 
-def register(engine: type) -> type:
-    """Class decorator adding an engine to the registry under its ``name``."""
-    _ENGINES[engine.name] = engine
-    return engine
+def layout_option() -> Any:
+    return option("auto", "memory layout of the convolutions; auto: what this machine runs fastest", choices=LAYOUTS)
 
 
-def engine_names() -> list[str]:
-    return sorted(_ENGINES)
-
-
-def get_engine(name: str) -> Engine:
-    """A new instance of the engine called ``name``."""
-    if name not in _ENGINES:
-        raise InputError(f"unknown engine {name!r}; available: {', '.join(engine_names())}")
-    return _ENGINES[name]()
+def tile_option() -> Any:
+    return option(
+        None,
+        "pass pictures over N px a side in overlapping tiles (default: only where a whole pass would not fit in "
+        "memory)",
+        metavar="N",
+    )
 
 
 def check_weight(name: str, value: float, allow_zero: bool = True) -> float:
@@ -236,6 +243,7 @@ def check_request(request: Request, styles_required: bool = True) -> None:
     for index, style in enumerate(request.styles, start=1):
         check_weight(f"weight of style {index}", style.weight, allow_zero=False)
     check_pixels("size", request.size, 32)
+    check_controls(request.strength, request.color, request.precision)
     if not isinstance(request.seed, int) or request.seed < 0:
         raise InputError(f"seed must be a non-negative whole number, got {request.seed!r}")
     masked = sum(style.mask is not None for style in request.styles)
@@ -259,6 +267,21 @@ def check_request(request: Request, styles_required: bool = True) -> None:
         raise InputError(
             f"{request.regions} makes {count} regions for {len(request.styles)} styles; give one per region"
         )
+
+
+def check_controls(strength: float | None, color: str, precision: str) -> None:
+    """Refuse a strength outside 0..1, an unknown colour method or precision: the controls every engine shares."""
+    if strength is not None:
+        check_fraction("strength", strength)
+    if color not in COLOR_METHODS:
+        raise InputError(f"unknown colour method {color!r}; expected one of {', '.join(COLOR_METHODS)}")
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+
+
+def strength_of(request: Request, info: EngineInfo) -> float:
+    """The strength ``request`` is painted at by the engine ``info`` describes: as asked, else its default."""
+    return info.default_strength if request.strength is None else request.strength
 
 
 #: The names of the automatic ways of finding regions (anything else is a label map).
@@ -323,6 +346,9 @@ def request_record(request: Request, engine: str) -> dict[str, Any]:
         "size": request.size,
         "seed": request.seed,
         "device": request.device,
+        "strength": request.strength,
+        "color": request.color,
+        "precision": request.precision,
         **({"regions": describe_image(request.regions, absolute=True)} if request.regions is not None else {}),
         **({"region_colors": request.region_colors} if request.region_colors is not None else {}),
         **({"match_regions": True} if request.match_regions else {}),

@@ -31,21 +31,22 @@ from stylegram.engines.base import (
     ProgressEvent,
     Request,
     Result,
-    check_fraction,
     check_pixels,
     check_request,
     picture_size,
-    register,
     request_record,
+    strength_of,
+    tile_option,
 )
+from stylegram.engines.registry import EngineInfo, option, register
 from stylegram.errors import InputError
 from stylegram.io.image import image_to_tensor, load_image, resize
 from stylegram.models.export import OnnxStyleNetwork, export_onnx
 from stylegram.models.store import load_style_model, resolve_model
 from stylegram.models.transformer import TransformerNet, frozen_statistics
-from stylegram.ops.color import COLOR_METHODS, preserve_colors
+from stylegram.ops.color import finish
 from stylegram.ops.tiling import plan_tiles, statistics_copy
-from stylegram.runtime import PRECISIONS, choose_inference_tile, choose_precision, precision_name, resolve_device
+from stylegram.runtime import choose_inference_tile, choose_precision, precision_name, resolve_device
 
 DEFAULT_MODEL = "starry_night"
 #: Peak bytes per pixel of one inference pass of the light network in float32 (bench/fast_vs_stl.py measures
@@ -57,31 +58,23 @@ INFERENCE_BYTES_PER_PIXEL = 600
 TILE_OVERLAP = 256
 
 
+RUNTIMES = ("torch", "onnxruntime")
+
+
 @dataclass
 class FastOptions:
-    """Options of the feed-forward engine.
+    """Options of the feed-forward engine (each field's help is in its metadata)."""
 
-    Attributes:
-        model: a shipped style's name (``stylegram styles``) or a model file from ``stylegram train``.
-        precision: ``auto``, ``fp32`` or ``bf16``, as for the optimisation engine.
-        tile_size: pass pictures larger than this many pixels a side in overlapping tiles; None tiles only
-            where a whole pass would not fit in memory.
-        color: keep the photo's colours afterwards: ``none``, ``luminance`` or ``match``.
-        strength: 1 is the network's picture, 0 the photo, in between a blend.
-        runtime: ``torch``, or ``onnxruntime`` (the model exported to ONNX once per process and run by ONNX
-            Runtime in fp32; needs ``pip install 'stylegram[onnx]'``; pictures that need tiles still run in
-            torch, which can hold the normalisation statistics fixed).
-    """
-
-    model: str = DEFAULT_MODEL
-    precision: str = "auto"
-    tile_size: int | None = None
-    color: str = "none"
-    strength: float = 1.0
-    runtime: str = "torch"
-
-
-RUNTIMES = ("torch", "onnxruntime")
+    model: str = option(
+        DEFAULT_MODEL, "a shipped style's name (stylegram styles) or a model file from stylegram train", flag=None
+    )
+    tile_size: int | None = tile_option()
+    runtime: str = option(
+        "torch",
+        "what runs the network: torch, or onnxruntime (exported once per process, fp32; needs "
+        "pip install 'stylegram[onnx]'; pictures that need tiles still run in torch)",
+        choices=RUNTIMES,
+    )
 
 
 def check_inputs(request: Request) -> tuple[FastOptions, Path]:
@@ -96,13 +89,8 @@ def check_inputs(request: Request) -> tuple[FastOptions, Path]:
         raise InputError(
             "the fast engine has one style per model; region styles need the gatys, adain, wct, efdm or photo engine"
         )
-    if options.precision not in PRECISIONS:
-        raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
-    if options.color not in COLOR_METHODS:
-        raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
     if options.runtime not in RUNTIMES:
         raise InputError(f"unknown runtime {options.runtime!r}; expected one of {', '.join(RUNTIMES)}")
-    check_fraction("strength", options.strength)
     check_pixels("tile size", options.tile_size, 128)
     return options, resolve_model(options.model)
 
@@ -173,22 +161,20 @@ def run_network(
     return output.clamp(0, 1)
 
 
-def finish(picture: torch.Tensor, photo: torch.Tensor, color: str, strength: float) -> torch.Tensor:
-    """A network's ``picture`` with the ``photo``'s colours kept (``color``) and blended back towards the
-    photo by ``strength`` (1: the picture as it is)."""
-    if color != "none":
-        picture = preserve_colors(picture, photo, color)
-    if strength < 1:
-        picture = photo + strength * (picture - photo)
-    return picture
-
-
 @register
 class FastEngine:
     """A trained network per style (Johnson et al.): a picture in one pass, a fraction of a second."""
 
-    name: ClassVar[str] = "fast"
-    options_type: ClassVar[type] = FastOptions
+    info: ClassVar[EngineInfo] = EngineInfo(
+        "fast",
+        "Fast",
+        "a trained network per style, one pass: instant",
+        FastOptions,
+        style_input="model",
+        video="blend",
+        live=True,
+        strength_meaning="a blend of the network's picture (1) with the photo (0)",
+    )
 
     def run(self, request: Request, on_progress: ProgressCallback | None = None) -> Result:
         started = time.perf_counter()
@@ -200,7 +186,7 @@ class FastEngine:
         photo = load_image(request.content, what="content image")
         size = picture_size(photo.size, request.size, "content image", device)
         content = image_to_tensor(resize(photo, size)).to(device)
-        dtype = choose_precision(options.precision, device)
+        dtype = choose_precision(request.precision, device)
         net, info = load_model(model_path, device, dtype)
         threads = fit_threads()
 
@@ -224,10 +210,10 @@ class FastEngine:
             on_tile(1, 1)
 
         # 5. Colour and strength.
-        picture = finish(picture, content, options.color, options.strength)
+        picture = finish(picture, content, request.color, strength_of(request, self.info))
 
         # 6. The result.
-        record = request_record(request, self.name)
+        record = request_record(request, self.info.name)
         record["run"] = {
             "version": __version__,
             "output_size": list(size),

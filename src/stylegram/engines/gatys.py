@@ -15,9 +15,10 @@ The pipeline reads top to bottom:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,26 +34,26 @@ from stylegram.engines.base import (
     ProgressEvent,
     Request,
     Result,
-    check_fraction,
     check_pixels,
     check_request,
     check_weight,
+    layout_option,
     picture_size,
-    register,
     request_record,
+    tile_option,
 )
 from stylegram.engines.objective import StyleTarget, StyleTransferObjective
 from stylegram.engines.regions import content_regions, keep_photo, region_map, resolve_regions, style_region
+from stylegram.engines.registry import EngineInfo, option, parse_layers, parse_numbers, register
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
-from stylegram.features.vgg import check_layers
+from stylegram.features.vgg import PREPROCESSINGS, check_layers
 from stylegram.io.image import image_to_tensor, load_image, resize, tensor_to_image
-from stylegram.ops.color import COLOR_METHODS, join_luminance, luminance, match_color, match_luminance
+from stylegram.ops.color import join_luminance, luminance, match_color, match_luminance
 from stylegram.ops.losses import STYLE_LOSSES
 from stylegram.ops.masks import mask_from_image, resize_mask
 from stylegram.runtime import (
     LAYOUTS,
-    PRECISIONS,
     choose_layout,
     choose_precision,
     choose_tile_size,
@@ -84,84 +85,81 @@ LBFGS_HISTORY = 100
 INITS = ("palette", "content", "noise", "style")
 
 
+def _steps(text: str) -> int | list[int]:
+    """``--iterations`` text: one number for every scale, or one per scale."""
+    steps = parse_numbers(text, "iterations")
+    return steps[0] if len(steps) == 1 else steps
+
+
 @dataclass
 class GatysOptions:
-    """Options of the optimisation engine.
+    """Options of the optimisation engine; each field's help is in its metadata.
 
     The picture is made coarse to fine: optimised first at a small size, then upsampled and refined at
     twice the size, and so on up to the output size. Most steps happen where they are cheap, and the coarse
     scales settle the large brush strokes that a single full-size run needs hundreds of steps to find.
-
-    Attributes:
-        quality: preset of scales and steps, ``draft``, ``normal`` or ``high`` (see ``QUALITY_PRESETS``).
-        scales: long sides of the scales, coarse to fine, overriding the preset's pyramid; the output size
-            is always the last. ``[512]`` with ``size=512`` is the classic single-scale run.
-        iterations: optimiser steps (one loss evaluation each) per scale: one number for every scale, or a
-            list with one entry per scale; None takes the preset's.
-        optimizer: ``"lbfgs"`` (fast convergence, the classic) or ``"adam"``.
-        learning_rate: Adam's step size in 0..1 pixel units (L-BFGS always uses 1).
-        content_weight: α, the weight of the content loss.
-        style_weight: β, the weight of the style loss.
-        tv_weight: weight of the total-variation smoothness term.
-        content_layers: content layers and their weights.
-        style_layers: style layers and their weights.
-        style_loss: how the style term compares features at each layer: ``gram`` (Gram matrices, Gatys et al.)
-            or ``mean_cov`` (means and covariances separately: bolder strokes of the painting's own at the same
-            weight, and a photo less kept; see docs/speed.md).
-        init: where the optimisation starts: ``"palette"`` (the photo recoloured to the painting's colour mean
-            and covariance: the painting's colours are then right from the first step, which a short run
-            cannot otherwise reach; the plain photo when colours are preserved), ``"content"``, ``"noise"``,
-            ``"style"``, or an image (path or PIL).
-        style_size: long side of the style image while its statistics are taken; None matches the output's
-            times ``style_scale``.
-        style_scale: the painting's size relative to the output: above 1 its strokes come out finer (more of
-            the painting fits the picture), below 1 bigger. Ignored when ``style_size`` is given.
-        strength: one knob from mostly photo (0) to mostly painting (1); when given it sets ``style_weight``
-            on a logarithmic scale, ``5 · 100^(2·strength − 1)``: 0.05 at 0, the default 5 at 0.5, 500 at 1.
-        pooling: VGG19 pooling, ``"max"`` or ``"avg"``.
-        weights: path to the user's own VGG19 weights; None uses the shipped ones.
-        weights_preprocessing: override the input convention of ``weights`` (``caffe``/``torchvision``).
-        preview_every: attach the current image to every N-th progress event (0: never).
-        precision: ``auto`` (bf16 autocast where this machine's probe found it faster), ``fp32`` or ``bf16``;
-            the image, the Gram matrices and the losses stay float32 either way.
-        layout: memory layout of the convolutions, ``auto`` (what the probe found faster), ``contiguous`` or
-            ``channels_last``.
-        color: keep the photo's colours: ``none``, ``luminance`` (transfer on luminance, then the photo's
-            chroma) or ``match`` (the painting recoloured to the photo's colour statistics first).
-        tile_size: pass scales larger than this many pixels through VGG19 in overlapping tiles (see
-            ``stylegram.engines.objective``); None tiles only where a whole pass would not fit in memory.
-        temporal_target: for video: the previous frame's result warped to this frame (path or PIL); the picture
-            is kept close to it (Ruder et al. 2016) where ``temporal_mask`` trusts the warp.
-        temporal_mask: where the warp is reliable (greyscale, white = reliable); None: everywhere.
-        temporal_weight: weight of that temporal term (mean squared difference in 0..255 units).
     """
 
-    quality: str = "normal"
-    scales: list[int] | None = None
-    iterations: int | list[int] | None = None
-    optimizer: str = "lbfgs"
-    learning_rate: float = 0.02
-    content_weight: float = 1.0
-    style_weight: float = DEFAULT_STYLE_WEIGHT
-    tv_weight: float = 5e-4
-    content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
-    style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
-    style_loss: str = "gram"
-    init: Any = "palette"
-    style_size: int | None = None
-    style_scale: float = 1.0
-    strength: float | None = None
-    pooling: str = "max"
-    weights: str | None = None
-    weights_preprocessing: str | None = None
-    preview_every: int = 0
-    precision: str = "auto"
-    layout: str = "auto"
-    tile_size: int | None = None
-    color: str = "none"
-    temporal_target: Any = None
-    temporal_mask: Any = None
-    temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT
+    quality: str = option("normal", "preset of scales and steps per scale", choices=tuple(QUALITY_PRESETS))
+    scales: list[int] | None = option(
+        None,
+        "long sides of the scales, coarse to fine, e.g. 128,256, overriding the preset's (the output size is "
+        "always last)",
+        parse=functools.partial(parse_numbers, what="scales"),
+    )
+    iterations: int | list[int] | None = option(
+        None, "optimiser steps per scale: one number for all, or one per scale (default: the preset's)", parse=_steps
+    )
+    optimizer: str = option("lbfgs", "lbfgs (fast convergence, the classic) or adam", choices=OPTIMIZERS)
+    learning_rate: float = option(0.02, "Adam's step size in 0..1 pixel units (L-BFGS always uses 1)")
+    content_weight: float = option(1.0, "α, the weight of the content loss")
+    style_weight: float = option(DEFAULT_STYLE_WEIGHT, "β, the weight of the style loss")
+    tv_weight: float = option(5e-4, "weight of the total-variation smoothness term")
+    content_layers: dict[str, float] = option(
+        help="content layers, each optionally LAYER:WEIGHT",
+        factory=lambda: dict(DEFAULT_CONTENT_LAYERS),
+        parse=functools.partial(parse_layers, what="content"),
+    )
+    style_layers: dict[str, float] = option(
+        help="style layers, each optionally LAYER:WEIGHT",
+        factory=lambda: dict(DEFAULT_STYLE_LAYERS),
+        parse=functools.partial(parse_layers, what="style"),
+    )
+    style_loss: str = option(
+        "gram",
+        "what the style term compares: Gram matrices (gram, Gatys et al.) or means and covariances (mean_cov: "
+        "bolder strokes, less of the photo)",
+        choices=STYLE_LOSSES,
+    )
+    init: Any = option(
+        "palette",
+        "where the optimisation starts: palette (the photo in the painting's colours), content, noise, style, or an "
+        "image",
+    )
+    style_size: int | None = option(
+        None, "long side of the style image while its statistics are taken (default: the output's × style scale)"
+    )
+    style_scale: float = option(
+        1.0, "painting size relative to the output: above 1 finer strokes, below 1 bigger ones (without style size)"
+    )
+    pooling: str = option("max", "VGG19's pooling", choices=("max", "avg"))
+    weights: str | None = option(None, "your own full-precision VGG19 weights (.safetensors or .pth)")
+    weights_preprocessing: str | None = option(
+        None, "the input convention of those weights (default: from their keys)", choices=PREPROCESSINGS
+    )
+    preview_every: int = option(0, "attach the picture so far to every N-th progress event (0: never)", flag=None)
+    layout: str = layout_option()
+    tile_size: int | None = tile_option()
+    temporal_target: Any = option(
+        None,
+        "for video: the previous frame's result warped to this frame; the picture is kept close to it (Ruder et "
+        "al. 2016) where temporal_mask trusts the warp",
+        flag=None,
+    )
+    temporal_mask: Any = option(None, "where the warp is reliable (greyscale, white); None: everywhere", flag=None)
+    temporal_weight: float = option(
+        DEFAULT_TEMPORAL_WEIGHT, "weight of the temporal term (mean squared difference in 0..255 units)", flag=None
+    )
 
 
 def check_inputs(request: Request) -> GatysOptions:
@@ -181,12 +179,8 @@ def check_inputs(request: Request) -> GatysOptions:
         and options.scales == sorted(options.scales)
     ):
         raise InputError(f"scales must be whole numbers of pixels, at least 32, smallest first, got {options.scales!r}")
-    if options.precision not in PRECISIONS:
-        raise InputError(f"unknown precision {options.precision!r}; expected one of {', '.join(PRECISIONS)}")
     if options.layout not in LAYOUTS:
         raise InputError(f"unknown layout {options.layout!r}; expected one of {', '.join(LAYOUTS)}")
-    if options.color not in COLOR_METHODS:
-        raise InputError(f"unknown colour method {options.color!r}; expected one of {', '.join(COLOR_METHODS)}")
     if options.style_loss not in STYLE_LOSSES:
         raise InputError(f"unknown style loss {options.style_loss!r}; expected one of {', '.join(STYLE_LOSSES)}")
     if options.optimizer not in OPTIMIZERS:
@@ -195,8 +189,6 @@ def check_inputs(request: Request) -> GatysOptions:
     check_weight("content weight", options.content_weight)
     check_weight("style weight", options.style_weight)
     check_weight("style scale", options.style_scale, allow_zero=False)
-    if options.strength is not None:
-        check_fraction("strength", options.strength)
     check_weight("tv weight", options.tv_weight)
     for kind, layers in (("content", options.content_layers), ("style", options.style_layers)):
         if not layers:
@@ -213,10 +205,10 @@ def check_inputs(request: Request) -> GatysOptions:
     check_weight("temporal weight", options.temporal_weight)
     if options.temporal_mask is not None and options.temporal_target is None:
         raise InputError("a temporal mask needs a temporal target (the previous frame's result, warped)")
-    if options.temporal_target is not None and options.color == "luminance":
+    if options.temporal_target is not None and request.color == "luminance":
         raise InputError("a temporal target works with colour methods none and match, not luminance")
-    if options.strength is not None:
-        options = dataclasses.replace(options, style_weight=style_weight_for_strength(options.strength))
+    if request.strength is not None:
+        options = dataclasses.replace(options, style_weight=style_weight_for_strength(request.strength))
     return options
 
 
@@ -359,8 +351,12 @@ class _Best:
 class GatysEngine:
     """Optimisation-based style transfer (Gatys, Ecker & Bethge), coarse to fine."""
 
-    name: ClassVar[str] = "gatys"
-    options_type: ClassVar[type] = GatysOptions
+    info: ClassVar[EngineInfo] = EngineInfo(
+        "gatys", "Optimisation", "closest to the painting, watch it form", GatysOptions, regions=True,
+        previews=True, video="optimise", max_size=1024, default_strength=0.5,
+        strength_meaning="the style weight on a log scale, 5 · 100^(2·strength − 1): 0.05 at 0, 5 at 0.5, 500 at 1 "
+        "(none given: --style-weight as it is)",
+    )  # fmt: skip
 
     def run(self, request: Request, on_progress: ProgressCallback | None = None) -> Result:
         started = time.perf_counter()
@@ -390,7 +386,7 @@ class GatysEngine:
         # 3. Build the encoder (once for all scales) and choose the precision and layout.
         layers = [*options.content_layers, *options.style_layers]
         encoder = VGGEncoder.load(layers, options.weights, options.weights_preprocessing, options.pooling).to(device)
-        dtype = choose_precision(options.precision, device)
+        dtype = choose_precision(request.precision, device)
         layout = choose_layout(options.layout, device)
         encoder.to_layout(layout)
         setup_s = time.perf_counter() - started
@@ -418,7 +414,7 @@ class GatysEngine:
                         source_region=source_region,
                     )
                 )
-            content, styles = _apply_color_method(options.color, content, styles)
+            content, styles = _apply_color_method(request.color, content, styles)
             tile_size = choose_tile_size(size, steps, device, options.tile_size)
             objective = StyleTransferObjective(encoder, options, tile_size, dtype)
             objective.set_targets(content, styles)
@@ -433,7 +429,7 @@ class GatysEngine:
             # 5. Start from the init at the first scale, from the previous scale's best image after that.
             #    L-BFGS carries its estimate of the curvature over, so the first step at a scale is not wasted.
             if best is None:
-                image = _initial_image(options.init, content, styles, request.seed, options.color)
+                image = _initial_image(options.init, content, styles, request.seed, request.color)
                 inverse_curvature = None
             else:
                 inverse_curvature = _inverse_curvature(optimizer, image, size[0] * size[1])
@@ -491,11 +487,11 @@ class GatysEngine:
         # 7. Return the best image of the last scale reached, at the output size.
         final = best.image if tuple(best.image.shape[-2:]) == output_size[::-1] else _resample(best.image, output_size)
         photo = image_to_tensor(resize(content_image, output_size)).to(device)
-        if options.color == "luminance":
+        if request.color == "luminance":
             final = join_luminance(final, photo)
         final = keep_photo(final, photo, regions)
         optimize_s = time.perf_counter() - started - setup_s
-        record = request_record(request, self.name)
+        record = request_record(request, self.info.name)
         record["run"] = {
             "version": __version__,
             "output_size": list(output_size),

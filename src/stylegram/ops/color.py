@@ -127,3 +127,20 @@ def preserve_colors(stylized: torch.Tensor, content: torch.Tensor, method: str =
     if method == "match":
         return match_color(stylized, content)
     raise InputError(f"unknown colour method {method!r}; expected luminance or match")
+
+
+def finish(picture: torch.Tensor, photo: torch.Tensor, color: str, strength: float = 1.0) -> torch.Tensor:
+    """The post-processing every one-pass engine ends with: ``picture`` given the ``photo``'s colours back
+    (``color``, as :func:`preserve_colors`; ``none`` leaves them) and blended back towards the photo by
+    ``strength`` (1: the picture as it is).
+
+    Example:
+        >>> photo, picture = torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)
+        >>> finish(picture, photo, "none", 0.25).mean().item()
+        0.25
+    """
+    if color != "none":
+        picture = preserve_colors(picture, photo, color)
+    if strength < 1:
+        picture = photo + strength * (picture - photo)
+    return picture

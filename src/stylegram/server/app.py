@@ -38,6 +38,7 @@ from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartParser
 
 import stylegram
+from stylegram.engines import engine_info, engine_infos
 from stylegram.engines.base import picture_size
 from stylegram.engines.regions import draw_regions
 from stylegram.errors import InputError
@@ -397,6 +398,15 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
             "token_required": settings.token is not None,
         }
 
+    @api.get("/engines", tags=["styles"])
+    def engines() -> list[dict[str, Any]]:
+        """Every engine as it describes itself (what it paints from, regions, previews, video, live, its default
+        strength, its options with their help), with this server's size cap for it and for videos."""
+        return [
+            info.public() | {"max_size": settings.max_size[info.name], "max_video_size": settings.max_size["video"]}
+            for info in engine_infos()
+        ]
+
     @api.get("/styles", tags=["styles"])
     def styles() -> list[StyleOut]:
         """The shipped styles, usable by every engine by name."""
@@ -478,9 +488,12 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         with the batch (202). The fast engine takes ``styles``, the others ``style_images``."""
         names = [name.strip() for name in (styles or "").split(",") if name.strip()]
         paintings = style_images or []
-        if params.engine == "fast" and paintings:
-            raise InputError("the fast engine paints shipped styles: give their names in styles, not style images")
-        if params.engine != "fast" and names:
+        takes_model = engine_info(params.engine).style_input == "model"
+        if takes_model and paintings:
+            raise InputError(
+                f"the {params.engine} engine paints shipped styles: give their names in styles, not style images"
+            )
+        if not takes_model and names:
             raise InputError(f"the {params.engine} engine takes paintings: give style_images, not style names")
         photos = []
         for index, upload in enumerate(contents or [], start=1):

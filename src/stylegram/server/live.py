@@ -26,21 +26,20 @@ import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
 
 import numpy as np
 from fastapi import WebSocket, WebSocketDisconnect
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from stylegram.engines import engine_info, engine_infos
 from stylegram.errors import InputError
 from stylegram.io.image import fit_long_side, load_image, resize
 from stylegram.models.store import shipped_styles, style_painting
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
-from stylegram.runtime import choose_precision, precision_name, resolve_device
 from stylegram.server.jobs import encode_image
 from stylegram.server.settings import ServiceSettings
-from stylegram.video import ONE_PASS_ENGINES, NetworkPainter, OnePassPainter
+from stylegram.video import BlendingPainter
 
 #: The formats a frame may come in (what browsers' canvases make).
 FRAME_FORMATS = ("JPEG", "PNG", "WEBP")
@@ -69,8 +68,11 @@ class LiveRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    engine: Literal["fast", *ONE_PASS_ENGINES] = Field(
-        "fast", description="fast: a shipped style's trained network; adain, wct, efdm: any painting in one pass"
+    engine: str = Field(
+        "fast",
+        description="an engine fast enough for a stream (GET /v1/engines: live): fast paints a shipped style's "
+        "trained network, the others any painting in one pass",
+        json_schema_extra=lambda schema: schema.update(enum=live_engines()),
     )
     style: str | None = Field(None, description="a shipped style: its network (fast) or its painting")
     painting: bool = Field(False, description="a one-pass engine: the painting follows as one binary message")
@@ -79,15 +81,23 @@ class LiveRequest(BaseModel):
     strength: float | None = Field(None, ge=0, le=1, description="0 the camera's picture … 1 the style's")
 
 
+def live_engines() -> list[str]:
+    """The engines a live stream may ask for."""
+    return [info.name for info in engine_infos(live=True)]
+
+
 def check_live_request(request: LiveRequest, settings: ServiceSettings) -> None:
     """Raises InputError for a request no stream can paint."""
+    if request.engine not in live_engines():
+        raise InputError(f"engine {request.engine!r} does not paint live; choose one of {', '.join(live_engines())}")
     if request.size > settings.max_size["live"]:
         raise InputError(f"size {request.size} is over this server's live limit of {settings.max_size['live']} px")
     if request.style is not None and request.style not in shipped_styles():
         raise InputError(f"unknown style {request.style!r}; shipped: {', '.join(shipped_styles())}")
-    if request.engine == "fast" and (request.style is None or request.painting):
-        raise InputError("the fast engine paints a shipped style: send its name as style, and no painting")
-    if request.engine != "fast" and (request.style is None) == (not request.painting):
+    takes_model = engine_info(request.engine).style_input == "model"
+    if takes_model and (request.style is None or request.painting):
+        raise InputError(f"the {request.engine} engine paints a shipped style: send its name as style, and no painting")
+    if not takes_model and (request.style is None) == (not request.painting):
         raise InputError(f"engine {request.engine} needs either a shipped style's name or a painting, not both")
 
 
@@ -112,19 +122,16 @@ class LiveStream:
     """One viewer's stream: its painter (and the temporal state in it) and its frame size."""
 
     def __init__(self, request: LiveRequest, painting: Image.Image | None) -> None:
-        target = resolve_device("auto")
         self.request = request
-        strength = DEFAULT_TEMPORAL_STRENGTH if request.temporal else 0.0
-        options = {"temporal_strength": strength, "color": "none", "strength": request.strength}
-        if request.engine == "fast":
-            dtype = choose_precision("auto", target)
-            options["strength"] = 1.0 if request.strength is None else request.strength
-            self.painter: Any = NetworkPainter(request.style, target, dtype, options)
+        info = engine_info(request.engine)
+        arguments = {"strength": request.strength, "color": "none", "precision": "auto"}
+        if info.style_input == "model":
+            arguments["model"] = request.style
         else:
             painting = painting if painting is not None else load_image(style_painting(request.style))
-            precision = precision_name(choose_precision("auto", target))
-            self.painter = OnePassPainter(request.engine, painting, "auto", precision, options, LIVE_WORK_SIZE)
-        self.painter.blender.flow_scale = LIVE_FLOW_SCALE
+            arguments["work_size"] = LIVE_WORK_SIZE
+        strength = DEFAULT_TEMPORAL_STRENGTH if request.temporal else 0.0
+        self.painter = BlendingPainter(request.engine, painting, arguments, strength, LIVE_FLOW_SCALE)
 
     def paint(self, data: bytes) -> tuple[bytes, float]:
         """A frame's picture as JPEG bytes, and the milliseconds it took (decoding and encoding included)."""

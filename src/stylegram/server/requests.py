@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from stylegram.api import stylize
-from stylegram.engines import ProgressEvent, get_engine
+from stylegram.engines import ProgressEvent, engine_info, engine_names
 from stylegram.engines.base import picture_size, region_kind
 from stylegram.errors import InputError
 from stylegram.io.image import ImageInput, encode_image
@@ -19,7 +18,8 @@ from stylegram.models.store import shipped_styles, style_painting
 from stylegram.ops.masks import format_color, label_map_colors, parse_color
 from stylegram.server.jobs import open_image_bytes
 from stylegram.server.settings import ServiceSettings
-from stylegram.video import DEFAULT_WARMUP, VIDEO_ENGINES, stylize_video
+from stylegram.transfer import stylize
+from stylegram.video import DEFAULT_WARMUP, stylize_video, video_engines
 
 #: The optimisation engine sends a preview with every N-th step.
 PREVIEW_EVERY = 5
@@ -28,10 +28,11 @@ PREVIEW_EVERY = 5
 class JobParams(BaseModel):
     """A job's parameters (the form fields of ``POST /v1/jobs`` besides the uploads)."""
 
-    engine: Literal["fast", "gatys", "adain", "wct", "efdm", "photo"] = Field(
+    engine: str = Field(
         "fast",
-        description="fast: a shipped network, in one pass; gatys: optimisation, any painting, slower and closer to "
-        "it; adain, wct, efdm: any painting in one pass; photo: a reference photo's look, kept photographic",
+        description="the engine (GET /v1/engines describes each: what it paints from, its size cap, whether it makes "
+        "videos and regions)",
+        json_schema_extra=lambda schema: schema.update(enum=engine_names()),
     )
     style: str | None = Field(None, description="a shipped style's name (see /v1/styles), or none with a style upload")
     size: int = Field(512, ge=64, description="long side of the result in pixels")
@@ -63,6 +64,13 @@ class JobParams(BaseModel):
         description="with a region_map upload: what paints each of its colours, as #rrggbb=STYLE pairs joined "
         "by commas, STYLE a shipped style's name or keep (the photo as it is), e.g. #e6194b=starry_night,#3cb44b=keep",
     )
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, name: str) -> str:
+        if name not in engine_names():
+            raise ValueError(f"unknown engine {name!r}; available: {', '.join(engine_names())}")
+        return name
 
 
 #: What ``region_styles`` names to keep a region of the photo as it is.
@@ -106,8 +114,9 @@ def check_job(
         InputError: an unknown style, a missing or extra style image, a size or step count over the caps, a
             video for another engine than the fast one.
     """
-    if params.kind == "video" and params.engine not in VIDEO_ENGINES:
-        raise InputError(f"videos are made by the engines {', '.join(VIDEO_ENGINES)}, not {params.engine}")
+    info = engine_info(params.engine)
+    if params.kind == "video" and info.video is None:
+        raise InputError(f"videos are made by the engines {', '.join(video_engines())}, not {params.engine}")
     chunk = (params.frames_from, params.frames_to)
     if chunk != (None, None) and (params.kind != "video" or None in chunk or chunk[0] >= chunk[1]):
         raise InputError("frames_from and frames_to, both, the first below the second, are for videos only")
@@ -118,11 +127,14 @@ def check_job(
     if params.region_styles is not None:
         if has_style_upload or params.style is not None:
             raise InputError("with region_styles each region names its style; give no style or style image")
-    elif params.engine == "fast":
+    elif info.style_input == "model":
         if has_style_upload:
-            raise InputError("the fast engine paints shipped styles only; for your own painting choose gatys or adain")
+            others = ", ".join(engine_names(style_input="paintings"))
+            raise InputError(
+                f"the {params.engine} engine paints shipped styles only; for your own painting choose {others}"
+            )
         if params.style is None:
-            raise InputError("choose a shipped style for the fast engine")
+            raise InputError(f"choose a shipped style for the {params.engine} engine")
     elif has_style_upload == (params.style is not None):
         raise InputError("give either a shipped style name or a style image upload, one of them")
     cap = settings.max_size[params.engine]
@@ -131,6 +143,8 @@ def check_job(
         cap = min(cap, settings.max_size["video"])
     if params.size > cap:
         raise InputError(f"size {params.size} is over this server's limit of {cap} px for the {what} jobs")
+    if params.iterations is not None and "iterations" not in info.option_names():
+        raise InputError(f"iterations are optimisation steps; the {params.engine} engine paints in one pass")
     if params.iterations is not None and params.iterations > settings.max_iterations:
         raise InputError(f"iterations {params.iterations} is over this server's limit of {settings.max_iterations}")
     check_regions(params, label_map)
@@ -142,8 +156,9 @@ def check_regions(params: JobParams, label_map: Image.Image | None) -> None:
         if params.match_regions:
             raise InputError("match_regions needs regions (auto, semantic, semantic:K or subject)")
         return
-    if params.engine == "fast" or params.kind == "video":
-        raise InputError("regions are painted by the gatys, adain, wct and photo engines, on pictures")
+    if not engine_info(params.engine).regions or params.kind == "video":
+        painters = ", ".join(engine_names(regions=True))
+        raise InputError(f"regions are painted by the engines {painters}, on pictures")
     if label_map is None:
         if params.region_styles is not None:
             raise InputError("region_styles names the colours of a region_map upload; upload the map")
@@ -170,8 +185,7 @@ def check_regions(params: JobParams, label_map: Image.Image | None) -> None:
 def check_style_size(params: JobParams, size: tuple[int, int], what: str) -> None:
     """Refuse, before anything is queued, a style upload the engine would refuse for its size."""
     picture_size(size, None, what)
-    engine = get_engine(params.engine)
-    smallest = getattr(engine, "min_style_side", 0)
+    smallest = engine_info(params.engine).min_style_side
     if min(size) < smallest:
         raise InputError(
             f"the {what} is {size[0]}x{size[1]}; the {params.engine} engine needs at least {smallest} px a side"
@@ -187,18 +201,20 @@ def stylize_job(
     # defaults, which guard the decoding here.
     pixels = ServiceSettings.max_upload_pixels
     if job.kind == "video":
-        painting = None  # fast: the style's network
+        painting = None  # an engine with trained models: the style's network
         if "style" in inputs:
             painting = open_image_bytes(inputs["style"], "style image", pixels)
-        elif job.engine != "fast":
+        elif engine_info(job.engine).style_input == "paintings":
             painting = style_painting(job.style)
         return _stylize_clip(job, inputs["content"], painting, on_progress)
     content = open_image_bytes(inputs["content"], "content image", pixels)
     common = {"size": job.size, "seed": job.seed, "color": job.color}
     if job.strength is not None:
         common["strength"] = job.strength
-    if job.engine == "gatys":
-        common |= {"iterations": job.iterations, "preview_every": PREVIEW_EVERY}
+    if engine_info(job.engine).previews:
+        common["preview_every"] = PREVIEW_EVERY
+    if job.iterations is not None:
+        common["iterations"] = job.iterations
     if job.region_styles is not None:
         pairs = parse_region_styles(job.region_styles)
         painted = [(color, style) for color, style in pairs if style != KEEP]
@@ -212,8 +228,8 @@ def stylize_job(
             on_progress=on_progress,
             **common,
         )
-    elif job.engine == "fast":
-        result = stylize(content, [], engine="fast", model=job.style, on_progress=on_progress, **common)
+    elif engine_info(job.engine).style_input == "model":
+        result = stylize(content, [], engine=job.engine, model=job.style, on_progress=on_progress, **common)
     else:
         style = open_image_bytes(inputs["style"], "style image", pixels) if "style" in inputs else None
         if style is None:

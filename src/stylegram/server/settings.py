@@ -7,10 +7,21 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stylegram.engines import engine_infos
+
 #: Environment variables read by ``stylegram serve`` and ``stylegram worker`` when the option is not given.
 QUEUE_VARIABLE, TOKEN_VARIABLE, DATA_VARIABLE = "STYLEGRAM_QUEUE", "STYLEGRAM_TOKEN", "STYLEGRAM_DATA"
 #: The names of this machine a server on loopback answers to.
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+#: The largest long side of a video's frames and of a live stream's, whatever the engine's own cap.
+MAX_VIDEO_SIZE, MAX_LIVE_SIZE = 1920, 1280
+
+
+def default_max_sizes() -> dict[str, int]:
+    """Each engine's cap from its description, with those of videos and live streams."""
+    return {info.name: info.max_size for info in engine_infos()} | {"video": MAX_VIDEO_SIZE, "live": MAX_LIVE_SIZE}
 
 
 @dataclass
@@ -23,7 +34,8 @@ class ServiceSettings:
         cannot be sent, as with EventSource and ``<img>``).
     max_upload_bytes / max_upload_pixels: per uploaded image.
     max_video_bytes / max_video_seconds: per uploaded clip.
-    max_size: the largest output long side per engine, and for videos.
+    max_size: the largest output long side per engine (by default its description's ``max_size``), and for
+        videos and live streams.
     max_iterations: the most optimisation steps a job may ask for.
     video_chunk_frames: the frames of each chunk of a clip sent to ``POST /v1/videos`` (a job each, shared by
         the workers): 10 s at 24 fps, so the warm-up and shared frames each chunk makes again cost a fifth.
@@ -44,18 +56,7 @@ class ServiceSettings:
     max_upload_pixels: int = 30_000_000
     max_video_bytes: int = 200 * 2**20
     max_video_seconds: float = 120.0
-    max_size: dict[str, int] = field(
-        default_factory=lambda: {
-            "fast": 4096,
-            "gatys": 1024,
-            "adain": 4096,
-            "wct": 4096,
-            "efdm": 4096,
-            "photo": 4096,
-            "video": 1920,
-            "live": 1280,
-        }
-    )
+    max_size: dict[str, int] = field(default_factory=lambda: default_max_sizes())
     max_iterations: int = 1000
     max_batch_items: int = 200
     max_batch_zip_bytes: int = 200 * 2**20

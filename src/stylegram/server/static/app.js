@@ -4,17 +4,9 @@
 const $ = (id) => document.getElementById(id);
 const RECENT_KEY = "stylegram.recent";
 const TOKEN_KEY = "stylegram.token";
-const ENGINE_DEFAULTS = {
-  fast: { strength: 1, maxSize: 2048 },
-  adain: { strength: 1, maxSize: 2048 },
-  wct: { strength: 0.8, maxSize: 2048 },
-  photo: { strength: 1, maxSize: 2048 },
-  gatys: { strength: 0.5, maxSize: 1024 },
-};
-// Clips are made frame by frame by the fast networks or a one-pass engine; optimising every frame takes too long
-// for the page (stylegram video --engine gatys does it), and the photo engine makes pictures only.
-const IMAGE_ONLY_ENGINES = ["gatys", "photo"];
-const VIDEO_MAX_SIZE = 1920;
+// The engines as the server describes them (GET /v1/engines): their buttons, default strength, size caps, what they
+// paint from (a style's trained network, or any painting) and whether they paint regions and clips.
+const engines = new Map();
 
 function isVideo(file) { return file.type.startsWith("video/"); }
 
@@ -47,7 +39,7 @@ async function api(path, options = {}) {
 
 const UPLOAD_TEXT = "…or upload your own painting (one-pass AdaIN/WCT, or optimisation)";
 
-function engine() { return document.querySelector("input[name=engine]:checked").value; }
+function engine() { return document.querySelector("input[name=engine]:checked")?.value; }
 
 function setEngine(name) {
   document.querySelector(`input[name=engine][value=${name}]`).checked = true;
@@ -55,11 +47,54 @@ function setEngine(name) {
 }
 
 function applyEngineDefaults() {
-  const defaults = ENGINE_DEFAULTS[engine()];
-  $("strength").value = defaults.strength;
-  $("size").max = state.content && isVideo(state.content) ? VIDEO_MAX_SIZE : defaults.maxSize;
-  if (+$("size").value > defaults.maxSize) $("size").value = defaults.maxSize;
+  const info = engines.get(engine());
+  if (!info) return;
+  const cap = state.content && isVideo(state.content) ? Math.min(info.max_size, info.max_video_size) : info.max_size;
+  $("strength").value = info.default_strength;
+  $("size").max = cap;
+  if (+$("size").value > cap) $("size").value = cap;
   showSliders();
+}
+
+// An engine is offered when it can make what is asked: a painting upload needs one that paints from paintings,
+// found regions one that paints regions, a clip one that makes videos. The first one left is chosen when the
+// chosen one is not.
+function updateEngines() {
+  const video = !!state.content && isVideo(state.content);
+  for (const info of engines.values()) {
+    const radio = document.querySelector(`input[name=engine][value=${info.name}]`);
+    radio.disabled = (!!state.styleFile && info.style_input === "model") || (!!state.regions && !info.regions)
+      || (video && !info.video);
+  }
+  if (document.querySelector("input[name=engine]:checked")?.disabled) {
+    const first = document.querySelector("input[name=engine]:not(:disabled)");
+    if (first) setEngine(first.value);
+  } else {
+    applyEngineDefaults();
+  }
+}
+
+async function loadEngines() {
+  const list = await api("/v1/engines");
+  const group = $("engines");
+  const live = $("live-engine");
+  group.replaceChildren();
+  live.replaceChildren();
+  engines.clear();
+  for (const info of list) {
+    engines.set(info.name, info);
+    const radio = Object.assign(document.createElement("input"), { type: "radio", name: "engine", value: info.name });
+    radio.addEventListener("change", applyEngineDefaults);
+    const title = document.createElement("span");
+    const summary = Object.assign(document.createElement("small"), { textContent: info.summary });
+    title.append(info.title, summary);
+    const label = document.createElement("label");
+    label.append(radio, title);
+    group.append(label);
+    if (info.live) live.append(new Option(`${info.title}: ${info.summary}`, info.name));
+  }
+  group.querySelector("input").checked = true;
+  updateEngines();
 }
 
 function showSliders() {
@@ -97,9 +132,7 @@ async function findRegions() {
     }
     state.regionStyles = new Map([...colours].map((colour) => [colour, state.style || state.styles[0]?.name]));
     state.pickedRegion = [...colours][0];
-    // Regions are painted from shipped styles by a one-pass engine (or optimisation), not by the fast networks.
-    if (engine() === "fast") setEngine("adain");
-    document.querySelector("input[name=engine][value=fast]").disabled = true;
+    updateEngines();
     showRegions();
   } catch (error) {
     $("message").textContent = error.message;
@@ -110,7 +143,7 @@ async function findRegions() {
 function clearRegions() {
   state.regions = state.regionPixels = state.pickedRegion = null;
   state.regionStyles = new Map();
-  document.querySelector("input[name=engine][value=fast]").disabled = !!state.styleFile;
+  updateEngines();
   showRegions();
   updateStart();
 }
@@ -187,8 +220,7 @@ function chooseContent(files) {
   $(video ? "content-preview" : "content-video").hidden = true;
   $("drop-text").textContent = (chosen.length > 1 ? `${chosen.length} photos (${file.name}, …)` : file.name)
     + " — drop others to replace";
-  for (const name of IMAGE_ONLY_ENGINES) document.querySelector(`input[name=engine][value=${name}]`).disabled = video;
-  if (video && IMAGE_ONLY_ENGINES.includes(engine())) setEngine(state.styleFile ? "adain" : "fast");
+  updateEngines();
   clearRegions();
 }
 
@@ -198,7 +230,7 @@ function chooseStyle(name) {
   $("style-file").value = "";
   $("style-file-text").textContent = UPLOAD_TEXT;
   $("style-file").parentElement.classList.remove("chosen");
-  document.querySelector("input[name=engine][value=fast]").disabled = false;
+  updateEngines();
   for (const button of document.querySelectorAll(".style")) {
     button.setAttribute("aria-checked", String(button.dataset.name === name));
   }
@@ -212,8 +244,7 @@ function chooseStyleFile(file) {
   for (const button of document.querySelectorAll(".style")) button.setAttribute("aria-checked", "false");
   $("style-file-text").textContent = "Painting: " + file.name;
   $("style-file").parentElement.classList.add("chosen");
-  if (engine() === "fast") setEngine("adain");
-  document.querySelector("input[name=engine][value=fast]").disabled = true;
+  updateEngines();
   updateStart();
 }
 
@@ -500,7 +531,6 @@ function setUpDrop() {
 async function init() {
   setUpDrop();
   $("style-file").addEventListener("change", (event) => chooseStyleFile(event.target.files[0]));
-  for (const radio of document.querySelectorAll("input[name=engine]")) radio.addEventListener("change", applyEngineDefaults);
   $("strength").addEventListener("input", showSliders);
   $("size").addEventListener("input", showSliders);
   $("start").addEventListener("click", start);
@@ -524,7 +554,6 @@ async function init() {
     $("token-bar").hidden = true;
     boot();
   });
-  applyEngineDefaults();
   boot();
 }
 
@@ -532,6 +561,7 @@ async function boot() {
   const health = await api("/v1/health");
   if (health.token_required && !token()) { $("token-bar").hidden = false; return; }
   try {
+    await loadEngines();
     await loadStyles();
     const jobs = await refreshRecent();
     // After a reload the newest job is shown again (and followed, if it is still running).
