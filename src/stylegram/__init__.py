@@ -6,12 +6,11 @@ Example:
     >>> result.image.save("out.png")  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
 from stylegram.api import preserve_colors, stylize
 from stylegram.engines import ProgressEvent, Request, Result, StyleSpec, engine_names, get_engine
 from stylegram.errors import InputError, StylegramError, WeightsError
 from stylegram.evaluation import EvaluationReport, evaluate
+from stylegram.version import __version__
 
 __all__ = [
     "EvaluationReport",

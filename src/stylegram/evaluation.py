@@ -35,8 +35,8 @@ from PIL import Image
 from torch.nn import functional
 
 from stylegram.engines.base import describe_image, picture_size
-from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.features.encoder import VGGEncoder
+from stylegram.features.layers import DEFAULT_STYLE_LAYERS
 from stylegram.io.image import ImageInput, image_to_tensor, load_image, resize
 from stylegram.io.video import probe_video, read_frames
 from stylegram.ops.color import rgb_to_yiq

@@ -31,8 +31,8 @@ def make_objectives(options, tile_size, regions=False):
             StyleTarget(torch.rand(1, 3, 96, 144, generator=generator), 1.0, left, left_half(96, 144)),
             StyleTarget(torch.rand(1, 3, 64, 64, generator=generator) * 0.5, 0.5, 1 - left),
         ]
-    whole = StyleTransferObjective(encoder, options)
-    tiled = StyleTransferObjective(encoder, options, tile_size=tile_size)
+    whole = StyleTransferObjective(encoder, options.loss_weights())
+    tiled = StyleTransferObjective(encoder, options.loss_weights(), tile_size=tile_size)
     for objective in (whole, tiled):
         objective.set_targets(photo, paintings)
     image = (photo + 0.1 * torch.randn(photo.shape, generator=generator)).clamp(0, 1)
@@ -72,7 +72,7 @@ def test_a_region_style_pulls_only_its_own_region():
     options = GatysOptions(content_weight=0.0, style_layers={"relu1_1": 1.0}, tv_weight=0.0)
     encoder = VGGEncoder.load(["relu1_1", "relu4_2"])
     photo = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(1))
-    objective = StyleTransferObjective(encoder, options)
+    objective = StyleTransferObjective(encoder, options.loss_weights())
     objective.set_targets(photo, [StyleTarget(torch.rand(1, 3, 48, 64), region=left_half(48, 64))])
     _, gradient = loss_and_gradient(objective, photo)
     assert gradient[..., :30].abs().sum() > 0
@@ -85,7 +85,7 @@ def test_each_region_is_compared_with_its_own_style_only():
     dark, light = torch.full((1, 3, 32, 32), 0.1), torch.full((1, 3, 32, 32), 0.9)
     left = left_half(32, 64)
     picture = torch.cat([dark, light], dim=-1)
-    matching, swapped = (StyleTransferObjective(encoder, options) for _ in range(2))
+    matching, swapped = (StyleTransferObjective(encoder, options.loss_weights()) for _ in range(2))
     matching.set_targets(picture, [StyleTarget(dark, region=left), StyleTarget(light, region=1 - left)])
     swapped.set_targets(picture, [StyleTarget(light, region=left), StyleTarget(dark, region=1 - left)])
     matching_style = matching.evaluate(picture.clone().requires_grad_(True))["style"]
@@ -99,7 +99,7 @@ def test_the_mean_and_covariance_loss_tells_a_shifted_painting_from_its_own_stat
     options = GatysOptions(content_weight=0.0, style_layers={"relu1_1": 1.0}, tv_weight=0.0, style_loss="mean_cov")
     encoder = VGGEncoder.load(["relu1_1", "relu4_2"])
     painting = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(2))
-    objective = StyleTransferObjective(encoder, options)
+    objective = StyleTransferObjective(encoder, options.loss_weights())
     objective.set_targets(painting, [StyleTarget(painting)])
     own, gradient = loss_and_gradient(objective, painting)
     assert own["style"] == pytest.approx(0.0, abs=1e-6) and gradient.abs().max() < 1e-3

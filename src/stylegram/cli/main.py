@@ -11,10 +11,10 @@ import signal
 import sys
 import warnings
 
-from stylegram import __version__
 from stylegram.cli import serve, tools, train, transfer, video
 from stylegram.cli.common import EXIT_INTERRUPTED
 from stylegram.errors import StylegramError, StylegramNotice
+from stylegram.version import __version__
 
 #: The command families, in the order ``stylegram --help`` lists their commands.
 FAMILIES = (transfer, tools, train, video, serve)

@@ -36,7 +36,6 @@ from typing import ClassVar
 import torch
 from torch.nn import functional
 
-from stylegram import __version__
 from stylegram.cpu import fit_threads, memory_format
 from stylegram.engines.base import (
     ProgressCallback,
@@ -77,6 +76,7 @@ from stylegram.runtime import (
     precision_name,
     resolve_device,
 )
+from stylegram.version import __version__
 
 #: Long side at which the features are transformed and decoded by default; the picture is then scaled to the
 #: output size. At 1024×768 a whole AdaIN pass (VGG19 to relu4_1 and back) takes 1.6 s on a 2-core CPU in bf16,

@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 
 import torch
 
-from stylegram import __version__
 from stylegram.cpu import fit_threads
 from stylegram.engines.base import (
     ProgressCallback,
@@ -47,6 +46,7 @@ from stylegram.models.transformer import TransformerNet, frozen_statistics
 from stylegram.ops.color import finish
 from stylegram.ops.tiling import plan_tiles, statistics_copy
 from stylegram.runtime import choose_inference_tile, choose_precision, precision_name, resolve_device
+from stylegram.version import __version__
 
 DEFAULT_MODEL = "starry_night"
 #: Peak bytes per pixel of one inference pass of the light network in float32 (bench/fast_vs_stl.py measures

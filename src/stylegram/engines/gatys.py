@@ -26,7 +26,6 @@ from typing import Any, ClassVar
 import torch
 from torch.nn import functional
 
-from stylegram import __version__
 from stylegram.cpu import fit_threads
 from stylegram.engines.base import (
     MIN_SIDE,
@@ -47,10 +46,11 @@ from stylegram.engines.regions import content_regions, keep_photo, region_map, r
 from stylegram.engines.registry import EngineInfo, option, parse_layers, parse_numbers, register
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
+from stylegram.features.layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from stylegram.features.vgg import PREPROCESSINGS, check_layers
 from stylegram.io.image import image_to_tensor, load_image, resize, tensor_to_image
 from stylegram.ops.color import join_luminance, luminance, match_color, match_luminance
-from stylegram.ops.losses import STYLE_LOSSES
+from stylegram.ops.losses import STYLE_LOSSES, LossWeights
 from stylegram.ops.masks import mask_from_image, resize_mask
 from stylegram.runtime import (
     LAYOUTS,
@@ -60,15 +60,11 @@ from stylegram.runtime import (
     precision_name,
     resolve_device,
 )
+from stylegram.version import __version__
 
-DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
 DEFAULT_STYLE_WEIGHT = 5.0
 #: A warped previous frame off by 14/255 on average costs as much as the content term's usual value (~1).
 DEFAULT_TEMPORAL_WEIGHT = 5e-3
-#: relu5_1 weighs less: with relative errors every layer starts near 1, and the deepest Gram matrix fights the
-#: content term hardest; at 0.3 three bench pairs kept more of the photo *and* matched the painting better
-#: (mean style distance over all five layers) in the same steps, see docs/speed.md.
-DEFAULT_STYLE_LAYERS = {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 0.3}
 OPTIMIZERS = ("lbfgs", "adam")
 #: Steps per scale, coarsest first, for each quality. The pyramid halves the output's long side down to
 #: no less than COARSEST_LONG_SIDE. Scales beyond a preset's entries (outputs over 1000 px) each get half
@@ -160,6 +156,18 @@ class GatysOptions:
     temporal_weight: float = option(
         DEFAULT_TEMPORAL_WEIGHT, "weight of the temporal term (mean squared difference in 0..255 units)", flag=None
     )
+
+    def loss_weights(self) -> LossWeights:
+        """The perceptual loss these options ask for (the temporal term counts only with a temporal target)."""
+        return LossWeights(
+            content_layers=self.content_layers,
+            style_layers=self.style_layers,
+            content=self.content_weight,
+            style=self.style_weight,
+            tv=self.tv_weight,
+            temporal=self.temporal_weight,
+            style_statistics=self.style_loss,
+        )
 
 
 def check_inputs(request: Request) -> GatysOptions:
@@ -416,7 +424,7 @@ class GatysEngine:
                 )
             content, styles = _apply_color_method(request.color, content, styles)
             tile_size = choose_tile_size(size, steps, device, options.tile_size)
-            objective = StyleTransferObjective(encoder, options, tile_size, dtype)
+            objective = StyleTransferObjective(encoder, options.loss_weights(), tile_size, dtype)
             objective.set_targets(content, styles)
             if temporal_target is not None:
                 objective.set_temporal(

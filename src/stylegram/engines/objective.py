@@ -1,7 +1,7 @@
 """The Gatys objective, α·content + β·style + tv, with its gradient, for a picture passed whole or in tiles.
 
 The style term compares statistics of the picture's features with the painting's at each style layer
-(``GatysOptions.style_loss``): Gram matrices ``G``, or means ``μ`` and covariances ``C·G − μμᵀ``
+(``LossWeights.style_statistics``): Gram matrices ``G``, or means ``μ`` and covariances ``C·G − μμᵀ``
 (``stylegram.ops.losses.Moments``). Both are sums over positions, which is what makes tiles exact.
 
 A picture too large for one pass through VGG19 is passed in overlapping tiles (``stylegram.ops.tiling``). The
@@ -22,17 +22,13 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
 from stylegram.features.encoder import VGGEncoder
 from stylegram.ops.gram import gram_matrix, guided_gram
-from stylegram.ops.losses import Moments, moments_error, temporal_loss, total_variation_loss
+from stylegram.ops.losses import LossWeights, Moments, content_term, moments_error, temporal_loss, total_variation_loss
 from stylegram.ops.tiling import ALIGN, Tile, average_down, plan_tiles
-
-if TYPE_CHECKING:
-    from stylegram.engines.gatys import GatysOptions
 
 #: Pixels shared by neighbouring tiles (at most a quarter of the tile); the outer quarter of the overlap on
 #: each side carries no weight, which keeps features that saw the tile's zero padding out of the losses.
@@ -71,14 +67,13 @@ class StyleTransferObjective:
 
     Args:
         encoder: the VGG19 encoder every term reads its activations from.
-        options: the engine's options (layers and their weights, α, β, tv weight).
+        weights: the terms' weights and the layers they read (:class:`~stylegram.ops.losses.LossWeights`).
         tile_size: pass pictures in tiles of at most this many pixels a side; None passes them whole.
         autocast_dtype: run the encoder under autocast to this dtype (None: float32).
 
     Example:
-        >>> from stylegram.engines.gatys import GatysOptions
-        >>> options = GatysOptions(content_layers={"relu2_1": 1.0}, style_layers={"relu1_1": 1.0})
-        >>> objective = StyleTransferObjective(VGGEncoder.load(["relu1_1", "relu2_1"]), options)
+        >>> weights = LossWeights(content_layers={"relu2_1": 1.0}, style_layers={"relu1_1": 1.0})
+        >>> objective = StyleTransferObjective(VGGEncoder.load(["relu1_1", "relu2_1"]), weights)
         >>> photo, painting = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
         >>> objective.set_targets(photo, [StyleTarget(painting)])
         >>> image = photo.clone().requires_grad_(True)
@@ -90,12 +85,12 @@ class StyleTransferObjective:
     def __init__(
         self,
         encoder: VGGEncoder,
-        options: GatysOptions,
+        weights: LossWeights,
         tile_size: int | None = None,
         autocast_dtype: torch.dtype | None = None,
     ) -> None:
         self.encoder = encoder
-        self.options = options
+        self.weights = weights
         self.tile_size = tile_size
         self.autocast_dtype = autocast_dtype
         self.tiles: list[Tile] = []
@@ -127,7 +122,7 @@ class StyleTransferObjective:
     def _sums(self, features: torch.Tensor, weight: torch.Tensor) -> Moments:
         """The weighted sums of a layer's products and (where the loss uses means) features, unnormalised."""
         gram = guided_gram(features, weight, normalize=False)
-        if self.options.style_loss != "mean_cov":
+        if self.weights.style_statistics != "mean_cov":
             return Moments(gram)
         return Moments(gram, (features.float() * weight).sum(dim=(2, 3)))
 
@@ -137,12 +132,12 @@ class StyleTransferObjective:
     ) -> list[tuple[dict[str, Moments], dict[str, float]]]:
         """For each region: the style statistics of ``image`` at the style layers, summed over ``tiles``, and
         the weighted positions each layer's were divided by."""
-        sums: list[dict[str, list[Moments]]] = [{name: [] for name in self.options.style_layers} for _ in regions]
-        positions: list[dict[str, float]] = [dict.fromkeys(self.options.style_layers, 1e-8) for _ in regions]
+        sums: list[dict[str, list[Moments]]] = [{name: [] for name in self.weights.style_layers} for _ in regions]
+        positions: list[dict[str, float]] = [dict.fromkeys(self.weights.style_layers, 1e-8) for _ in regions]
         for tile in tiles:
             features = self._encode(tile.crop(image))
             for index, region in enumerate(regions):
-                for name in self.options.style_layers:
+                for name in self.weights.style_layers:
                     weight = position_weight(tile, region, *features[name].shape[-2:])
                     sums[index][name].append(self._sums(features[name], weight))
                     positions[index][name] += float(weight.sum())
@@ -170,7 +165,7 @@ class StyleTransferObjective:
         self.content_energy = {}
         for index, tile in enumerate(self.tiles):
             features = self._encode(tile.crop(content))
-            targets = {name: features[name].float() for name in self.options.content_layers}
+            targets = {name: features[name].float() for name in self.weights.content_layers}
             self.content_targets.append(targets)
             for name, target in targets.items():
                 energy = (target.pow(2) * self._weight(index, -1, target)).sum()
@@ -181,7 +176,7 @@ class StyleTransferObjective:
         if all(style.region is None for style in styles):
             shares = [style.weight / sum(style.weight for style in styles) for style in styles]
             blended = {}
-            for name in self.options.style_layers:
+            for name in self.weights.style_layers:
                 layers = [moments[name] for moments in style_moments]
                 gram = sum(layer.gram * share for layer, share in zip(layers, shares, strict=True))
                 mean = None
@@ -200,22 +195,22 @@ class StyleTransferObjective:
 
     def evaluate(self, image: torch.Tensor) -> dict[str, float]:
         """The weighted loss terms of ``image`` and their ``total``; adds the gradient to ``image.grad``."""
-        options = self.options
+        weights = self.weights
         if len(self.tiles) == 1:
             features = self._encode(image)
-            content = self._content(features, 0)
+            content = content_term(features, self.content_targets[0], weights.content_layers)
             style = sum(
                 group.weight * layer_weight * moments_error(self._whole_moments(features[name], index), target)
                 for index, group in enumerate(self.groups)
                 for name, target in group.targets.items()
-                for layer_weight in [options.style_layers[name]]
+                for layer_weight in [weights.style_layers[name]]
             )
-            terms = {"content": options.content_weight * content, "style": options.style_weight * style}
+            terms = {"content": weights.content * content, "style": weights.style * style}
         else:
             terms = self._evaluate_tiles(image)
-        terms["tv"] = options.tv_weight * total_variation_loss(image)
+        terms["tv"] = weights.tv * total_variation_loss(image)
         if self.temporal is not None:
-            terms["temporal"] = options.temporal_weight * temporal_loss(image, *self.temporal)
+            terms["temporal"] = weights.temporal * temporal_loss(image, *self.temporal)
         terms["total"] = sum(terms.values())
         terms["total"].backward()
         return {name: float(value.detach()) for name, value in terms.items()}
@@ -223,15 +218,18 @@ class StyleTransferObjective:
     def _whole_moments(self, features: torch.Tensor, group_index: int) -> Moments:
         """The style statistics of a whole picture's ``features`` for one style group."""
         if self.groups[group_index].region is None:
-            mean = features.mean(dim=(2, 3), dtype=torch.float32) if self.options.style_loss == "mean_cov" else None
+            mean = (
+                features.mean(dim=(2, 3), dtype=torch.float32) if self.weights.style_statistics == "mean_cov" else None
+            )
             return Moments(gram_matrix(features), mean)
         weight = self._weight(0, group_index, features)
         return _normalised([self._sums(features, weight)], float(weight.sum()) + 1e-8)
 
     def _content(self, features: dict[str, torch.Tensor], tile_index: int) -> torch.Tensor:
-        """This tile's part of the content term: weighted squared error over the whole picture's energy."""
+        """This tile's part of the content term (:func:`~stylegram.ops.losses.content_term` split over the tiles):
+        weighted squared error over the whole picture's energy."""
         total = 0
-        for name, layer_weight in self.options.content_layers.items():
+        for name, layer_weight in self.weights.content_layers.items():
             target = self.content_targets[tile_index][name]
             error = (features[name].float() - target).pow(2)
             if len(self.tiles) > 1:
@@ -241,21 +239,21 @@ class StyleTransferObjective:
 
     def _evaluate_tiles(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Style and content terms tile by tile; their gradients go to ``image.grad``, the terms are detached."""
-        options = self.options
+        weights = self.weights
         measured = self._moments(image.detach(), self.tiles, [group.region for group in self.groups])
         style = 0
         style_gradients = []
         for group, (moments, positions) in zip(self.groups, measured, strict=True):
             gradients = {}
             for name, target in group.targets.items():
-                layer_weight = options.style_layers[name] * group.weight
+                layer_weight = weights.style_layers[name] * group.weight
                 # ∂L/∂statistics on the small matrices, divided by the normalisation the tiles' sums below leave
                 # out: their products count 1/(channels × positions), their features 1/positions.
                 statistics = Moments(*(None if part is None else part.requires_grad_(True) for part in
                                        (moments[name].gram, moments[name].mean)))  # fmt: skip
                 with torch.enable_grad():
                     error = moments_error(statistics, target)
-                    (options.style_weight * layer_weight * error).backward()
+                    (weights.style * layer_weight * error).backward()
                 style = style + layer_weight * error.detach()
                 count = positions[name]
                 gradients[name] = Moments(
@@ -270,7 +268,7 @@ class StyleTransferObjective:
             crop = tile.crop(image).detach().requires_grad_(True)
             features = self._encode(crop)
             tile_content = self._content(features, tile_index)
-            surrogate = options.content_weight * tile_content
+            surrogate = weights.content * tile_content
             for group_index, gradients in enumerate(style_gradients):
                 for name, gradient in gradients.items():
                     sums = self._sums(features[name], self._weight(tile_index, group_index, features[name]))
@@ -280,7 +278,7 @@ class StyleTransferObjective:
             surrogate.backward()
             tile.crop(image.grad).add_(crop.grad)
             content = content + tile_content.detach()
-        return {"content": options.content_weight * content, "style": options.style_weight * style.detach()}
+        return {"content": weights.content * content, "style": weights.style * style.detach()}
 
 
 def _normalised(parts: list[Moments], positions: float) -> Moments:

@@ -10,6 +10,8 @@ suits one image size or layer set wrong for the next. Relative errors make every
 α and β meaningful across images, sizes and layers.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import torch
@@ -30,24 +32,72 @@ def relative_squared_error(value: torch.Tensor, target: torch.Tensor) -> torch.T
     return (value.float() - target).pow(2).sum() / (target.pow(2).sum() + _EPS)
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Relative squared difference between activations and the content image's activations.
+def content_term(
+    features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], layers: dict[str, float]
+) -> torch.Tensor:
+    """The content term: the relative error of the picture's activations at each of ``layers`` against the
+    photo's, weighted by the layer's weight.
 
     Example:
-        >>> content_loss(torch.zeros(1, 1, 2, 2), torch.full((1, 1, 2, 2), 2.0))
-        tensor(1.)
+        >>> picture, photo = {"relu4_2": torch.zeros(1, 1, 2, 2)}, {"relu4_2": torch.full((1, 1, 2, 2), 2.0)}
+        >>> content_term(picture, photo, {"relu4_2": 0.5})
+        tensor(0.5000)
     """
-    return relative_squared_error(features, target)
+    return sum(weight * relative_squared_error(features[name], targets[name]) for name, weight in layers.items())
 
 
-def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
-    """Relative squared difference between the Gram matrix of ``features`` and a target Gram matrix.
+def style_term(
+    features: dict[str, torch.Tensor], target_grams: dict[str, torch.Tensor], layers: dict[str, float]
+) -> torch.Tensor:
+    """The style term: the relative error of the Gram matrices of the picture's activations at each of ``layers``
+    against the painting's (one target for a whole batch of pictures), weighted by the layer's weight.
 
     Example:
-        >>> style_loss(torch.ones(1, 2, 2, 2), torch.full((1, 2, 2), 0.25))
+        >>> style_term({"relu1_1": torch.ones(1, 2, 2, 2)}, {"relu1_1": torch.full((1, 2, 2), 0.25)}, {"relu1_1": 1.0})
         tensor(1.)
     """
-    return relative_squared_error(gram_matrix(features), target_gram)
+    return sum(
+        weight
+        * relative_squared_error(gram_matrix(features[name]), target_grams[name].expand(len(features[name]), -1, -1))
+        for name, weight in layers.items()
+    )
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """How the terms of the perceptual loss add up: α, β and the total-variation and temporal weights, and the
+    layers the content and style terms read, each with its weight.
+
+    Attributes:
+        content_layers / style_layers: layer names and weights (``stylegram.features.layers`` has the defaults).
+        content / style / tv / temporal: α, β, and the weights of :func:`total_variation_loss` and
+            :func:`temporal_loss`.
+        style_statistics: what the style term compares at each layer, one of :data:`STYLE_LOSSES`.
+    """
+
+    content_layers: dict[str, float]
+    style_layers: dict[str, float]
+    content: float = 1.0
+    style: float = 1.0
+    tv: float = 0.0
+    temporal: float = 0.0
+    style_statistics: str = "gram"
+
+
+def perceptual_terms(
+    picture: torch.Tensor,
+    features: dict[str, torch.Tensor],
+    content_targets: dict[str, torch.Tensor],
+    style_grams: dict[str, torch.Tensor],
+    weights: LossWeights,
+) -> dict[str, torch.Tensor]:
+    """The weighted content, style and total-variation terms of ``picture`` (whose activations are
+    ``features``), as the feed-forward networks are trained on them."""
+    return {
+        "content": weights.content * content_term(features, content_targets, weights.content_layers),
+        "style": weights.style * style_term(features, style_grams, weights.style_layers),
+        "tv": weights.tv * total_variation_loss(picture),
+    }
 
 
 #: How a style term compares the picture's features with the painting's at each layer: their Gram matrices

@@ -37,7 +37,6 @@ from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartParser
 
-import stylegram
 from stylegram.engines import engine_info, engine_infos
 from stylegram.engines.base import picture_size
 from stylegram.engines.regions import draw_regions
@@ -79,6 +78,7 @@ from stylegram.server.live import CLOSE_POLICY, LiveService
 from stylegram.server.queue import JobQueue, QueueUnavailable
 from stylegram.server.requests import JobParams, check_job, check_style_size, stylize_job
 from stylegram.server.settings import ServiceSettings
+from stylegram.version import __version__
 from stylegram.video import DEFAULT_OVERLAP, plan_chunks
 
 STATIC = Path(str(resources.files("stylegram.server") / "static"))
@@ -345,7 +345,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
 
     app = FastAPI(
         title="stylegram",
-        version=stylegram.__version__,
+        version=__version__,
         description="Neural style transfer as a service: queue a photo and a painting, follow its progress, "
         "download the picture.",
         lifespan=lifespan,
@@ -393,7 +393,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         """Liveness, version, queue kind and whether a token is needed."""
         return {
             "status": "ok",
-            "version": stylegram.__version__,
+            "version": __version__,
             "queue": service.queue.describe(),
             "token_required": settings.token is not None,
         }

@@ -54,7 +54,7 @@ from stylegram.models.decoder import DECODER_LAYERS, INPUT_SCALES, Decoder, chec
 from stylegram.models.store import DECODER, load_decoder, save_network
 from stylegram.ops.feature_transforms import adain, channel_moments
 from stylegram.ops.gram import gram_matrix
-from stylegram.ops.losses import relative_squared_error, style_loss
+from stylegram.ops.losses import relative_squared_error
 from stylegram.runtime import autocast, choose_layout, choose_precision, resolve_device
 from stylegram.training.data import VALIDATION_BATCH, PhotoCrops, image_paths, validation_crops
 from stylegram.training.run import MODEL_SUFFIXES, TrainingRun, TrainResult, optimisation_step
@@ -178,7 +178,7 @@ def gram_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         >>> float(gram_error(flat, flat))
         0.0
     """
-    return style_loss(features, gram_matrix(target))
+    return relative_squared_error(gram_matrix(features), gram_matrix(target))
 
 
 STYLE_ERRORS = {"moments": moment_error, "gram": gram_error}

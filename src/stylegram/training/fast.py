@@ -24,9 +24,9 @@ from torch.nn import functional
 
 from stylegram.cpu import fit_threads
 from stylegram.engines.base import ProgressEvent, check_weight
-from stylegram.engines.gatys import DEFAULT_STYLE_LAYERS
 from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
+from stylegram.features.layers import DEFAULT_STYLE_LAYERS, NETWORK_CONTENT_LAYERS
 from stylegram.features.vgg import check_layers
 from stylegram.io.image import (
     check_output_path,
@@ -41,7 +41,7 @@ from stylegram.models.discriminator import PatchDiscriminator
 from stylegram.models.store import save_style_model
 from stylegram.models.transformer import TransformerNet
 from stylegram.ops.gram import gram_matrix
-from stylegram.ops.losses import relative_squared_error, total_variation_loss
+from stylegram.ops.losses import LossWeights, perceptual_terms
 from stylegram.runtime import autocast, choose_precision, resolve_device
 from stylegram.training.data import VALIDATION_BATCH, PhotoCrops, validation_crops
 from stylegram.training.run import MODEL_SUFFIXES, TrainingRun, TrainResult, optimisation_step
@@ -98,14 +98,19 @@ class TrainOptions:
     validate_every: int = 250
     seed: int = 0
     precision: str = "auto"
-    content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
+    content_layers: dict[str, float] = field(default_factory=lambda: dict(NETWORK_CONTENT_LAYERS))
     style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
     adversarial_weight: float = 0.0
 
-
-#: relu4_2 alone (the optimisation engine's choice) let the network trade the photo's structure for the style:
-#: its pictures of The Scream lost the houses entirely. See docs/fast.md for the comparison.
-DEFAULT_CONTENT_LAYERS = {"relu2_2": 1.0}
+    def loss_weights(self) -> LossWeights:
+        """The perceptual loss the network is trained on."""
+        return LossWeights(
+            content_layers=self.content_layers,
+            style_layers=self.style_layers,
+            content=self.content_weight,
+            style=self.style_weight,
+            tv=self.tv_weight,
+        )
 
 
 def check_options(options: TrainOptions) -> None:
@@ -242,19 +247,7 @@ def _terms(
             content_targets = encoder(batch)
         picture = net(batch)
         features = encoder(picture)
-    content = sum(
-        weight * relative_squared_error(features[name], content_targets[name])
-        for name, weight in options.content_layers.items()
-    )
-    style_term = sum(
-        weight * relative_squared_error(gram_matrix(features[name]), style_targets[name].expand(len(batch), -1, -1))
-        for name, weight in options.style_layers.items()
-    )
-    return picture, {
-        "content": options.content_weight * content,
-        "style": options.style_weight * style_term,
-        "tv": options.tv_weight * total_variation_loss(picture),
-    }
+    return picture, perceptual_terms(picture, features, content_targets, style_targets, options.loss_weights())
 
 
 class _Adversary:
