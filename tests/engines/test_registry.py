@@ -20,7 +20,7 @@ from stylegram.errors import InputError
 from stylegram.io.image import image_to_tensor, load_image, resize
 from stylegram.server import create_app
 from stylegram.server.live import live_engines
-from stylegram.server.requests import JobParams, check_job
+from stylegram.server.schemas import JobParams, check_job
 from stylegram.server.settings import ServiceSettings
 
 

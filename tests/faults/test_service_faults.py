@@ -17,9 +17,11 @@ from server.test_app import local_client, run_queued, submit
 
 from stylegram.cli.main import main
 from stylegram.server import ServiceSettings, create_app
-from stylegram.server import jobs as jobs_module
-from stylegram.server.jobs import Job, Reporter, new_job_id
-from stylegram.server.requests import JobParams
+from stylegram.server import task as task_module
+from stylegram.server.records import Job, new_job_id
+from stylegram.server.schemas import JobParams
+from stylegram.server.task import Reporter
+from stylegram.server.uploads import check_image_bytes
 
 
 def one_json_error(response, status: int, *words: str) -> str:
@@ -95,14 +97,14 @@ def test_a_worker_keeps_running_through_a_store_outage_and_hands_in_its_outcome_
         return real_put(key, value)
 
     monkeypatch.setattr(huey, "put", put)
-    monkeypatch.setattr(jobs_module, "OUTCOME_PATIENCE_S", 10.0)
+    monkeypatch.setattr(task_module, "OUTCOME_PATIENCE_S", 10.0)
     reporter = Reporter(huey, "a" * 22, 1)
     with caplog.at_level(logging.ERROR, logger="stylegram.server"):
         for step in range(5):  # progress goes on, dropped, while the store is down
-            reporter.progress(jobs_module.ProgressEvent(step + 1, 5, "optimize", {}, 0.1))
+            reporter.progress(task_module.ProgressEvent(step + 1, 5, "optimize", {}, 0.1))
         threading.Timer(1.5, down.clear).start()
         reporter.finish("done", result=b"png")
-    assert huey.get(jobs_module.report_key("a" * 22, 1, "outcome"))["result"] == b"png"
+    assert huey.get(task_module.report_key("a" * 22, 1, "outcome"))["result"] == b"png"
     assert len([record for record in caplog.records if "failed" in record.getMessage()]) == 1
 
 
@@ -127,7 +129,7 @@ def test_a_collector_outage_is_logged_once(settings, monkeypatch, caplog):
 
 def test_uploads_are_decoded_on_the_upload_threads(client, photo, monkeypatch):
     threads = []
-    real = jobs_module.check_image_bytes
+    real = check_image_bytes
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread().name)

@@ -16,7 +16,8 @@ from PIL import Image, ImageColor
 from stylegram.io.image import image_to_tensor
 from stylegram.io.video import probe_video
 from stylegram.server import ServiceSettings, create_app
-from stylegram.server.jobs import is_job_id, report_key
+from stylegram.server.records import is_job_id
+from stylegram.server.task import report_key
 
 from .conftest import local_client
 

@@ -57,7 +57,9 @@ from stylegram.server.batches import (
 )
 from stylegram.server.collector import Collector
 from stylegram.server.faults import FaultLog
-from stylegram.server.jobs import (
+from stylegram.server.live import CLOSE_POLICY, LiveService
+from stylegram.server.queue import JobQueue, QueueUnavailable
+from stylegram.server.records import (
     CANCELLED,
     DONE,
     FAILED,
@@ -67,17 +69,12 @@ from stylegram.server.jobs import (
     RUNNING,
     Job,
     JobStore,
-    UnsupportedUpload,
-    cancel_key,
-    check_image_bytes,
     new_job_id,
-    open_image_bytes,
-    probe_video_bytes,
 )
-from stylegram.server.live import CLOSE_POLICY, LiveService
-from stylegram.server.queue import JobQueue, QueueUnavailable
-from stylegram.server.requests import JobParams, check_job, check_style_size, stylize_job
+from stylegram.server.schemas import JobParams, check_job, check_style_size
 from stylegram.server.settings import ServiceSettings
+from stylegram.server.task import stylize_job
+from stylegram.server.uploads import UnsupportedUpload, check_image_bytes, open_image_bytes, probe_video_bytes
 from stylegram.version import __version__
 from stylegram.video import DEFAULT_OVERLAP, plan_chunks
 
@@ -653,9 +650,7 @@ def create_app(settings: ServiceSettings, collect: bool = True) -> FastAPI:
         job = service.job(job_id)
         if not service.store.update(job_id, status=CANCELLED):
             raise HTTPException(409, f"job {job_id} has already ended ({job.status})")
-        service.queue.huey.put(cancel_key(job_id), True)
-        if job.task_id:
-            service.queue.revoke(job.task_id)
+        service.queue.cancel(job_id, job.task_id)
         return job_out(service.job(job_id))
 
     @api.post("/stylize", tags=["sync"], response_class=Response, responses={200: {"content": {"image/png": {}}}})

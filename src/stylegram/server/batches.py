@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stylegram.errors import InputError
 from stylegram.io.image import IMAGE_SUFFIXES
-from stylegram.server.jobs import (
+from stylegram.server.records import (
     DONE,
     FINAL_STATES,
     INPUT_PREFIX,

@@ -10,18 +10,8 @@ import threading
 import time
 
 from stylegram.server.faults import FaultLog
-from stylegram.server.jobs import (
-    DONE,
-    FAILED,
-    QUEUED,
-    RESULTS,
-    RUNNING,
-    Job,
-    JobStore,
-    report_key,
-    write_atomically,
-)
 from stylegram.server.queue import JobQueue
+from stylegram.server.records import DONE, FAILED, QUEUED, RESULTS, RUNNING, Job, JobStore, write_atomically
 from stylegram.server.settings import ServiceSettings
 
 logger = logging.getLogger("stylegram.server")
@@ -89,10 +79,8 @@ class Collector:
                 self._retry(job, lost="its task was no longer in the queue")
 
     def _collect(self, job: Job) -> None:
-        huey = self.queue.huey
-
         def take(what: str, peek: bool = False) -> object:
-            return huey.get(report_key(job.id, job.attempt, what), peek=peek)
+            return self.queue.report(job.id, job.attempt, what, peek=peek)
 
         beat = take("beat", peek=True)
         now = time.monotonic()
@@ -151,5 +139,4 @@ class Collector:
     def _forget(self, job: Job) -> None:
         self._beats.pop(job.id, None)
         self._waiting.pop(job.id, None)
-        for what in ("beat", "progress", "preview", "outcome"):
-            self.queue.huey.delete(report_key(job.id, job.attempt, what))
+        self.queue.forget_reports(job.id, job.attempt)

@@ -34,10 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stylegram.engines import engine_info, engine_infos
 from stylegram.errors import InputError
-from stylegram.io.image import fit_long_side, load_image, resize
+from stylegram.io.image import encode_image, fit_long_side, load_image, resize
 from stylegram.models.store import shipped_styles, style_painting
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
-from stylegram.server.jobs import encode_image
 from stylegram.server.settings import ServiceSettings
 from stylegram.video import BlendingPainter
 

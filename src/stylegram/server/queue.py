@@ -1,5 +1,6 @@
 """The job queue: Huey, on SQLite in the data directory (no other server needed) or on Redis (workers on any
-machine that reaches it). One task, ``stylegram.job``, runs :func:`stylegram.server.jobs.run_job`."""
+machine that reaches it). One task, ``stylegram.job``, runs :func:`stylegram.server.task.run_job`; what it reports,
+and a job's cancel flag, live in the queue's key-value store. Nothing else in the server touches Huey."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from huey.api import Huey
 from redis.exceptions import RedisError
 
 from stylegram.errors import InputError, StylegramError
-from stylegram.server.jobs import run_job
+from stylegram.server.task import cancel_key, report_key, run_job
 
 TASK_NAME = "stylegram.job"
 #: What the queue's store raises when it cannot be reached or written (Redis down, SQLite's disk full or locked).
@@ -60,6 +61,21 @@ class JobQueue:
 
     def revoke(self, task_id: str) -> None:
         self.huey.revoke_by_id(task_id)
+
+    def cancel(self, job_id: str, task_id: str | None) -> None:
+        """Stop a job: its queued task is dropped, and a worker running it sees the flag at its next step."""
+        self.huey.put(cancel_key(job_id), True)
+        if task_id:
+            self.revoke(task_id)
+
+    def report(self, job_id: str, attempt: int, what: str, peek: bool = False) -> Any:
+        """What attempt ``attempt`` of a job last reported as ``what`` (``beat``, ``progress``, ``preview``,
+        ``outcome``), taken out of the store unless ``peek``; None: nothing yet."""
+        return self.huey.get(report_key(job_id, attempt, what), peek=peek)
+
+    def forget_reports(self, job_id: str, attempt: int) -> None:
+        for what in ("beat", "progress", "preview", "outcome"):
+            self.huey.delete(report_key(job_id, attempt, what))
 
     def describe(self) -> str:
         return self.url or "sqlite (data directory)"

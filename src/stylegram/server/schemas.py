@@ -1,28 +1,19 @@
-"""What a job asks for, checked once, and how a worker turns it into a :func:`stylegram.stylize` call."""
+"""What a job asks for (the form fields of ``POST /v1/jobs``), checked once, before anything is queued."""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from PIL import Image
 from pydantic import BaseModel, Field, field_validator
 
-from stylegram.engines import ProgressEvent, engine_info, engine_names
+from stylegram.engines import engine_info, engine_names
 from stylegram.engines.base import picture_size, region_kind
 from stylegram.errors import InputError
-from stylegram.io.image import ImageInput, encode_image
-from stylegram.models.store import shipped_styles, style_painting
+from stylegram.models.store import shipped_styles
 from stylegram.ops.masks import format_color, label_map_colors, parse_color
-from stylegram.server.jobs import open_image_bytes
 from stylegram.server.settings import ServiceSettings
-from stylegram.transfer import stylize
-from stylegram.video import DEFAULT_WARMUP, stylize_video, video_engines
-
-#: The optimisation engine sends a preview with every N-th step.
-PREVIEW_EVERY = 5
+from stylegram.video import DEFAULT_WARMUP, video_engines
 
 
 class JobParams(BaseModel):
@@ -190,79 +181,3 @@ def check_style_size(params: JobParams, size: tuple[int, int], what: str) -> Non
         raise InputError(
             f"the {what} is {size[0]}x{size[1]}; the {params.engine} engine needs at least {smallest} px a side"
         )
-
-
-def stylize_job(
-    params: dict[str, Any], inputs: dict[str, bytes], on_progress: Callable[[ProgressEvent], None] | None = None
-) -> tuple[bytes, dict[str, Any]]:
-    """Run a job on this machine: its result file (PNG, or MP4 for a video) and what the engine chose."""
-    job = JobParams(**params)
-    # The server checked the uploads against its own limits; a worker (maybe on another machine) has only the
-    # defaults, which guard the decoding here.
-    pixels = ServiceSettings.max_upload_pixels
-    if job.kind == "video":
-        painting = None  # an engine with trained models: the style's network
-        if "style" in inputs:
-            painting = open_image_bytes(inputs["style"], "style image", pixels)
-        elif engine_info(job.engine).style_input == "paintings":
-            painting = style_painting(job.style)
-        return _stylize_clip(job, inputs["content"], painting, on_progress)
-    content = open_image_bytes(inputs["content"], "content image", pixels)
-    common = {"size": job.size, "seed": job.seed, "color": job.color}
-    if job.strength is not None:
-        common["strength"] = job.strength
-    if engine_info(job.engine).previews:
-        common["preview_every"] = PREVIEW_EVERY
-    if job.iterations is not None:
-        common["iterations"] = job.iterations
-    if job.region_styles is not None:
-        pairs = parse_region_styles(job.region_styles)
-        painted = [(color, style) for color, style in pairs if style != KEEP]
-        result = stylize(
-            content,
-            [style_painting(style) for _, style in painted],
-            engine=job.engine,
-            regions=open_image_bytes(inputs["region_map"], "region map", pixels),
-            region_colors=[color for color, _ in painted],
-            keep_regions=[color for color, style in pairs if style == KEEP] or None,
-            on_progress=on_progress,
-            **common,
-        )
-    elif engine_info(job.engine).style_input == "model":
-        result = stylize(content, [], engine=job.engine, model=job.style, on_progress=on_progress, **common)
-    else:
-        style = open_image_bytes(inputs["style"], "style image", pixels) if "style" in inputs else None
-        if style is None:
-            if job.style is None:
-                raise InputError("the job has neither a style name nor a style image")
-            style = style_painting(job.style)
-        result = stylize(
-            content,
-            style,
-            engine=job.engine,
-            regions=job.regions,
-            match_regions=job.match_regions,
-            on_progress=on_progress,
-            **common,
-        )
-    picture = encode_image(result.image, "PNG", bit_depth=job.bit_depth, pixels=result.pixels)
-    return picture, result.options.get("run", {})
-
-
-def _stylize_clip(
-    job: JobParams, clip: bytes, painting: ImageInput | None, on_progress: Callable[[ProgressEvent], None] | None
-) -> tuple[bytes, dict[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="stylegram-video-") as folder:
-        source, output = Path(folder) / "source.video", Path(folder) / "stylized.mp4"
-        source.write_bytes(clip)
-        frames = None if job.frames_from is None else (job.frames_from, job.frames_to)
-        chosen = {"model": job.style} if painting is None else {"style": painting}
-        if job.iterations is not None:
-            chosen["iterations"] = job.iterations
-        result = stylize_video(
-            source, output, engine=job.engine, size=job.size, strength=job.strength, color=job.color,
-            seed=job.seed, frames=frames, warmup=job.warmup, on_progress=on_progress, **chosen,
-        )  # fmt: skip
-        run = {"frames": result.frames, "size": list(result.size), "fps": float(result.fps),
-               "has_audio": result.has_audio, "precision": result.options["precision"]}  # fmt: skip
-        return output.read_bytes(), run
