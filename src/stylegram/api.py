@@ -6,6 +6,8 @@
 - training: :func:`train_style`, :func:`train_decoder`
 - evaluation and export: :func:`evaluate`, :func:`export_style`, :func:`style_list`, :func:`machine_choice`
 - the engines' descriptions: :func:`engine_infos`, :func:`engine_info`
+- the values front ends offer: ``COLOR_METHODS``, ``PRECISIONS``, ``DECODER_LAYERS``, ``MAX_REGIONS``… and the
+  defaults (``DEFAULT_ENGINE``, ``DEFAULT_MODEL``, ``DEFAULT_TEMPORAL_STRENGTH``…)
 
 Example:
     >>> import stylegram
@@ -35,15 +37,22 @@ from stylegram.engines import (
     engine_infos,
     engine_names,
 )
+from stylegram.engines.fast import DEFAULT_MODEL
 from stylegram.engines.regions import draw_regions
 from stylegram.evaluation import EvaluationReport, evaluate, evaluate_video
 from stylegram.io.image import ImageInput, load_image
+from stylegram.models.decoder import DECODER_LAYERS
 from stylegram.models.export import export_onnx, onnx_difference
 from stylegram.models.store import load_style_model, read_style_info, shipped_styles
-from stylegram.training.decoder import DecoderTrainOptions, train_decoder
+from stylegram.ops.color import COLOR_METHODS
+from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
+from stylegram.runtime import PRECISIONS
+from stylegram.segmentation import MAX_REGIONS
+from stylegram.training.decoder import DECODER_STYLE_LOSSES, DecoderTrainOptions, train_decoder
 from stylegram.training.fast import TrainOptions, train_style
-from stylegram.training.run import TrainResult, checkpoint_path
+from stylegram.training.run import MODEL_SUFFIXES, TrainResult, checkpoint_path
 from stylegram.transfer import (
+    DEFAULT_ENGINE,
     build_request,
     engine_options,
     preserve_colors,
@@ -54,10 +63,21 @@ from stylegram.transfer import (
     save_result,
     stylize,
 )
-from stylegram.video import VideoResult, stylize_video
+from stylegram.video import DEFAULT_FIRST_FRAME_ITERATIONS, DEFAULT_FRAME_ITERATIONS, VideoResult, stylize_video
 
 __all__ = [
+    "COLOR_METHODS",
+    "DECODER_LAYERS",
+    "DECODER_STYLE_LOSSES",
+    "DEFAULT_ENGINE",
+    "DEFAULT_FIRST_FRAME_ITERATIONS",
+    "DEFAULT_FRAME_ITERATIONS",
+    "DEFAULT_MODEL",
     "DEFAULT_PATTERN",
+    "DEFAULT_TEMPORAL_STRENGTH",
+    "MAX_REGIONS",
+    "MODEL_SUFFIXES",
+    "PRECISIONS",
     "BatchItem",
     "BatchResult",
     "DecoderTrainOptions",

@@ -31,7 +31,7 @@ from stylegram.engines.base import request_record
 from stylegram.errors import InputError
 from stylegram.io.files import atomic_path, same_file
 from stylegram.io.image import SAVE_FORMATS, exif_for, pictures_in, read_metadata
-from stylegram.transfer import build_request, run_request, save_result
+from stylegram.transfer import DEFAULT_ENGINE, build_request, run_request, save_result
 
 DEFAULT_PATTERN = "{photo}_{style}.png"
 MANIFEST = "manifest.json"
@@ -161,7 +161,7 @@ def _write_manifest(path: Path, items: list[BatchItem], engine: str, options: di
 def stylize_batch(
     items: list[BatchItem],
     *,
-    engine: str = "gatys",
+    engine: str = DEFAULT_ENGINE,
     size: int | None = 512,
     seed: int = 0,
     device: str = "auto",

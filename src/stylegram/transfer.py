@@ -2,11 +2,6 @@
 
 The public surface is :mod:`stylegram.api`, which gathers these with video, batches, training, evaluation and
 export.
-
-Example:
-    >>> import stylegram
-    >>> result = stylegram.stylize("photo.jpg", "painting.jpg", size=256, iterations=100)  # doctest: +SKIP
-    >>> result.image.save("out.png")  # doctest: +SKIP
 """
 
 from __future__ import annotations

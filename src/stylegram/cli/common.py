@@ -9,12 +9,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from stylegram.api import EngineInfo, ProgressEvent
+from stylegram.api import COLOR_METHODS, PRECISIONS, EngineInfo, ProgressEvent
 from stylegram.engines.registry import format_layers
 from stylegram.errors import InputError
 from stylegram.io.image import EXIF_POLICIES
-from stylegram.ops.color import COLOR_METHODS
-from stylegram.runtime import PRECISIONS
 
 EXIT_INTERRUPTED = 130
 

@@ -7,6 +7,8 @@ import json
 import sys
 
 from stylegram.api import (
+    COLOR_METHODS,
+    MAX_REGIONS,
     engine_infos,
     evaluate,
     export_style,
@@ -18,8 +20,6 @@ from stylegram.api import (
 from stylegram.cli.common import read_arguments, whole_number
 from stylegram.errors import InputError
 from stylegram.io.image import check_output_path, save_image
-from stylegram.ops.color import COLOR_METHODS
-from stylegram.segmentation import MAX_REGIONS
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

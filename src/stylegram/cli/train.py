@@ -14,14 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stylegram.api import DecoderTrainOptions, TrainOptions, TrainResult, checkpoint_path, train_decoder, train_style
+from stylegram.api import (
+    DECODER_LAYERS,
+    DECODER_STYLE_LOSSES,
+    MODEL_SUFFIXES,
+    PRECISIONS,
+    DecoderTrainOptions,
+    TrainOptions,
+    TrainResult,
+    checkpoint_path,
+    train_decoder,
+    train_style,
+)
 from stylegram.cli.common import EXIT_INTERRUPTED, ProgressBar, read_arguments, whole_number
 from stylegram.engines.registry import format_layers, parse_layers, parse_names
 from stylegram.io.image import check_output_path
-from stylegram.models.decoder import DECODER_LAYERS
-from stylegram.runtime import PRECISIONS
-from stylegram.training.decoder import DECODER_STYLE_LOSSES
-from stylegram.training.run import MODEL_SUFFIXES
 
 
 def _options(options_type: type, args: argparse.Namespace, **values: Any) -> Any:
@@ -79,11 +86,7 @@ def add_parsers(commands: argparse._SubParsersAction, formatter: type) -> None:
         "--photos", nargs="+", default=["data/photos"],
         help="folders of training photos (their training split) or photo files (scripts/build_photo_set.py)",
     )  # fmt: skip
-    train.add_argument("--steps", type=whole_number, default=defaults_train.steps)
-    train.add_argument("--batch-size", type=whole_number, default=defaults_train.batch_size)
-    train.add_argument("--image-size", type=whole_number, default=defaults_train.image_size, help="crop side")
     train.add_argument("--style-size", type=whole_number, default=defaults_train.style_size)
-    train.add_argument("--learning-rate", type=float, default=defaults_train.learning_rate)
     train.add_argument("--content-weight", type=float, default=defaults_train.content_weight)
     train.add_argument("--style-weight", type=float, default=defaults_train.style_weight)
     train.add_argument("--tv-weight", type=float, default=defaults_train.tv_weight)
@@ -96,17 +99,8 @@ def add_parsers(commands: argparse._SubParsersAction, formatter: type) -> None:
         default=defaults_train.adversarial_weight,
         help="weight of a PatchGAN term (0: none)",
     )
-    train.add_argument("--checkpoint-every", type=whole_number, default=defaults_train.checkpoint_every)
-    train.add_argument("--preview", help="a photo to stylize every --preview-every steps (OUT_preview_N.jpg)")
-    train.add_argument("--preview-every", type=whole_number, default=defaults_train.preview_every)
-    train.add_argument(
-        "--validate-every", type=whole_number, default=defaults_train.validate_every,
-        help="steps between measurements on the photo folders' validation pictures (in OUT.log.json)",
-    )  # fmt: skip
-    train.add_argument("--seed", type=whole_number, default=0)
-    train.add_argument("--precision", choices=PRECISIONS, default=defaults_train.precision)
-    train.add_argument("--device", default="auto")
-    train.add_argument("-q", "--quiet", action="store_true")
+    _add_run_arguments(train, defaults_train, "a photo to stylize every --preview-every steps (OUT_preview_N.jpg)",
+                       "the photo folders' validation pictures")  # fmt: skip
     train.set_defaults(handler=cmd_train)
 
     defaults_decoder = DecoderTrainOptions()
@@ -124,10 +118,6 @@ def add_parsers(commands: argparse._SubParsersAction, formatter: type) -> None:
         "--styles", nargs="+",
         help="paintings, or folders of them (their training split; needed when --style-share is above 0)",
     )  # fmt: skip
-    train_dec.add_argument("--steps", type=whole_number, default=defaults_decoder.steps)
-    train_dec.add_argument("--batch-size", type=whole_number, default=defaults_decoder.batch_size)
-    train_dec.add_argument("--image-size", type=whole_number, default=defaults_decoder.image_size, help="crop side")
-    train_dec.add_argument("--learning-rate", type=float, default=defaults_decoder.learning_rate)
     train_dec.add_argument(
         "--style-share", type=float, default=defaults_decoder.style_share,
         help="share of each batch paired with a painting; 0: reconstruction only (WCT decoders)",
@@ -146,16 +136,26 @@ def add_parsers(commands: argparse._SubParsersAction, formatter: type) -> None:
         "--tail", help="a decoder file of the next shallower layer to build on: only the deepest block is trained "
         "(stage-wise, reconstruction only; needs --style-share 0)",
     )  # fmt: skip
-    train_dec.add_argument("--checkpoint-every", type=whole_number, default=defaults_decoder.checkpoint_every)
-    train_dec.add_argument("--preview", help="a photo to decode every --preview-every steps (OUT_preview_N.jpg)")
     train_dec.add_argument("--preview-style", help="the painting the preview photo is given (default: none)")
-    train_dec.add_argument("--preview-every", type=whole_number, default=defaults_decoder.preview_every)
-    train_dec.add_argument(
-        "--validate-every", type=whole_number, default=defaults_decoder.validate_every,
-        help="steps between measurements on the folders' validation pictures (in OUT.log.json)",
-    )  # fmt: skip
-    train_dec.add_argument("--seed", type=whole_number, default=0)
-    train_dec.add_argument("--precision", choices=PRECISIONS, default=defaults_decoder.precision)
-    train_dec.add_argument("--device", default="auto")
-    train_dec.add_argument("-q", "--quiet", action="store_true")
+    _add_run_arguments(train_dec, defaults_decoder, "a photo to decode every --preview-every steps (OUT_preview_N.jpg)",
+                       "the folders' validation pictures")  # fmt: skip
     train_dec.set_defaults(handler=cmd_train_decoder)
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, defaults: Any, preview: str, validation: str) -> None:
+    """What every training run takes: steps and crops, checkpoints, previews, validation, seed, precision, device."""
+    parser.add_argument("--steps", type=whole_number, default=defaults.steps)
+    parser.add_argument("--batch-size", type=whole_number, default=defaults.batch_size)
+    parser.add_argument("--image-size", type=whole_number, default=defaults.image_size, help="crop side")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--checkpoint-every", type=whole_number, default=defaults.checkpoint_every)
+    parser.add_argument("--preview", help=preview)
+    parser.add_argument("--preview-every", type=whole_number, default=defaults.preview_every)
+    parser.add_argument(
+        "--validate-every", type=whole_number, default=defaults.validate_every,
+        help=f"steps between measurements on {validation} (in OUT.log.json)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=whole_number, default=0)
+    parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("-q", "--quiet", action="store_true")

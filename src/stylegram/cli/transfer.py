@@ -12,6 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from stylegram.api import (
+    DEFAULT_ENGINE,
     DEFAULT_PATTERN,
     BatchItem,
     ProgressCallback,
@@ -48,7 +49,6 @@ from stylegram.io.image import (
     exif_for,
     save_image,
 )
-from stylegram.transfer import DEFAULT_ENGINE
 
 
 def _iterate_path(output: Path, step: int) -> Path:

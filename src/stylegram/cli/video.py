@@ -6,10 +6,16 @@ import argparse
 import json
 import sys
 
-from stylegram.api import engine_infos, evaluate_video, stylize_video
+from stylegram.api import (
+    DEFAULT_FIRST_FRAME_ITERATIONS,
+    DEFAULT_FRAME_ITERATIONS,
+    DEFAULT_MODEL,
+    DEFAULT_TEMPORAL_STRENGTH,
+    engine_infos,
+    evaluate_video,
+    stylize_video,
+)
 from stylegram.cli.common import ProgressBar, add_control_arguments, controls_from_args, whole_number
-from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
-from stylegram.video import DEFAULT_FIRST_FRAME_ITERATIONS, DEFAULT_FRAME_ITERATIONS, DEFAULT_MODEL
 
 
 def cmd_video(args: argparse.Namespace) -> int:

@@ -451,7 +451,7 @@ class AdainEngine(_ArbitraryEngine):
     """Any painting in one pass: the photo's relu4_1 channels take the painting's means and deviations."""
 
     info: ClassVar[EngineInfo] = EngineInfo(
-        "adain", "AdaIN", "any painting, one pass", ArbitraryOptions, video="blend", live=True, **ONE_PASS
+        "adain", "AdaIN", "any painting, one pass", ArbitraryOptions, video="blend", live=True, order=20, **ONE_PASS
     )
     method: ClassVar[str] = "adain"
 
@@ -465,7 +465,7 @@ class WctEngine(_ArbitraryEngine):
     # content distance 1.00, 1.09, 1.18, 1.25); 0.8 takes most of the gain for the least of the photo.
     info: ClassVar[EngineInfo] = EngineInfo(
         "wct", "WCT", "any painting, finer texture", ArbitraryOptions, video="blend", live=True,
-        default_strength=0.8, **ONE_PASS,
+        default_strength=0.8, order=21, **ONE_PASS,
     )  # fmt: skip
     method: ClassVar[str] = "wct"
 
@@ -476,7 +476,7 @@ class EfdmEngine(_ArbitraryEngine):
 
     info: ClassVar[EngineInfo] = EngineInfo(
         "efdm", "EFDM", "any painting, one pass, each channel's whole distribution", ArbitraryOptions,
-        video="blend", live=True, **ONE_PASS,
+        video="blend", live=True, order=22, **ONE_PASS,
     )  # fmt: skip
     method: ClassVar[str] = "efdm"
 
@@ -490,6 +490,6 @@ class PhotoEngine(_ArbitraryEngine):
 
     info: ClassVar[EngineInfo] = EngineInfo(
         "photo", "Photo", "a reference photo's look, kept photographic", ArbitraryOptions,
-        style_noun="reference photo", **(ONE_PASS | {"min_style_side": MIN_REFERENCE_SIDE}),
+        style_noun="reference photo", order=30, **(ONE_PASS | {"min_style_side": MIN_REFERENCE_SIDE}),
     )  # fmt: skip
     method: ClassVar[str] = "wct"

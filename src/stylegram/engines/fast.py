@@ -174,6 +174,7 @@ class FastEngine:
         video="blend",
         live=True,
         strength_meaning="a blend of the network's picture (1) with the photo (0)",
+        order=10,
     )
 
     def run(self, request: Request, on_progress: ProgressCallback | None = None) -> Result:

@@ -50,7 +50,7 @@ from stylegram.features.layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYE
 from stylegram.features.vgg import PREPROCESSINGS, check_layers
 from stylegram.io.image import image_to_tensor, load_image, resize, tensor_to_image
 from stylegram.ops.color import join_luminance, luminance, match_color, match_luminance
-from stylegram.ops.losses import STYLE_LOSSES, LossWeights
+from stylegram.ops.losses import STYLE_LOSSES, LossWeights, loss_weights_of
 from stylegram.ops.masks import mask_from_image, resize_mask
 from stylegram.runtime import (
     LAYOUTS,
@@ -159,15 +159,7 @@ class GatysOptions:
 
     def loss_weights(self) -> LossWeights:
         """The perceptual loss these options ask for (the temporal term counts only with a temporal target)."""
-        return LossWeights(
-            content_layers=self.content_layers,
-            style_layers=self.style_layers,
-            content=self.content_weight,
-            style=self.style_weight,
-            tv=self.tv_weight,
-            temporal=self.temporal_weight,
-            style_statistics=self.style_loss,
-        )
+        return loss_weights_of(self, temporal=self.temporal_weight, style_statistics=self.style_loss)
 
 
 def check_inputs(request: Request) -> GatysOptions:
@@ -363,7 +355,7 @@ class GatysEngine:
         "gatys", "Optimisation", "closest to the painting, watch it form", GatysOptions, regions=True,
         previews=True, video="optimise", max_size=1024, default_strength=0.5,
         strength_meaning="the style weight on a log scale, 5 · 100^(2·strength − 1): 0.05 at 0, 5 at 0.5, 500 at 1 "
-        "(none given: --style-weight as it is)",
+        "(none given: --style-weight as it is)", order=40,
     )  # fmt: skip
 
     def run(self, request: Request, on_progress: ProgressCallback | None = None) -> Result:

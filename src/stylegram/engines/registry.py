@@ -54,6 +54,7 @@ class EngineInfo:
         max_size: the largest long side the service makes with it by default (its time and memory per picture).
         strength_meaning: what ``strength`` (0: the photo … 1: the painting) sets in it.
         default_strength: the strength it paints at when none is asked.
+        order: where front ends list it, lowest first (the page's first button is its default).
     """
 
     name: str
@@ -70,6 +71,7 @@ class EngineInfo:
     max_size: int = 4096
     strength_meaning: str = "a blend of its picture (1) with the photo (0)"
     default_strength: float = 1.0
+    order: int = 50
 
     def option_names(self) -> set[str]:
         """The names of its options."""
@@ -109,9 +111,8 @@ def engine_names(**features: object) -> list[str]:
 
 
 def engine_infos(**features: object) -> list[EngineInfo]:
-    """The engines' descriptions in the order they were registered (fastest kinds first), filtered as
-    :func:`engine_names`."""
-    infos = [engine.info for engine in _ENGINES.values()]
+    """The engines' descriptions by their ``order``, filtered as :func:`engine_names`."""
+    infos = sorted((engine.info for engine in _ENGINES.values()), key=lambda info: info.order)
     return [info for info in infos if all(getattr(info, name) == value for name, value in features.items())]
 
 

@@ -84,6 +84,19 @@ class LossWeights:
     style_statistics: str = "gram"
 
 
+def loss_weights_of(options: object, **more: object) -> LossWeights:
+    """The :class:`LossWeights` of an options object that names them as the engines' and trainings' options do
+    (``content_layers``, ``style_layers``, ``content_weight``, ``style_weight``, ``tv_weight``), with ``more``."""
+    return LossWeights(
+        content_layers=options.content_layers,
+        style_layers=options.style_layers,
+        content=options.content_weight,
+        style=options.style_weight,
+        tv=options.tv_weight,
+        **more,
+    )
+
+
 def perceptual_terms(
     picture: torch.Tensor,
     features: dict[str, torch.Tensor],

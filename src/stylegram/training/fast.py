@@ -41,7 +41,7 @@ from stylegram.models.discriminator import PatchDiscriminator
 from stylegram.models.store import save_style_model
 from stylegram.models.transformer import TransformerNet
 from stylegram.ops.gram import gram_matrix
-from stylegram.ops.losses import LossWeights, perceptual_terms
+from stylegram.ops.losses import LossWeights, loss_weights_of, perceptual_terms
 from stylegram.runtime import autocast, choose_precision, resolve_device
 from stylegram.training.data import VALIDATION_BATCH, PhotoCrops, validation_crops
 from stylegram.training.run import MODEL_SUFFIXES, TrainingRun, TrainResult, optimisation_step
@@ -104,13 +104,7 @@ class TrainOptions:
 
     def loss_weights(self) -> LossWeights:
         """The perceptual loss the network is trained on."""
-        return LossWeights(
-            content_layers=self.content_layers,
-            style_layers=self.style_layers,
-            content=self.content_weight,
-            style=self.style_weight,
-            tv=self.tv_weight,
-        )
+        return loss_weights_of(self)
 
 
 def check_options(options: TrainOptions) -> None:
