@@ -151,6 +151,7 @@ class BlendingPainter:
         arguments: the rest of the engine's arguments for every frame (``model``, ``strength``, ``precision``…).
         temporal_strength: as :class:`~stylegram.ops.flow.TemporalBlender`'s ``strength``.
         flow_scale: the fraction of the frame's size the motion is found at.
+        tolerance: as :class:`~stylegram.ops.flow.TemporalBlender`'s: how the flow is trusted.
     """
 
     def __init__(
@@ -160,6 +161,7 @@ class BlendingPainter:
         arguments: dict,
         temporal_strength: float,
         flow_scale: float = FLOW_SCALE,
+        tolerance: float | None = None,
     ) -> None:
         info = engine_info(engine)
         self.styles: list[Image.Image] = []
@@ -172,7 +174,7 @@ class BlendingPainter:
                 )
             self.styles = [resize(painting, fit_long_side(painting.size, DEFAULT_STYLE_SIZE))]
         self.arguments = {"engine": engine, **{name: value for name, value in arguments.items() if value is not None}}
-        self.blender = TemporalBlender(temporal_strength, flow_scale)
+        self.blender = TemporalBlender(temporal_strength, flow_scale, tolerance)
         # A small frame first: a bad model or option fails here, before any output exists, and the engine has
         # loaded what it keeps.
         stylize(Image.new("RGB", (2 * MIN_SIDE, 2 * MIN_SIDE)), self.styles, size=2 * MIN_SIDE, **self.arguments)

@@ -1,0 +1,39 @@
+"""Where the flow is trusted: the forward–backward test and the one-flow match against the pictures both trust a
+still background and a square moving over it; each distrusts what it is made to see: the forward–backward test
+motion that does not come back (behind the square), the match a patch nothing in the previous frame looks like."""
+
+import cv2
+import numpy as np
+import pytest
+
+from stylegram.ops.flow import MATCH_TOLERANCE, motion
+
+
+def texture(rng, shape, sigma, low, high):
+    noise = cv2.GaussianBlur(rng.integers(0, 256, shape).astype(np.uint8), (0, 0), sigma)
+    return cv2.normalize(noise, None, low, high, cv2.NORM_MINMAX)
+
+
+@pytest.fixture
+def frames():
+    rng = np.random.default_rng(3)
+    background = texture(rng, (96, 128), 3, 60, 190)
+    square = texture(rng, (32, 32), 2, 0, 255)
+    previous, current = background.copy(), background.copy()
+    previous[32:64, 40:72] = square
+    current[32:64, 46:78] = square  # moved 6 px right
+    current[8:28, 96:116] = 255  # a light came on
+    return current, previous
+
+
+@pytest.mark.parametrize("tolerance", [None, MATCH_TOLERANCE])
+def test_both_checks_trust_what_moved_and_each_distrusts_what_it_sees(frames, tolerance):
+    current, previous = frames
+    flow, trusted = motion(current, previous, tolerance=tolerance)
+    assert trusted[70:92, 8:120].mean() > 0.95  # the still background
+    assert round(float(np.median(flow[38:58, 56:72, 0]))) == -6  # the square came from 6 px left
+    assert trusted[38:58, 56:72].mean() > 0.9
+    if tolerance is None:
+        assert trusted[36:60, 41:45].mean() < 0.3  # uncovered: the flow there and back does not come home
+    else:
+        assert trusted[10:26, 98:114].mean() < 0.05  # nothing in the previous frame looks like the light
