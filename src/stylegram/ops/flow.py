@@ -105,9 +105,7 @@ def reliable(flow_to_previous: np.ndarray, flow_to_current: np.ndarray) -> np.nd
     # OpenCV's arithmetic: NumPy's over the (H, W, 2) flows cost 3× as much (24 against 8 ms at 640×360).
     total = _squared_length(cv2.add(flow_to_previous, back))
     size = cv2.add(_squared_length(flow_to_previous), _squared_length(back))
-    height, width = flow_to_previous.shape[:2]
-    in_view = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
-    return (total <= 0.01 * size + 0.5) & in_view
+    return (total <= 0.01 * size + 0.5) & _in_view(x, y)
 
 
 def matches(flow_to_previous: np.ndarray, current: np.ndarray, previous: np.ndarray, tolerance: float) -> np.ndarray:
@@ -124,9 +122,13 @@ def matches(flow_to_previous: np.ndarray, current: np.ndarray, previous: np.ndar
     """
     x, y = sources(flow_to_previous)
     warped = cv2.remap(previous, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    height, width = flow_to_previous.shape[:2]
-    in_view = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
-    return (cv2.absdiff(warped, current) <= tolerance) & in_view
+    return (cv2.absdiff(warped, current) <= tolerance) & _in_view(x, y)
+
+
+def _in_view(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Where the source positions ``x``, ``y`` (:func:`sources`) lie inside the previous frame."""
+    height, width = x.shape
+    return (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
 
 
 def _squared_length(flow: np.ndarray) -> np.ndarray:
