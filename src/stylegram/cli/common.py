@@ -129,9 +129,8 @@ def add_option_flags(parser: argparse.ArgumentParser, owners: dict[str, type]) -
             metavar=item.metadata.get("metavar"),
             help=_flag_help(fields, len(owners)).replace("%", "%%"),
         )
-    known = getattr(parser, "option_flags", {})
-    parser.option_flags = known | {fields[0][2].name: flag for flag, fields in takers.items()}
-    parser.set_defaults(option_flags=parser.option_flags)
+    known = parser.get_default("option_flags") or {}
+    parser.set_defaults(option_flags=known | {fields[0][2].name: flag for flag, fields in takers.items()})
 
 
 def options_from_args(args: argparse.Namespace, options: type, owner: str) -> dict[str, Any]:
