@@ -121,7 +121,8 @@ def test_a_bad_frame_is_answered_and_the_stream_goes_on(client):
         socket.receive_json()
         socket.send_bytes(frame(1, b"not a picture at all"))
         answer = socket.receive_json()
-        assert answer == {"type": "error", "seq": 1, "detail": "the frame is not a JPEG, PNG or WebP image"}
+        detail = "the frame is not an image (JPEG, PNG, WebP, BMP or TIFF)"
+        assert answer == {"type": "error", "seq": 1, "detail": detail}
         socket.send_bytes(frame(2, jpeg(2)))
         assert painted(socket)[0]["seq"] == 2
 

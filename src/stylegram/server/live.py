@@ -20,7 +20,6 @@ video); the streams share one painting thread, in turn. A closed socket ends its
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import struct
 import time
@@ -38,10 +37,9 @@ from stylegram.io.image import encode_image, fit_long_side, load_image, resize
 from stylegram.models.store import shipped_styles, style_painting
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH, MATCH_TOLERANCE
 from stylegram.server.settings import ServiceSettings
+from stylegram.server.uploads import open_image_bytes
 from stylegram.video import BlendingPainter
 
-#: The formats a frame may come in (what browsers' canvases make).
-FRAME_FORMATS = ("JPEG", "PNG", "WEBP")
 #: Frames larger than this are refused and the stream closed (a 1920×1080 JPEG from a canvas is about 0.5 MB).
 MAX_FRAME_BYTES = 4 * 2**20
 #: A frame's or painting's pixels, at most: more than any camera sends a page.
@@ -100,23 +98,6 @@ def check_live_request(request: LiveRequest, settings: ServiceSettings) -> None:
         raise InputError(f"engine {request.engine} needs either a shipped style's name or a painting, not both")
 
 
-def decode_picture(data: bytes, what: str) -> Image.Image:
-    """An uploaded frame or painting as an RGB image.
-
-    Raises:
-        InputError: not an image in :data:`FRAME_FORMATS`, broken, or over :data:`MAX_FRAME_PIXELS`.
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in FRAME_FORMATS:
-                raise InputError(f"the {what} is not a JPEG, PNG or WebP image")
-            if image.width * image.height > MAX_FRAME_PIXELS:
-                raise InputError(f"the {what} is {image.width}x{image.height}, over {MAX_FRAME_PIXELS} pixels")
-            return load_image(image.convert("RGB"), what=what)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise InputError(f"the {what} is not a JPEG, PNG or WebP image") from None
-
-
 class LiveStream:
     """One viewer's stream: its painter (and the temporal state in it) and its frame size."""
 
@@ -135,7 +116,7 @@ class LiveStream:
     def paint(self, data: bytes) -> tuple[bytes, float]:
         """A frame's picture as JPEG bytes, and the milliseconds it took (decoding and encoding included)."""
         started = time.perf_counter()
-        frame = decode_picture(data, "frame")
+        frame = open_image_bytes(data, "frame", MAX_FRAME_PIXELS)
         if max(frame.size) > self.request.size:
             frame = resize(frame, fit_long_side(frame.size, self.request.size))
         picture = self.painter(np.asarray(frame))
@@ -199,7 +180,7 @@ class LiveService:
             check_live_request(request, self.settings)
             painting = None
             if request.painting:
-                painting = decode_picture(await _receive_frame_bytes(socket), "painting")
+                painting = open_image_bytes(await _receive_frame_bytes(socket), "painting", MAX_FRAME_PIXELS)
             stream = await loop.run_in_executor(self.painting_thread, LiveStream, request, painting)
         except (json.JSONDecodeError, KeyError, TypeError):
             await _refuse(socket, CLOSE_BAD_DATA, "the first message must be the stream's choice, as JSON")
