@@ -29,6 +29,7 @@ from PIL import Image
 from stylegram.engines import engine_infos
 from stylegram.evaluation import evaluate_video
 from stylegram.io.video import VideoWriter, probe_video, read_frames
+from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
 from stylegram.video import stylize_video
 
 BUNNY = ROOT.parent / "shared" / "bench" / "video" / "bunny.mp4"
@@ -96,7 +97,7 @@ def optimised_rows(style: Path, seconds: float) -> dict:
     """The optimisation mode (--style) on the first seconds of bunny at 256×144: per frame, then consistent."""
     clip = cut(BUNNY, OUT / "bunny_short.mp4", round(24 * seconds), (256, 144))
     row = {"clip": f"bunny, first {seconds:g} s, 256x144", "engine": "gatys"}
-    return both_modes(row, clip, style, None, style=style)
+    return both_modes(row, clip, style, DEFAULT_TEMPORAL_STRENGTH, style=style)
 
 
 def one_pass_rows(style: Path, engines: list[str], seconds: float) -> list[dict]:
@@ -107,21 +108,19 @@ def one_pass_rows(style: Path, engines: list[str], seconds: float) -> list[dict]
     clips = {f"bunny, first {seconds:g} s": cut(BUNNY, OUT / "bunny_start.mp4", round(24 * seconds), (640, 360)),
              "fast pan": fast_pan}  # fmt: skip
     return [
-        both_modes({"clip": name, "engine": engine}, clip, style, None, style=style)
+        both_modes({"clip": name, "engine": engine}, clip, style, DEFAULT_TEMPORAL_STRENGTH, style=style)
         for name, clip in clips.items()
         for engine in engines
     ]
 
 
-def both_modes(row: dict, clip: Path, painting: Path, temporal_strength: float | None, **arguments) -> dict:
+def both_modes(row: dict, clip: Path, painting: Path, temporal_strength: float, **arguments) -> dict:
     """``row`` (its clip's name and engine) with the clip made plain and consistent by ``stylize_video(clip, …,
-    engine=row["engine"], **arguments)``: frames/s and the eval-video figures of each, and how they compare
-    (``temporal_strength`` None: the engine's)."""
+    engine=row["engine"], **arguments)``: frames/s and the eval-video figures of each, and how they compare."""
     for mode, strength in (("plain", 0.0), ("consistent", temporal_strength)):
         output = OUT / f"{clip.stem}__{row['engine']}__{mode}.mp4"
         result = stylize_video(clip, output, engine=row["engine"], temporal_strength=strength, **arguments)
         row[mode] = {"frames_per_second": round(result.frames_per_second, 2), **evaluate_video(clip, output, painting)}
-        row["temporal_strength"] = result.options["temporal_strength"]
         print(row["clip"], row["engine"], mode, json.dumps(row[mode]), flush=True)
     row.update(compare(row["plain"], row["consistent"]))
     return row
@@ -138,7 +137,7 @@ def compare(plain: dict, consistent: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="starry_night")
-    parser.add_argument("--temporal-strength", type=float, help="for the fast style (default: its engine's)")
+    parser.add_argument("--temporal-strength", type=float, default=DEFAULT_TEMPORAL_STRENGTH)
     parser.add_argument("--optimised-seconds", type=float, default=2.0, help="of bunny, for gatys (0: keep the last)")
     parser.add_argument("--skip-fast", action="store_true", help="keep the last run's network rows and memory")
     parser.add_argument("--one-pass", nargs="*", default=["adain", "wct"],
@@ -164,7 +163,7 @@ def main() -> None:
     save(report("video", model=args.model, temporal_strength=args.temporal_strength, clips=clips, memory=memory))
 
 
-def fast_rows(model: str, temporal_strength: float | None, style: Path) -> tuple[list[dict], dict]:
+def fast_rows(model: str, temporal_strength: float, style: Path) -> tuple[list[dict], dict]:
     """Both clips with the trained style, plain and consistent; the frames sheet; memory for 6 and 18 s."""
     pan = OUT / "pan.mp4"
     make_pan(pan, 6)

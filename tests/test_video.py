@@ -10,7 +10,6 @@ from clips import write_clip
 from PIL import Image
 
 from stylegram.cli.main import main
-from stylegram.engines import engine_info
 from stylegram.errors import InputError
 from stylegram.evaluation import evaluate_video
 from stylegram.io.video import probe_video, read_frames
@@ -185,13 +184,3 @@ def test_the_join_fades_across_the_frames_two_chunks_share(tmp_path):
     assert levels[:2] == pytest.approx([40, 40], abs=3) and levels[6:] == pytest.approx([200] * 4, abs=3)
     steps = np.diff(levels[1:7])
     assert (steps > 20).all() and (steps < 45).all()  # 40 → 200 in even steps across the 4 shared frames
-
-
-def test_a_clip_keeps_as_much_of_the_previous_frame_as_its_engine_says_unless_told(tmp_path, clip, model, style_path):
-    def strength(**arguments):
-        result = stylize_video(clip, tmp_path / "part.mp4", size=32, frames=(0, 3), warmup=0, **arguments)
-        return result.options["temporal_strength"]
-
-    assert strength(model=str(model)) == engine_info("fast").temporal_strength == 0.95
-    assert strength(engine="adain", style=style_path) == engine_info("adain").temporal_strength == 0.98
-    assert strength(engine="adain", style=style_path, temporal_strength=0.5) == 0.5

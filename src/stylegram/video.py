@@ -250,7 +250,7 @@ def stylize_video(
     model: str = DEFAULT_MODEL,
     style: ImageInput | None = None,
     size: int | None = None,
-    temporal_strength: float | None = None,
+    temporal_strength: float = DEFAULT_TEMPORAL_STRENGTH,
     strength: float | None = None,
     color: str = "none",
     iterations: int = DEFAULT_FRAME_ITERATIONS,
@@ -276,8 +276,7 @@ def stylize_video(
         size: long side of the output frames; None keeps the clip's (made even).
         temporal_strength: how strongly each frame keeps to the previous one where the flow is reliable: for a
             network, the share of the warped previous output blended in; for optimisation, the temporal loss
-            weight relative to its default. 0 gives plain per-frame stylization (flickers); None, the engine's
-            (its description's ``temporal_strength``: 0.95, the one-pass engines 0.98).
+            weight relative to its default. 0 gives plain per-frame stylization (flickers).
         strength: for a network, 1 its picture and 0 the photo (default 1); for the other engines, as in
             ``stylegram transfer`` (their defaults).
         color: ``none``, ``luminance`` or ``match``: keep the clip's colours (optimisation: none or match).
@@ -295,8 +294,6 @@ def stylize_video(
     # 1. Check the output and the clip.
     output = check_output_path(output, suffixes=(".mp4",), inputs=[source, style, model])
     engine = check_video_engine(engine, style)
-    if temporal_strength is None:
-        temporal_strength = engine_info(engine).temporal_strength
     check_fraction("temporal strength", temporal_strength)
     check_controls(strength, color, precision)
     for name, value in (("iterations", iterations), ("first iterations", first_iterations)):

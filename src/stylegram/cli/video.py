@@ -10,6 +10,7 @@ from stylegram.api import (
     DEFAULT_FIRST_FRAME_ITERATIONS,
     DEFAULT_FRAME_ITERATIONS,
     DEFAULT_MODEL,
+    DEFAULT_TEMPORAL_STRENGTH,
     engine_infos,
     evaluate_video,
     stylize_video,
@@ -73,9 +74,8 @@ def add_parsers(commands: argparse._SubParsersAction, formatter: type) -> None:
     video.add_argument(
         "--temporal-strength",
         type=float,
-        help="how much of the previous frame, moved along the motion, goes into the next (0..1; default: "
-        + ", ".join(f"{info.name} {info.temporal_strength:g}" for info in makers)
-        + ")",
+        default=DEFAULT_TEMPORAL_STRENGTH,
+        help="how much of the previous frame, moved along the motion, goes into the next (0..1)",
     )
     video.add_argument("--no-temporal", action="store_true", help="plain per-frame stylization (flickers)")
     add_control_arguments(video, makers)

@@ -444,11 +444,6 @@ ONE_PASS = {
     "min_style_side": MIN_STYLE_SIDE,
     "strength_meaning": "α, the blend of the photo's features (0) with the painting's statistics (1) at every level",
 }
-#: A one-pass engine's frames flicker more than a trained network's (bunny frame by frame: AdaIN's warping error
-#: 0.0192, the fast style's 0.0133), so its clips keep more of the previous frame. On the whole bench clip at
-#: 0.95, 0.97 and 0.98 AdaIN gave 2.14×, 2.04× and 1.99× the source's warping error (style distance +3.5, +5.0
-#: and +6.5 % over frame by frame), WCT at 0.95 and 0.98 2.18× and 1.97× (+3.0, +5.4 %): docs/video.md.
-ONE_PASS_TEMPORAL_STRENGTH = 0.98
 
 
 @register
@@ -456,15 +451,7 @@ class AdainEngine(_ArbitraryEngine):
     """Any painting in one pass: the photo's relu4_1 channels take the painting's means and deviations."""
 
     info: ClassVar[EngineInfo] = EngineInfo(
-        "adain",
-        "AdaIN",
-        "any painting, one pass",
-        ArbitraryOptions,
-        video="blend",
-        live=True,
-        temporal_strength=ONE_PASS_TEMPORAL_STRENGTH,
-        order=20,
-        **ONE_PASS,
+        "adain", "AdaIN", "any painting, one pass", ArbitraryOptions, video="blend", live=True, order=20, **ONE_PASS
     )
     method: ClassVar[str] = "adain"
 
@@ -478,7 +465,7 @@ class WctEngine(_ArbitraryEngine):
     # content distance 1.00, 1.09, 1.18, 1.25); 0.8 takes most of the gain for the least of the photo.
     info: ClassVar[EngineInfo] = EngineInfo(
         "wct", "WCT", "any painting, finer texture", ArbitraryOptions, video="blend", live=True,
-        default_strength=0.8, temporal_strength=ONE_PASS_TEMPORAL_STRENGTH, order=21, **ONE_PASS,
+        default_strength=0.8, order=21, **ONE_PASS,
     )  # fmt: skip
     method: ClassVar[str] = "wct"
 
@@ -489,7 +476,7 @@ class EfdmEngine(_ArbitraryEngine):
 
     info: ClassVar[EngineInfo] = EngineInfo(
         "efdm", "EFDM", "any painting, one pass, each channel's whole distribution", ArbitraryOptions,
-        video="blend", live=True, temporal_strength=ONE_PASS_TEMPORAL_STRENGTH, order=22, **ONE_PASS,
+        video="blend", live=True, order=22, **ONE_PASS,
     )  # fmt: skip
     method: ClassVar[str] = "efdm"
 

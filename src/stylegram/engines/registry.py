@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from stylegram.errors import InputError
-from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH
 
 #: What an engine paints from: style images (paintings, or for ``photo`` reference photos), or a trained model.
 StyleInput = Literal["paintings", "model"]
@@ -55,8 +54,6 @@ class EngineInfo:
         max_size: the largest long side the service makes with it by default (its time and memory per picture).
         strength_meaning: what ``strength`` (0: the photo … 1: the painting) sets in it.
         default_strength: the strength it paints at when none is asked.
-        temporal_strength: for a clip, how much of the previous frame (moved along the motion) a frame keeps
-            by default (a ``blend`` engine) or how strongly the temporal loss holds it (``optimise``, relative).
         order: where front ends list it, lowest first (the page's first button is its default).
     """
 
@@ -74,7 +71,6 @@ class EngineInfo:
     max_size: int = 4096
     strength_meaning: str = "a blend of its picture (1) with the photo (0)"
     default_strength: float = 1.0
-    temporal_strength: float = DEFAULT_TEMPORAL_STRENGTH
     order: int = 50
 
     def option_names(self) -> set[str]:

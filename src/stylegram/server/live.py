@@ -35,7 +35,7 @@ from stylegram.engines import engine_info, engine_infos
 from stylegram.errors import InputError
 from stylegram.io.image import encode_image, fit_long_side, load_image, resize
 from stylegram.models.store import shipped_styles, style_painting
-from stylegram.ops.flow import MATCH_TOLERANCE
+from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH, MATCH_TOLERANCE
 from stylegram.server.settings import ServiceSettings
 from stylegram.server.uploads import open_image_bytes
 from stylegram.video import BlendingPainter
@@ -110,7 +110,7 @@ class LiveStream:
         else:
             painting = painting if painting is not None else load_image(style_painting(request.style))
             arguments["work_size"] = LIVE_WORK_SIZE
-        strength = info.temporal_strength if request.temporal else 0.0
+        strength = DEFAULT_TEMPORAL_STRENGTH if request.temporal else 0.0
         self.painter = BlendingPainter(request.engine, painting, arguments, strength, LIVE_FLOW_SCALE, MATCH_TOLERANCE)
 
     def paint(self, data: bytes) -> tuple[bytes, float]:
