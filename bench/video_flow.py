@@ -106,7 +106,8 @@ def run(name: str, variant: Variant | None, clips: dict, painting, model: str, p
             flow.motion = motion_of(variant)
         try:
             output = OUT / f"flow__{clip}.mp4"
-            result = stylize_video(path, output, model=model, temporal_strength=0.0 if variant is None else 0.95)
+            strength = 0.0 if variant is None else flow.DEFAULT_TEMPORAL_STRENGTH
+            result = stylize_video(path, output, model=model, temporal_strength=strength)
         finally:
             flow._dis, flow.motion = stylegram_dis, stylegram_motion
         figures = {"frames_per_second": round(result.frames_per_second, 2), **evaluate_video(path, output, painting)}
