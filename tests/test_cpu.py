@@ -4,7 +4,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+import threadpoolctl
 import torch
 
 from stylegram import cpu
@@ -80,6 +82,23 @@ def test_the_faster_eigendecomposition_is_chosen_and_gives_the_same_answer(fresh
     timings.update({"eigh/numpy": 0.027, "eigh/torch": 0.08})
     cpu.measure_again()
     assert cpu_choice().eigh == "numpy"
+
+
+def test_numpy_decomposes_on_one_blas_thread(monkeypatch):
+    # OpenBLAS's threads spin on after a call and slow the network pass that follows.
+    threads_seen = []
+
+    def eigh(matrix):
+        threads_seen.extend(
+            pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"
+        )
+        return numpy_eigh(matrix)
+
+    numpy_eigh = np.linalg.eigh
+    monkeypatch.setattr(np.linalg, "eigh", eigh)
+    values, _ = cpu._EIGH["numpy"](torch.diag(torch.tensor([3.0, 1.0], dtype=torch.float64)))
+    assert values.tolist() == [1.0, 3.0]
+    assert threads_seen and set(threads_seen) == {1}
 
 
 def test_small_gains_do_not_win(fresh_probe):

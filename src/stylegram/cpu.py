@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from stylegram.io.files import atomic_path
 
@@ -48,7 +49,7 @@ EIGH_CHOICES = ("numpy", "torch")
 #: Side of the covariance whose eigendecomposition the probe times: relu4_1's channels.
 EIGH_PROBE_SIDE = 512
 #: Changes when the probe measures something new, so that answers cached by an older one are measured again.
-PROBE_VERSION = 4
+PROBE_VERSION = 5
 #: The probe's picture: small enough to take a few seconds for all it tries, large enough that VGG19's
 #: convolutions dominate as they do in a real run.
 PROBE_SIZE = (160, 120)
@@ -263,7 +264,11 @@ def _one_thread_eigh(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _numpy_eigh(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    values, vectors = np.linalg.eigh(matrix.cpu().numpy())
+    # On one BLAS thread: OpenBLAS's own threads spin on after a call, and the network pass after it ran at
+    # half speed while they held the cores (a relu1_1 decode 35 -> 60-100 ms after a 64x64 eigh; on one
+    # thread the 512x512 eigh takes 54 against 44 ms).
+    with threadpool_limits(1, user_api="blas"):
+        values, vectors = np.linalg.eigh(matrix.cpu().numpy())
     return torch.from_numpy(values).to(matrix.device), torch.from_numpy(vectors).to(matrix.device)
 
 
