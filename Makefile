@@ -65,7 +65,7 @@ train-decoder-relu4_1: setup
 		--layer relu4_1 -o $(DECODER_RELU4_1) --init training/decoders/relu4_1.start.safetensors \
 		--photos ../shared/train/photos --styles ../shared/train/styles \
 		--style-loss gram --style-weight 1 --style-layers relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 \
-		--steps 6000 --batch-size 4 --image-size 256 --learning-rate 1e-4 --precision bf16 \
+		--steps 6000 --batch-size 4 --image-size 256 --learning-rate 1e-4 --precision auto \
 		--checkpoint-every 50 --validate-every 250 --preview-every 500 \
 		--preview ../shared/train/photos/kodak_kodim19.jpg --preview-style ../shared/train/styles/gor_vangogh_wheat_field.jpg -q
 
@@ -89,6 +89,6 @@ train-styles: setup
 		echo "train-styles: $$name"; \
 		STYLEGRAM_THREADS=$(TRAIN_THREADS) OMP_NUM_THREADS=$(TRAIN_THREADS) $(VENV)/bin/stylegram train \
 			--style $$painting -o training/styles/$$name.safetensors --photos ../shared/train/photos \
-			--steps $(STYLE_STEPS) --precision bf16 --validate-every 250 --preview-every 1000 \
+			--steps $(STYLE_STEPS) --precision auto --validate-every 250 --preview-every 1000 \
 			--preview ../shared/train/photos/kodak_kodim19.jpg -q || exit $$?; \
 	done

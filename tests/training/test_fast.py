@@ -60,8 +60,14 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, photos, style_
     stopped = train_style(style, output, photos, options, on_progress=stop_at_four)
     assert stopped.interrupted and stopped.model is None and not output.exists()
     assert torch.load(checkpoint_path(output), weights_only=False)["step"] == 4
+    moved = tmp_path / "elsewhere" / "style.png"  # another checkout, another precision: the same run
+    moved.parent.mkdir()
+    moved.write_bytes(style.read_bytes())
+    other_precision = TrainOptions(steps=6, checkpoint_every=2, preview_every=0, precision="bf16", **TINY)
     steps_seen = []
-    resumed = train_style(style, output, photos, options, on_progress=lambda event: steps_seen.append(event.step))
+    resumed = train_style(
+        moved, output, photos, other_precision, on_progress=lambda event: steps_seen.append(event.step)
+    )
     assert steps_seen == [5, 6] and resumed.model == output
     other = TrainOptions(steps=6, checkpoint_every=2, preview_every=0, **{**TINY, "batch_size": 3})
     with pytest.raises(InputError, match="of another run"):

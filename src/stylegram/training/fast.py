@@ -28,6 +28,7 @@ from stylegram.errors import InputError
 from stylegram.features.encoder import VGGEncoder
 from stylegram.features.layers import DEFAULT_STYLE_LAYERS, NETWORK_CONTENT_LAYERS
 from stylegram.features.vgg import check_layers
+from stylegram.features.weights import file_sha256
 from stylegram.io.image import (
     check_output_path,
     fit_long_side,
@@ -174,7 +175,13 @@ def train_style(
         adversary = _Adversary(style_tensor, options.image_size, options.seed, target)
 
     # 3. Resume when a checkpoint of this run exists.
-    settings = {"style": str(Path(style).resolve()), **asdict(options), "widths": list(options.widths)}
+    # The painting by its bytes, not its path: a checkpoint resumes in another checkout or on a lent machine.
+    settings = {
+        "style": Path(style).name,
+        "style_sha256": file_sha256(Path(style)),
+        **asdict(options),
+        "widths": list(options.widths),
+    }
     parts = {"net": net, "optimizer": optimizer} | ({"adversary": adversary} if adversary is not None else {})
     run = TrainingRun(output, settings, parts)
     first_step = run.resume(target)
@@ -220,7 +227,7 @@ def train_style(
         return run.result(None, step)
     info = {
         "style": Path(style).name,
-        "trained": {**settings, "style": Path(style).name, "steps": step, "precision": str(dtype)},
+        "trained": {**settings, "steps": step, "precision": str(dtype)},
         "final_losses": run.log[-1] if run.log else {},
     }
     save_style_model(net, output, info)
