@@ -269,11 +269,11 @@ def main() -> None:
     if not args.skip_quality:
         rows = quality(decoders, with_gatys=not args.skip_gatys)
         result["quality_512"], result["quality_summary"] = rows, summary(rows)
-        if decoders is None:
-            write_grid()
     elif "quality_512" in previous:
         result["quality_512"], result["quality_summary"] = previous["quality_512"], previous["quality_summary"]
     save(result)
+    if decoders is None and not args.skip_quality and not args.skip_gatys:
+        write_grid()  # its Gatys column is the pictures of this run
 
 
 if __name__ == "__main__":

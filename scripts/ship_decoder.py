@@ -5,7 +5,8 @@
 
 The second form ships the decoder of a training still under way (a long run that spans sessions), as of its
 checkpoint's step; the log written is the checkpoint's (losses and validation figures so far), and the decoder's
-metadata says at which step of how many it was taken. The shipped decoder's earlier logs move one stage down.
+metadata says at which step of how many it was taken. The shipped decoder's earlier logs move one stage down
+(unless the shipped decoder came from the same run, whose log is then replaced).
 
 Copies the decoder to ``src/stylegram/weights/decoders/<layer>.safetensors`` and keeps the log
 ``stylegram train-decoder`` wrote beside it as ``training/logs/decoder_<layer>.log.json`` with its loss curve
@@ -43,10 +44,13 @@ def ship_checkpoint(checkpoint: Path, command: list[str]) -> None:
     decoder.load_state_dict(state["decoder"])
     log = {"command": command, "log": state["log"], "validation": state["validation"]}
     shipped = json.loads((LOGS / f"decoder_{decoder.layer}.log.json").read_text())
-    stage = 1 + sum(1 for _ in LOGS.glob(f"decoder_{decoder.layer}.stage*.log.json"))
-    name = f"decoder_{decoder.layer}.stage{stage}"
-    (LOGS / f"{name}.log.json").write_text(json.dumps(shipped, indent=1) + "\n")
-    loss_curve(shipped["log"], LOGS / f"{name}_loss.png", f"{decoder.layer} decoder, run {stage}")
+    stage = sum(1 for _ in LOGS.glob(f"decoder_{decoder.layer}.stage*.log.json"))
+    # The same run shipped again at a later step replaces its own log; another run moves it one stage down.
+    if shipped["log"][:1] != state["log"][:1]:
+        stage += 1
+        name = f"decoder_{decoder.layer}.stage{stage}"
+        (LOGS / f"{name}.log.json").write_text(json.dumps(shipped, indent=1) + "\n")
+        loss_curve(shipped["log"], LOGS / f"{name}_loss.png", f"{decoder.layer} decoder, run {stage}")
     info = {
         "trained": {**settings, "steps_done": state["step"], "checkpoint": str(checkpoint)},
         "final_losses": state["log"][-1] if state["log"] else {},
