@@ -28,7 +28,7 @@ from stylegram.errors import InputError
 from stylegram.io.files import atomic_path
 
 #: Settings that may change when a run is resumed. Precision among them: a checkpoint moves between machines
-#: whose fastest precision differs (bf16 runs ten times slower than float32 on a CPU without AVX-512 BF16).
+#: whose fastest precision differs (bf16 convolutions ran 8 times slower than float32 on a CPU without AVX-512 BF16).
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "preview_every", "precision")
 #: What a trained model is written as.
 MODEL_SUFFIXES = (".safetensors",)
