@@ -132,6 +132,23 @@ def test_under_load_the_thread_count_is_not_judged(fresh_probe, monkeypatch):
     assert (choice.layout, choice.inference_layout) == ("contiguous", "channels_last")  # judged apart
 
 
+def test_an_answer_measured_under_load_is_measured_again_on_a_quiet_machine(fresh_probe, monkeypatch):
+    timings, calls = fresh_probe
+    timings.update({"fp32/contiguous/2": 0.2, "fp32/channels_last/2": 0.2,
+                    "bf16/contiguous/2": 0.5, "bf16/channels_last/2": 0.5, "fp32/contiguous/1": 0.3})  # fmt: skip
+    monkeypatch.setattr(cpu.CpuLoad, "others", lambda self, min_window_s=0.0: 1.0)
+    assert cpu_choice().others_load == 1.0
+    measured = len(calls)
+    cpu_choice.cache_clear()
+    assert cpu_choice().cached and len(calls) == measured  # still busy: the answer is kept
+    monkeypatch.setattr(cpu.CpuLoad, "others", lambda self, min_window_s=0.0: 0.0)
+    cpu_choice.cache_clear()
+    again = cpu_choice()
+    assert not again.cached and again.others_load == 0.0 and len(calls) > measured
+    cpu_choice.cache_clear()
+    assert cpu_choice().cached  # measured quiet: kept from now on
+
+
 def test_a_broken_cache_is_measured_again(fresh_probe, tmp_path):
     timings, calls = fresh_probe
     timings.update({"fp32/contiguous/2": 0.1, "fp32/channels_last/2": 0.1,
