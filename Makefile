@@ -69,6 +69,11 @@ train-decoder-relu4_1: setup
 		--checkpoint-every 50 --validate-every 250 --preview-every 500 \
 		--preview ../shared/train/photos/kodak_kodim19.jpg --preview-style ../shared/train/styles/gor_vangogh_wheat_field.jpg -q
 
+# The region classifier of `--regions semantic`, from the hand-drawn maps of training/regions/labels.json (a minute).
+.PHONY: region-classifier
+region-classifier: setup
+	$(VENV)/bin/python scripts/train_region_classifier.py
+
 # The fast styles, trained on the training split of ../shared/train/photos; each has its own checkpoint under
 # training/styles/ (committed, overwritten), and a style whose model exists is skipped, so the same command goes
 # on where the last session stopped. NAME=painting; the new four (first: the shipped four already

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import ROOT, best_time, measure_parts, picture_grid, previous_result, report, save
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from stylegram import stylize
 from stylegram.engines import Request, StyleSpec
@@ -36,6 +36,7 @@ from stylegram.evaluation import evaluate
 from stylegram.io.image import image_to_tensor, resize
 from stylegram.ops.masks import parse_color, segment_regions
 from stylegram.segmentation import segment
+from stylegram.training.regions import rasterise
 
 SHARED = ROOT.parent / "shared"
 GROUND_TRUTH = ROOT / "bench" / "regions" / "ground_truth.json"
@@ -46,15 +47,6 @@ TIMED_SIDE = 1024
 #: The public-domain bench paintings the matched regions are tried with.
 PAINTINGS = ("starry_night", "shipwreck")
 PALETTE = np.array([parse_color(color) for color in REGION_PALETTE], np.uint8)
-
-
-def ground_truth(entry: dict, classes: list[str], size: tuple[int, int]) -> np.ndarray:
-    """The polygon map of ``entry`` rasterised at ``size`` (``(width, height)``), a class index per pixel."""
-    canvas = Image.new("L", size, classes.index(entry["fill"]))
-    draw = ImageDraw.Draw(canvas)
-    for polygon in entry["polygons"]:
-        draw.polygon([(x * size[0], y * size[1]) for x, y in polygon["points"]], fill=classes.index(polygon["class"]))
-    return np.asarray(canvas)
 
 
 def present_classes(truth: np.ndarray) -> list[int]:
@@ -82,7 +74,7 @@ def measure_agreement(classes: list[str]) -> dict:
     rows, figures = [], {}
     for name, (photo, entry) in photos().items():
         small = resize(photo, _fit(photo.size, AGREEMENT_SIDE))
-        truth = ground_truth(entry, classes, small.size)
+        truth = rasterise(entry, small.size, tuple(classes))
         present = present_classes(truth)
         tensor = image_to_tensor(small)
         semantic = segment(tensor, len(present)).labels.numpy()

@@ -1,10 +1,24 @@
-"""Regions by meaning: texture and kind, not only colour; the subject; pictures that cannot be split."""
+"""Regions by meaning: texture and kind, not only colour; the shipped classifier; the subject; pictures that
+cannot be split."""
+
+from pathlib import Path
 
 import pytest
 import torch
 
 from stylegram.errors import InputError
-from stylegram.segmentation import MAX_REGIONS, describe_regions, segment, subject
+from stylegram.io.image import image_to_tensor, load_image, resize
+from stylegram.segmentation import (
+    MAX_REGIONS,
+    REGION_CLASSES,
+    class_inputs,
+    class_posteriors,
+    describe_regions,
+    segment,
+    subject,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
 
 
 def stripes_beside_flat(height: int = 96, width: int = 128) -> torch.Tensor:
@@ -61,3 +75,19 @@ def test_the_subject_is_the_thing_in_the_middle():
 def test_pictures_that_cannot_be_split_are_refused(picture, count, message):
     with pytest.raises(InputError, match=message):
         segment(picture, count)
+
+
+@pytest.mark.parametrize(
+    ("photo", "top", "bottom"),
+    [("golden_gate", "sky", "water"), ("tubingen", "sky", "water"), ("hoovertowernight", "sky", "building")],
+)
+def test_the_shipped_classifier_knows_sky_water_and_buildings_in_photos_it_never_saw(photo, top, bottom):
+    picture = load_image(EXAMPLES / f"{photo}.jpg")
+    inputs, grid = class_inputs(image_to_tensor(resize(picture, (384, round(384 * picture.height / picture.width)))))
+    posteriors = class_posteriors(inputs).view(*grid, len(REGION_CLASSES))
+    torch.testing.assert_close(posteriors.sum(dim=-1), torch.ones(grid))
+    band = grid[0] // 6
+    top_kinds = posteriors[:band].argmax(dim=-1).flatten().bincount(minlength=len(REGION_CLASSES))
+    bottom_kinds = posteriors[-band:].argmax(dim=-1).flatten().bincount(minlength=len(REGION_CLASSES))
+    assert top_kinds.argmax() == REGION_CLASSES.index(top) and top_kinds.max() > 0.6 * top_kinds.sum()
+    assert bottom_kinds.argmax() == REGION_CLASSES.index(bottom) and bottom_kinds.max() > 0.5 * bottom_kinds.sum()

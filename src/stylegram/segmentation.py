@@ -5,8 +5,12 @@ the VGG19 the project already ships.
 
 1. **Describe** every position of a grid at a quarter of the working size by VGG19 activations at three depths
    (relu3_1 for texture, relu4_1 and relu5_1 for kinds of things), each upsampled, normalised per position
-   and cut to its main directions, with the position's colour (CIELAB) and place in the picture.
-2. **Cluster** the descriptions into ``count`` groups (k-means, OpenCV).
+   and cut to its main directions, with the position's colour (CIELAB), its place in the picture, and how
+   likely it is to be sky, building, water, vegetation, a person or something else: the posteriors of a
+   linear classifier of those activations, learnt from hand-drawn maps of 27 training photos
+   (:mod:`stylegram.training.regions`, shipped in ``weights/region_classes.safetensors``).
+2. **Cluster** the descriptions into ``count`` groups (k-means, OpenCV): the classifier pulls positions of
+   one kind together, the rest of the description splits and joins within and between kinds.
 3. **Smooth** the soft assignments with a few rounds of an edge-aware mean field (a dense CRF whose pairwise
    term is a colour guided filter of the photo): a label spreads within areas of like colour, not across edges.
 4. **Merge** specks: every piece of a region but its largest that covers less than :data:`MIN_PIECE_SHARE`
@@ -24,10 +28,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from torch.nn import functional
 
 from stylegram.cpu import eigh
@@ -43,6 +49,11 @@ FEATURE_DIMENSIONS = 8
 #: Shares of the colour and of the place in the picture in a position's description.
 COLOR_WEIGHT = 0.8
 POSITION_WEIGHT = 0.5
+#: The kinds of area the region classifier tells apart, and their posteriors' share in a position's description
+#: (chosen by cross-validation on the labelled training photos, ``docs/regions.md``).
+REGION_CLASSES = ("sky", "building", "water", "vegetation", "person", "other")
+CLASS_WEIGHT = 3.0
+REGION_CLASSIFIER = Path(__file__).parent / "weights" / "region_classes.safetensors"
 #: Long side the features are computed at; the grid is a quarter of it.
 WORK_SIDE = 384
 #: Long side the borders are fitted at before being applied at full size.
@@ -99,13 +110,8 @@ def _principal(features: torch.Tensor, dimensions: int) -> torch.Tensor:
     return projected / projected.var(dim=0).sum().clamp_min(1e-12).sqrt()
 
 
-def describe(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
-    """The description of every grid position of ``image`` (``(1, 3, H, W)`` RGB in 0..1).
-
-    Returns:
-        ``(points, deep, grid)``: ``points`` ``(N, D)`` for clustering, ``deep`` ``(N, E)`` the normalised deep
-        features alone (comparable between pictures), and the grid's ``(rows, columns)``.
-    """
+def _grid_features(image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, tuple[int, int]]:
+    """Per grid position of ``image``: each layer's normalised features, the colour in CIELAB, and the grid."""
     height, width = image.shape[-2:]
     grid = _grid_size(height, width)
     scale = WORK_SIDE / max(height, width)
@@ -116,20 +122,57 @@ def describe(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int
     encoder, dtype = _encoder(), choose_precision("auto", cpu)
     with torch.inference_mode(), autocast(cpu, dtype):
         activations = encoder(work)
-    blocks, deep = [], []
-    for layer, weight in FEATURE_WEIGHTS.items():
+    layers = []
+    for layer in FEATURE_WEIGHTS:
         features = functional.interpolate(activations[layer].float(), size=grid, mode="bilinear")
-        features = functional.normalize(features[0].flatten(1).T, dim=1)
-        deep.append(features)
-        blocks.append(weight * _principal(features, FEATURE_DIMENSIONS))
+        layers.append(functional.normalize(features[0].flatten(1).T, dim=1))
     small = functional.interpolate(image, size=grid, mode="area")[0].permute(1, 2, 0).numpy()
     lab = torch.from_numpy(cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2Lab)).reshape(-1, 3)
-    lab = lab - lab.mean(dim=0)
-    blocks.append(COLOR_WEIGHT * lab / lab.var(dim=0).sum().clamp_min(1.0).sqrt())
+    return layers, lab, grid
+
+
+def _class_inputs(deep: torch.Tensor, lab: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """What the region classifier reads of each position: its deep features, colour and height in the picture."""
+    rows = torch.linspace(0, 1, grid[0]).view(-1, 1).expand(grid).reshape(-1, 1)
+    return torch.cat([deep, lab / 100, rows], dim=1)
+
+
+def class_inputs(image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The region classifier's inputs for every grid position of ``image``, and the grid's size."""
+    layers, lab, grid = _grid_features(image.float().cpu())
+    return _class_inputs(torch.cat(layers, dim=1), lab, grid), grid
+
+
+@cache
+def _classifier() -> dict[str, torch.Tensor]:
+    return load_file(REGION_CLASSIFIER)
+
+
+def class_posteriors(inputs: torch.Tensor) -> torch.Tensor:
+    """``(N, len(REGION_CLASSES))`` probabilities of each kind of area for inputs of :func:`class_inputs`."""
+    classifier = _classifier()
+    standardised = (inputs - classifier["mean"]) / classifier["std"]
+    return (standardised @ classifier["weight"].T + classifier["bias"]).softmax(dim=1)
+
+
+def describe(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """The description of every grid position of ``image`` (``(1, 3, H, W)`` RGB in 0..1).
+
+    Returns:
+        ``(points, deep, grid)``: ``points`` ``(N, D)`` for clustering, ``deep`` ``(N, E)`` the normalised deep
+        features alone (comparable between pictures), and the grid's ``(rows, columns)``.
+    """
+    layers, lab, grid = _grid_features(image)
+    blocks = [weight * _principal(features, FEATURE_DIMENSIONS)
+              for weight, features in zip(FEATURE_WEIGHTS.values(), layers, strict=True)]  # fmt: skip
+    deep = torch.cat(layers, dim=1)
+    centred = lab - lab.mean(dim=0)
+    blocks.append(COLOR_WEIGHT * centred / centred.var(dim=0).sum().clamp_min(1.0).sqrt())
     rows, columns = torch.meshgrid(torch.linspace(0, 1, grid[0]), torch.linspace(0, 1, grid[1]), indexing="ij")
     place = torch.stack([rows * grid[0], columns * grid[1]], dim=-1).reshape(-1, 2) / max(grid)
     blocks.append(POSITION_WEIGHT * (place - place.mean(dim=0)) / place.var(dim=0).sum().sqrt())
-    return torch.cat(blocks, dim=1), torch.cat(deep, dim=1), grid
+    blocks.append(CLASS_WEIGHT * class_posteriors(_class_inputs(deep, lab, grid)))
+    return torch.cat(blocks, dim=1), deep, grid
 
 
 def _kmeans(points: torch.Tensor, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
