@@ -69,7 +69,7 @@ train-decoder-relu4_1: setup
 		--checkpoint-every 50 --validate-every 250 --preview-every 500 \
 		--preview ../shared/train/photos/kodak_kodim19.jpg --preview-style ../shared/train/styles/gor_vangogh_wheat_field.jpg -q
 
-# The region classifier of `--regions semantic`, from the hand-drawn maps of training/regions/labels.json (a minute).
+# The region classifier of `--regions semantic`, from the hand-drawn maps of training/regions/labels.json (about 3 minutes).
 .PHONY: region-classifier
 region-classifier: setup
 	$(VENV)/bin/python scripts/train_region_classifier.py

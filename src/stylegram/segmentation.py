@@ -50,7 +50,7 @@ FEATURE_DIMENSIONS = 8
 COLOR_WEIGHT = 0.8
 POSITION_WEIGHT = 0.5
 #: The kinds of area the region classifier tells apart, and their posteriors' share in a position's description
-#: (chosen by cross-validation on the labelled training photos, ``docs/regions.md``).
+#: (chosen by cross-validation on the labelled training photos, ``training/regions/README.md``).
 REGION_CLASSES = ("sky", "building", "water", "vegetation", "person", "other")
 CLASS_WEIGHT = 3.0
 REGION_CLASSIFIER = Path(__file__).parent / "weights" / "region_classes.safetensors"

@@ -5,7 +5,7 @@ the kinds of area in :data:`~stylegram.segmentation.REGION_CLASSES`, learnt from
 (never a bench photo, nor one of the benchmark's own maps: :func:`train_region_classifier` refuses them).
 Each photo and its mirror image is described at :data:`TRAIN_SIDE` px, every :data:`SUBSAMPLE`-th grid
 position is kept, and a multinomial logistic regression is fitted with L-BFGS (class-balanced, L2-penalised).
-The settings are the ones three-fold cross-validation on those photos chose (``docs/regions.md``).
+The settings are the ones three-fold cross-validation on those photos chose (``training/regions/README.md``).
 
 Usage: ``scripts/train_region_classifier.py`` (``make region-classifier``) rewrites
 ``stylegram/weights/region_classes.safetensors``.
