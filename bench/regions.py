@@ -3,7 +3,7 @@
 1. **Agreement**: mean IoU of ``semantic`` and of the colour-only ``auto`` against the polygon maps of
    ``bench/regions/ground_truth.json`` (three bench photos, five Kodak photos of ``../shared/train/photos``), with K
    = the ground-truth classes covering at least 1 % of the photo and regions paired with classes by the best
-   one-to-one assignment (Hungarian, SciPy-free: all permutations of K <= 6).
+   one-to-one assignment (all permutations of K <= 6; ``stylegram.training.regions.mean_iou``).
 2. **Speed**: seconds to segment each photo at 1024 px (best of 3 after a warm-up, every thread of the machine).
 3. **Matched regions**: each bench photo with two PD bench paintings through adain, ``semantic:3`` and
    ``--match-regions``, and without regions; per photo region, the style distance (relative Gram, relu1_1..relu5_1,
@@ -18,7 +18,6 @@ Usage: ``.venv/bin/python bench/regions.py [--skip-speed] [--skip-matched]``
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from stylegram.evaluation import evaluate
 from stylegram.io.image import image_to_tensor, resize
 from stylegram.ops.masks import parse_color, segment_regions
 from stylegram.segmentation import segment
-from stylegram.training.regions import rasterise
+from stylegram.training.regions import mean_iou, present_classes, rasterise
 
 SHARED = ROOT.parent / "shared"
 GROUND_TRUTH = ROOT / "bench" / "regions" / "ground_truth.json"
@@ -47,22 +46,6 @@ TIMED_SIDE = 1024
 #: The public-domain bench paintings the matched regions are tried with.
 PAINTINGS = ("starry_night", "shipwreck")
 PALETTE = np.array([parse_color(color) for color in REGION_PALETTE], np.uint8)
-
-
-def present_classes(truth: np.ndarray) -> list[int]:
-    return [int(c) for c in np.unique(truth) if (truth == c).mean() >= 0.01]
-
-
-def mean_iou(labels: np.ndarray, truth: np.ndarray, classes: list[int]) -> float:
-    """Mean IoU over ``classes`` with the regions of ``labels`` paired one to one with them at best."""
-    ious = np.array(
-        [[((labels == region) & (truth == c)).sum() / max(1, ((labels == region) | (truth == c)).sum())
-          for c in classes] for region in range(len(classes))]
-    )  # fmt: skip
-    return max(
-        float(np.mean([ious[order[j], j] for j in range(len(classes))]))
-        for order in itertools.permutations(range(len(classes)))
-    )
 
 
 def photos() -> dict[str, tuple[Image.Image, dict]]:

@@ -200,7 +200,7 @@ def test_regions_are_found_clicked_and_given_a_painting_or_kept_in_chromium(page
     assert page.locator("#region-list li").count() == 2
     assert page.is_checked("input[name=engine][value=adain]")  # the fast networks paint no regions
     # A click low in the photo picks the bottom region; it keeps the photo, the top one is painted.
-    top = page.get_attribute("#region-list li:first-child", "data-colour")  # listed in reading order
+    top = page.get_attribute("#region-list li:first-child", "data-colour")  # listed from the top down
     page.locator("#regions-view").scroll_into_view_if_needed()
     view = page.locator("#regions-view").bounding_box()
     page.mouse.click(view["x"] + view["width"] / 2, view["y"] + view["height"] * 0.95)

@@ -3,13 +3,15 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from stylegram.errors import InputError
 from stylegram.segmentation import REGION_CLASSES
 from stylegram.training.data import is_validation
-from stylegram.training.regions import fit_classifier, rasterise, train_region_classifier
+from stylegram.training.regions import cross_validate, fit_classifier, mean_iou, rasterise, train_region_classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "training" / "regions" / "labels.json"
@@ -61,3 +63,35 @@ def test_other_classes_are_refused(tmp_path):
     labels.write_text(json.dumps({"classes": ["sky", "ground"], "photos": {}}))
     with pytest.raises(InputError, match="names the classes"):
         train_region_classifier(labels, tmp_path, tmp_path / "out.safetensors", BENCHMARK)
+
+
+def test_mean_iou_pairs_regions_with_classes_at_best():
+    truth = np.array([[0, 0, 2, 2], [0, 0, 2, 2]])
+    assert mean_iou(np.array([[1, 1, 0, 0], [1, 1, 0, 0]]), truth, [0, 2]) == 1.0
+    assert mean_iou(np.array([[0, 0, 0, 1], [0, 0, 0, 1]]), truth, [0, 2]) == pytest.approx((2 / 3 + 1 / 2) / 2)
+
+
+def _sky_over_forest(seed: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(0, 1, 96)[:, None, None]
+    sky = np.broadcast_to(np.array([90, 150, 230]) + 20 * rows, (96, 256, 3))
+    forest = np.array([40, 100, 30]) + rng.normal(0, 35, (96, 256, 3))
+    return Image.fromarray(np.clip(np.concatenate([sky, forest]), 0, 255).astype(np.uint8))
+
+
+def test_cross_validation_segments_each_photo_with_a_classifier_that_never_saw_it(tmp_path):
+    names = [name for name in (f"scene{i}" for i in range(40)) if not is_validation(f"{name}.jpg")][:3]
+    photos = {}
+    for seed, name in enumerate(names):
+        _sky_over_forest(seed).save(tmp_path / f"{name}.jpg")
+        forest = [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]
+        photos[name] = {"path": f"{name}.jpg", "fill": "sky", "polygons": [{"class": "vegetation", "points": forest}]}
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"classes": list(REGION_CLASSES), "photos": photos}))
+    result = cross_validate(labels, tmp_path, BENCHMARK, folds=3)
+    assert sorted(result["photos"]) == sorted(names)
+    assert all(figure["regions"] == 2 and figure["iou_semantic"] > 0.9 for figure in result["photos"].values())
+    with pytest.raises(InputError, match="at least 2 folds"):
+        cross_validate(labels, tmp_path, BENCHMARK, folds=1)
+    with pytest.raises(InputError, match="3 labelled photos cannot make 4 folds"):
+        cross_validate(labels, tmp_path, BENCHMARK, folds=4)

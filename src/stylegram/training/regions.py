@@ -5,16 +5,19 @@ the kinds of area in :data:`~stylegram.segmentation.REGION_CLASSES`, learnt from
 (never a bench photo, nor one of the benchmark's own maps: :func:`train_region_classifier` refuses them).
 Each photo and its mirror image is described at :data:`TRAIN_SIDE` px, every :data:`SUBSAMPLE`-th grid
 position is kept, and a multinomial logistic regression is fitted with L-BFGS (class-balanced, L2-penalised).
-The settings are the ones three-fold cross-validation on those photos chose (``training/regions/README.md``).
+The settings are the ones three-fold cross-validation on those photos chose (:func:`cross_validate`,
+``training/regions/README.md``).
 
 Usage: ``scripts/train_region_classifier.py`` (``make region-classifier``) rewrites
-``stylegram/weights/region_classes.safetensors``.
+``stylegram/weights/region_classes.safetensors``; ``--cross-validate 3`` judges the recipe instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,8 @@ from torch.nn import functional
 from stylegram.errors import InputError
 from stylegram.io.files import atomic_path
 from stylegram.io.image import image_to_tensor, load_image, resize
-from stylegram.segmentation import REGION_CLASSES, class_inputs
+from stylegram.ops.masks import segment_regions
+from stylegram.segmentation import REGION_CLASSES, class_inputs, segment
 from stylegram.training.data import is_validation
 
 #: Long side the labelled photos are described at (the benchmark's).
@@ -53,6 +57,32 @@ def rasterise(entry: dict, size: tuple[int, int], classes: tuple[str, ...] = REG
         points = [(x * size[0], y * size[1]) for x, y in polygon["points"]]
         draw.polygon(points, fill=classes.index(polygon["class"]))
     return np.asarray(canvas)
+
+
+def present_classes(truth: np.ndarray) -> list[int]:
+    """The classes of a class map covering at least 1 % of it: the number of regions it is judged with."""
+    return [int(c) for c in np.unique(truth) if (truth == c).mean() >= 0.01]
+
+
+def mean_iou(labels: np.ndarray, truth: np.ndarray, classes: list[int]) -> float:
+    """Mean IoU over ``classes`` of the class map ``truth`` with the regions ``0..len(classes)-1`` of ``labels``
+    paired one to one with them at best (all pairings: ``classes`` are few).
+
+    Example:
+        >>> truth = np.array([[0, 0, 3, 3]])
+        >>> mean_iou(np.array([[1, 1, 0, 0]]), truth, [0, 3])
+        1.0
+        >>> round(mean_iou(np.array([[1, 1, 1, 0]]), truth, [0, 3]), 3)  # 2/3 for class 0, 1/2 for class 3
+        0.583
+    """
+    ious = np.array(
+        [[((labels == region) & (truth == c)).sum() / max(1, ((labels == region) | (truth == c)).sum())
+          for c in classes] for region in range(len(classes))]
+    )  # fmt: skip
+    return max(
+        float(np.mean([ious[order[j], j] for j in range(len(classes))]))
+        for order in itertools.permutations(range(len(classes)))
+    )
 
 
 def _mirrored(entry: dict) -> dict:
@@ -94,30 +124,86 @@ def fit_classifier(inputs: torch.Tensor, classes: torch.Tensor) -> dict[str, tor
     return {"mean": mean, "std": std, "weight": linear.weight.detach().clone(), "bias": bias}
 
 
-def train_region_classifier(labels: str | Path, shared: str | Path, output: str | Path, refuse: str | Path) -> Path:
-    """Fit the region classifier on the maps of ``labels`` (paths relative to ``shared``) and write it to
-    ``output``; no photo of ``refuse`` (the benchmark's maps) nor of the validation split may be among them."""
+def _labelled_photos(
+    labels: str | Path, shared: str | Path, refuse: str | Path
+) -> Iterator[tuple[str, Image.Image, dict]]:
+    """``(name, photo, map)`` of each entry of ``labels``, refusing photos of ``refuse`` and of the validation split."""
     table = json.loads(Path(labels).read_text())
     benchmark = {Path(entry["path"]).name for entry in json.loads(Path(refuse).read_text())["photos"].values()}
     if tuple(table["classes"]) != REGION_CLASSES:
         raise InputError(f"{labels} names the classes {table['classes']}, not {list(REGION_CLASSES)}")
-    inputs, classes = [], []
-    for name, entry in table["photos"].items():
+    for name, entry in sorted(table["photos"].items()):
         path = Path(shared) / entry["path"]
         if path.name in benchmark or is_validation(path) or "bench" in Path(entry["path"]).parts:
             raise InputError(f"{name} is a benchmark or validation photo; the classifier may not learn from it")
-        photo = load_image(path)
-        for picture, drawn in ((photo, entry), (photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT), _mirrored(entry))):
-            positions, kinds = labelled_positions(picture, drawn)
-            inputs.append(positions[::SUBSAMPLE])
-            classes.append(kinds[::SUBSAMPLE])
-    tensors = fit_classifier(torch.cat(inputs), torch.cat(classes))
+        yield name, load_image(path), entry
+
+
+def _training_positions(photo: Image.Image, entry: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every :data:`SUBSAMPLE`-th labelled position of ``photo`` and of its mirror image."""
+    mirror = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    pairs = [labelled_positions(picture, drawn) for picture, drawn in ((photo, entry), (mirror, _mirrored(entry)))]
+    return torch.cat([inputs[::SUBSAMPLE] for inputs, _ in pairs]), torch.cat(
+        [kinds[::SUBSAMPLE] for _, kinds in pairs]
+    )
+
+
+def train_region_classifier(labels: str | Path, shared: str | Path, output: str | Path, refuse: str | Path) -> Path:
+    """Fit the region classifier on the maps of ``labels`` (paths relative to ``shared``) and write it to
+    ``output``; no photo of ``refuse`` (the benchmark's maps) nor of the validation split may be among them."""
+    positions = [_training_positions(photo, entry) for _, photo, entry in _labelled_photos(labels, shared, refuse)]
+    tensors = fit_classifier(
+        torch.cat([inputs for inputs, _ in positions]), torch.cat([kinds for _, kinds in positions])
+    )
     metadata = {
         "kind": "region-classifier",
         "classes": json.dumps(list(REGION_CLASSES)),
-        "photos": str(len(table["photos"])),
+        "photos": str(len(positions)),
         "labels_sha256": hashlib.sha256(Path(labels).read_bytes()).hexdigest(),
     }
     with atomic_path(output) as temporary:
         save_file({key: value.contiguous() for key, value in tensors.items()}, str(temporary), metadata=metadata)
     return Path(output)
+
+
+def cross_validate(labels: str | Path, shared: str | Path, refuse: str | Path, folds: int = 3) -> dict:
+    """Judge the classifier's recipe on the labelled photos themselves: photo ``i`` (in name order) is held out
+    in fold ``i % folds``, a classifier is fitted on the other folds, and the held-out photo is segmented with
+    it into as many regions as its map has classes (:func:`present_classes`), beside the colour-only ``auto``.
+
+    Returns:
+        ``{"folds", "photos": {name: {"regions", "iou_semantic", "iou_auto"}}, "mean_iou_semantic",
+        "mean_iou_auto", "semantic_higher_on"}``
+    """
+    if folds < 2:
+        raise InputError(f"cross-validation needs at least 2 folds, got {folds}")
+    photos = list(_labelled_photos(labels, shared, refuse))
+    if len(photos) < folds:
+        raise InputError(f"{len(photos)} labelled photos cannot make {folds} folds")
+    positions = [_training_positions(photo, entry) for _, photo, entry in photos]
+    figures = {}
+    for fold in range(folds):
+        kept = [pair for index, pair in enumerate(positions) if index % folds != fold]
+        classifier = fit_classifier(torch.cat([i for i, _ in kept]), torch.cat([k for _, k in kept]))
+        for name, photo, entry in photos[fold::folds]:
+            scale = TRAIN_SIDE / max(photo.size)
+            small = resize(photo, (round(photo.width * scale), round(photo.height * scale)))
+            truth = rasterise(entry, small.size)
+            present = present_classes(truth)
+            image = image_to_tensor(small)
+            semantic = segment(image, len(present), classifier=classifier).labels.numpy()
+            auto = torch.cat(segment_regions(image, len(present)), dim=1)[0].argmax(dim=0).numpy()
+            figures[name] = {
+                "regions": len(present),
+                "iou_semantic": round(mean_iou(semantic, truth, present), 3),
+                "iou_auto": round(mean_iou(auto, truth, present), 3),
+            }
+    semantic_iou = [figure["iou_semantic"] for figure in figures.values()]
+    auto_iou = [figure["iou_auto"] for figure in figures.values()]
+    return {
+        "folds": folds,
+        "photos": dict(sorted(figures.items())),
+        "mean_iou_semantic": round(float(np.mean(semantic_iou)), 3),
+        "mean_iou_auto": round(float(np.mean(auto_iou)), 3),
+        "semantic_higher_on": sum(s > a for s, a in zip(semantic_iou, auto_iou, strict=True)),
+    }

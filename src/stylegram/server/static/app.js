@@ -125,13 +125,17 @@ async function findRegions() {
     reader.drawImage(map, 0, 0);
     state.regions = { blob, map, photo };
     state.regionPixels = reader.getImageData(0, 0, map.width, map.height);
-    const colours = new Set();
-    for (let i = 0; i < state.regionPixels.data.length; i += 4) {
-      const d = state.regionPixels.data;
-      colours.add(hex(d[i], d[i + 1], d[i + 2]));
+    // Listed from the top region down (by the mean row of its pixels), as the server numbers them.
+    const rows = new Map();
+    const d = state.regionPixels.data;
+    for (let i = 0; i < d.length; i += 4) {
+      const colour = hex(d[i], d[i + 1], d[i + 2]);
+      const [sum, count] = rows.get(colour) || [0, 0];
+      rows.set(colour, [sum + Math.floor(i / 4 / map.width), count + 1]);
     }
-    state.regionStyles = new Map([...colours].map((colour) => [colour, state.style || state.styles[0]?.name]));
-    state.pickedRegion = [...colours][0];
+    const colours = [...rows].sort((a, b) => a[1][0] / a[1][1] - b[1][0] / b[1][1]).map(([colour]) => colour);
+    state.regionStyles = new Map(colours.map((colour) => [colour, state.style || state.styles[0]?.name]));
+    state.pickedRegion = colours[0];
     updateEngines();
     showRegions();
   } catch (error) {
