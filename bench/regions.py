@@ -32,10 +32,10 @@ from stylegram import stylize
 from stylegram.engines import Request, StyleSpec
 from stylegram.engines.regions import REGION_PALETTE, resolve_regions
 from stylegram.evaluation import evaluate
-from stylegram.io.image import image_to_tensor, resize
-from stylegram.ops.masks import parse_color, segment_regions
+from stylegram.io.image import fit_long_side, image_to_tensor, resize
+from stylegram.ops.masks import parse_color
 from stylegram.segmentation import segment
-from stylegram.training.regions import mean_iou, present_classes, rasterise
+from stylegram.training.regions import against_truth, present_classes, rasterise, summarise
 
 SHARED = ROOT.parent / "shared"
 GROUND_TRUTH = ROOT / "bench" / "regions" / "ground_truth.json"
@@ -56,18 +56,11 @@ def photos() -> dict[str, tuple[Image.Image, dict]]:
 def measure_agreement(classes: list[str]) -> dict:
     rows, figures = [], {}
     for name, (photo, entry) in photos().items():
-        small = resize(photo, _fit(photo.size, AGREEMENT_SIDE))
+        small = resize(photo, fit_long_side(photo.size, AGREEMENT_SIDE))
         truth = rasterise(entry, small.size, tuple(classes))
         present = present_classes(truth)
-        tensor = image_to_tensor(small)
-        semantic = segment(tensor, len(present)).labels.numpy()
-        auto = torch.cat(segment_regions(tensor, len(present)), dim=1)[0].argmax(dim=0).numpy()
-        figures[name] = {
-            "regions": len(present),
-            "classes": [classes[c] for c in present],
-            "iou_auto": round(mean_iou(auto, truth, present), 3),
-            "iou_semantic": round(mean_iou(semantic, truth, present), 3),
-        }
+        figure, semantic, auto = against_truth(image_to_tensor(small), truth, present)
+        figures[name] = {**figure, "classes": [classes[c] for c in present]}
         print(name, figures[name], file=sys.stderr, flush=True)
         folder = Path(tempfile.mkdtemp(prefix="regions-"))
         row = []
@@ -77,16 +70,7 @@ def measure_agreement(classes: list[str]) -> dict:
             row.append(folder / f"{what}.png")
         rows.append(row)
     picture_grid(rows, DOCS / "regions.jpg", cell=240)
-    auto_iou = [photo["iou_auto"] for photo in figures.values()]
-    semantic_iou = [photo["iou_semantic"] for photo in figures.values()]
-    return {
-        "side": AGREEMENT_SIDE,
-        "photos": figures,
-        "mean_iou_auto": round(float(np.mean(auto_iou)), 3),
-        "mean_iou_semantic": round(float(np.mean(semantic_iou)), 3),
-        "semantic_higher_on": sum(s > a for s, a in zip(semantic_iou, auto_iou, strict=True)),
-        "of": len(figures),
-    }
+    return {"side": AGREEMENT_SIDE, "photos": figures, **summarise(figures)}
 
 
 def _class_colours(truth: np.ndarray, present: list[int]) -> np.ndarray:
@@ -96,15 +80,10 @@ def _class_colours(truth: np.ndarray, present: list[int]) -> np.ndarray:
     return colours[truth]
 
 
-def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
-    scale = side / max(size)
-    return round(size[0] * scale), round(size[1] * scale)
-
-
 def measure_speed() -> dict:
     seconds = {}
     for name, (photo, _) in photos().items():
-        tensor = image_to_tensor(resize(photo, _fit(photo.size, TIMED_SIDE)))
+        tensor = image_to_tensor(resize(photo, fit_long_side(photo.size, TIMED_SIDE)))
         seconds[name] = round(best_time(lambda tensor=tensor: segment(tensor, 4), 3), 3)
     return {"side": TIMED_SIDE, "regions": 4, "threads": torch.get_num_threads(), "seconds": seconds,
             "worst_s": max(seconds.values()), "mean_s": round(float(np.mean(list(seconds.values()))), 3)}  # fmt: skip

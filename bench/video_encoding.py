@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import report, save
+from common import IMAGES, report, save
 from PIL import Image
 from video import BUNNY, OUT, cut
 
@@ -26,7 +26,7 @@ from stylegram.io.video import VideoWriter, probe_video, read_frames
 from stylegram.ops.flow import DEFAULT_TEMPORAL_STRENGTH, TemporalBlender, frame_difference, motion, to_grey
 from stylegram.video import BlendingPainter
 
-PAINTING = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "style" / "starry_night.jpg"
+PAINTING = IMAGES / "starry_night.jpg"  # as bench/video.py's
 
 
 def warping_error(frames: np.ndarray, motions: list[tuple[np.ndarray, np.ndarray]]) -> float:

@@ -28,7 +28,7 @@ from torch.nn import functional
 
 from stylegram.errors import InputError
 from stylegram.io.files import atomic_path
-from stylegram.io.image import image_to_tensor, load_image, resize
+from stylegram.io.image import fit_long_side, image_to_tensor, load_image, resize
 from stylegram.ops.masks import segment_regions
 from stylegram.segmentation import REGION_CLASSES, class_inputs, segment
 from stylegram.training.data import is_validation
@@ -85,6 +85,37 @@ def mean_iou(labels: np.ndarray, truth: np.ndarray, classes: list[int]) -> float
     )
 
 
+def against_truth(
+    image: torch.Tensor, truth: np.ndarray, present: list[int], classifier: dict[str, torch.Tensor] | None = None
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """``image`` split by ``semantic`` (with ``classifier``, the shipped one by default) and by the colour-only
+    ``auto`` into as many regions as ``present`` has classes of the class map ``truth``.
+
+    Returns:
+        ``({"regions", "iou_semantic", "iou_auto"}, semantic labels, auto labels)``
+    """
+    semantic = segment(image, len(present), classifier=classifier).labels.numpy()
+    auto = torch.cat(segment_regions(image, len(present)), dim=1)[0].argmax(dim=0).numpy()
+    figure = {
+        "regions": len(present),
+        "iou_semantic": round(mean_iou(semantic, truth, present), 3),
+        "iou_auto": round(mean_iou(auto, truth, present), 3),
+    }
+    return figure, semantic, auto
+
+
+def summarise(figures: dict[str, dict]) -> dict:
+    """The means of :func:`against_truth`'s figures over photos, and on how many ``semantic`` scored higher."""
+    semantic_iou = [figure["iou_semantic"] for figure in figures.values()]
+    auto_iou = [figure["iou_auto"] for figure in figures.values()]
+    return {
+        "mean_iou_semantic": round(float(np.mean(semantic_iou)), 3),
+        "mean_iou_auto": round(float(np.mean(auto_iou)), 3),
+        "semantic_higher_on": sum(s > a for s, a in zip(semantic_iou, auto_iou, strict=True)),
+        "of": len(figures),
+    }
+
+
 def _mirrored(entry: dict) -> dict:
     polygons = [{**polygon, "points": [[1 - x, y] for x, y in polygon["points"]]} for polygon in entry["polygons"]]
     return {**entry, "polygons": polygons}
@@ -92,9 +123,7 @@ def _mirrored(entry: dict) -> dict:
 
 def labelled_positions(photo: Image.Image, entry: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """The classifier inputs of every grid position of ``photo`` at :data:`TRAIN_SIDE` px, and their classes."""
-    scale = TRAIN_SIDE / max(photo.size)
-    image = image_to_tensor(resize(photo, (round(photo.width * scale), round(photo.height * scale))))
-    inputs, grid = class_inputs(image)
+    inputs, grid = class_inputs(image_to_tensor(resize(photo, fit_long_side(photo.size, TRAIN_SIDE))))
     classes = rasterise(entry, (grid[1], grid[0])).reshape(-1)
     return inputs, torch.from_numpy(classes.astype(np.int64))
 
@@ -172,8 +201,7 @@ def cross_validate(labels: str | Path, shared: str | Path, refuse: str | Path, f
     it into as many regions as its map has classes (:func:`present_classes`), beside the colour-only ``auto``.
 
     Returns:
-        ``{"folds", "photos": {name: {"regions", "iou_semantic", "iou_auto"}}, "mean_iou_semantic",
-        "mean_iou_auto", "semantic_higher_on"}``
+        ``{"folds", "photos": {name: {"regions", "iou_semantic", "iou_auto"}}}`` with :func:`summarise`'s figures.
     """
     if folds < 2:
         raise InputError(f"cross-validation needs at least 2 folds, got {folds}")
@@ -186,24 +214,7 @@ def cross_validate(labels: str | Path, shared: str | Path, refuse: str | Path, f
         kept = [pair for index, pair in enumerate(positions) if index % folds != fold]
         classifier = fit_classifier(torch.cat([i for i, _ in kept]), torch.cat([k for _, k in kept]))
         for name, photo, entry in photos[fold::folds]:
-            scale = TRAIN_SIDE / max(photo.size)
-            small = resize(photo, (round(photo.width * scale), round(photo.height * scale)))
+            small = resize(photo, fit_long_side(photo.size, TRAIN_SIDE))
             truth = rasterise(entry, small.size)
-            present = present_classes(truth)
-            image = image_to_tensor(small)
-            semantic = segment(image, len(present), classifier=classifier).labels.numpy()
-            auto = torch.cat(segment_regions(image, len(present)), dim=1)[0].argmax(dim=0).numpy()
-            figures[name] = {
-                "regions": len(present),
-                "iou_semantic": round(mean_iou(semantic, truth, present), 3),
-                "iou_auto": round(mean_iou(auto, truth, present), 3),
-            }
-    semantic_iou = [figure["iou_semantic"] for figure in figures.values()]
-    auto_iou = [figure["iou_auto"] for figure in figures.values()]
-    return {
-        "folds": folds,
-        "photos": dict(sorted(figures.items())),
-        "mean_iou_semantic": round(float(np.mean(semantic_iou)), 3),
-        "mean_iou_auto": round(float(np.mean(auto_iou)), 3),
-        "semantic_higher_on": sum(s > a for s, a in zip(semantic_iou, auto_iou, strict=True)),
-    }
+            figures[name] = against_truth(image_to_tensor(small), truth, present_classes(truth), classifier)[0]
+    return {"folds": folds, "photos": dict(sorted(figures.items())), **summarise(figures)}
