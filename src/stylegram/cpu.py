@@ -15,7 +15,9 @@ Two facts decide how fast the networks run on a CPU:
    one thread took 1.75 times as long. :func:`fit_threads` reads how busy the other processes keep the CPUs this
    process may use (``/proc/stat`` less this process's own time, at most once a second) and sets torch's thread
    count to the CPUs left. Processes with a lower priority (``nice``) are not counted: they yield. The
-   environment variable ``STYLEGRAM_THREADS=N`` pins the count instead.
+   environment variable ``STYLEGRAM_THREADS=N`` pins the count instead. The count changes a result's last bits
+   (a parallel sum splits its work by it), so a run writes down the counts it used (:class:`ThreadSchedule`) and
+   a remake uses them again.
 
 3. **Linear algebra.** WCT takes matrix square roots of 512×512 covariances (an eigendecomposition each):
    NumPy's LAPACK took 27 ms on one AMD EPYC and 0.53 s on an AMX Xeon, where torch's took 0.135 s. The probe
@@ -494,3 +496,36 @@ def fit_threads() -> int:
             torch.set_num_threads(max_threads())
         return max_threads()
     return _fitter.fit()
+
+
+class ThreadSchedule:
+    """A run's thread count step by step: fitted to the load and written down, or replayed from a record.
+
+    ``changes`` is ``[[step, count], ...]``, the count from each step on; a run records it (``run["threads"]``)
+    so that a remake given it as ``replay`` sums every step with as many threads as the original did, and so
+    gets the same picture bit for bit whatever the load is now.
+
+    Example:
+        >>> before = torch.get_num_threads()
+        >>> schedule = ThreadSchedule(replay=[[1, 1], [3, 2]])
+        >>> [schedule.fit(step) for step in (1, 2, 3, 4)], schedule.changes
+        ([1, 1, 2, 2], [[1, 1], [3, 2]])
+        >>> torch.set_num_threads(before)
+    """
+
+    def __init__(self, replay: list[list[int]] | None = None) -> None:
+        self.replay = sorted(replay) if replay else None
+        self.changes: list[list[int]] = []
+
+    def fit(self, step: int) -> int:
+        """Set the thread count for ``step`` (1-based) and return it."""
+        if self.replay is None:
+            count = fit_threads()
+        else:
+            keep_freed_memory()
+            count = next((count for start, count in reversed(self.replay) if start <= step), self.replay[0][1])
+            if torch.get_num_threads() != count:
+                torch.set_num_threads(count)
+        if not self.changes or self.changes[-1][1] != count:
+            self.changes.append([step, count])
+        return count

@@ -133,6 +133,7 @@ def build_request(
     strength: float | None = None,
     color: str = "none",
     precision: str = "auto",
+    threads: list[list[int]] | None = None,
     **options: Any,
 ) -> Request:
     """The request to repaint ``content`` in the style of ``style``, its options checked.
@@ -156,6 +157,8 @@ def build_request(
             the engine's default.
         color: ``none``, ``luminance`` or ``match``: keep the photo's colours.
         precision: ``auto``, ``fp32`` or ``bf16``.
+        threads: the thread counts a recorded run used (``run["threads"]``), to make its picture again bit for
+            bit; None fits the count to the load.
         **options: the engine's options, e.g. for ``gatys`` ``iterations``, ``style_weight``, ``optimizer``
             (see :class:`~stylegram.engines.gatys.GatysOptions`).
 
@@ -182,6 +185,7 @@ def build_request(
         strength=strength,
         color=color,
         precision=precision,
+        threads=threads,
         options=engine_options(engine, **options),
     )
 
@@ -236,8 +240,8 @@ def _recorded_files(record: dict[str, Any]) -> list[str]:
 def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = None) -> Result:
     """Make a saved picture again from the options stored in its metadata.
 
-    The run uses the recorded inputs, options and seed, and the precision the original run chose, so on the
-    same machine the result is the same image, bit for bit.
+    The run uses the recorded inputs, options and seed, and the precision, layout and thread counts the original
+    run chose, so on the same machine the result is the same image, bit for bit, however busy the machine is.
 
     Args:
         picture: a PNG written by ``stylegram transfer`` (or saved with ``save_image(..., metadata=result.options)``).
@@ -258,8 +262,8 @@ def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = No
         if region_kind(name)[0] == "map" and not Path(name).is_file():
             raise InputError(f"{source} was made from {name}, which is no longer there")
     options = {name: record.pop(name) for name in list(record) if name in engine_info(engine).option_names()}
-    # What the original run chose by probing the machine (precision, layout, tiles for memory) is fixed, not
-    # re-chosen.
+    # What the original run chose by probing the machine (precision, layout, tiles for memory) or fitted to its
+    # load (thread counts) is fixed, not re-chosen.
     if "layout" in run and "layout" in engine_info(engine).option_names():
         options["layout"] = run["layout"]
     tile_sizes = [side for side in run.get("tile_sizes", []) if isinstance(side, int)]
@@ -283,6 +287,7 @@ def remake(picture: str | PathLike, *, on_progress: ProgressCallback | None = No
         strength=record.get("strength"),
         color=record.get("color", "none"),
         precision=run.get("precision", record.get("precision", "auto")),
+        threads=run.get("threads"),
         on_progress=on_progress,
         **options,
     )

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 
 from stylegram import __version__
-from stylegram.api import remake
+from stylegram.api import remake, save_result, stylize
 from stylegram.cli.main import main
 from stylegram.engines.registry import parse_layers
-from stylegram.io.image import read_metadata
+from stylegram.io.image import read_metadata, save_image
 
 
 def transfer(content, style, output, *extra):
@@ -235,6 +235,55 @@ def test_remake_makes_the_same_picture_from_its_metadata(tmp_path, content_path,
     assert main(["remake", str(original), "-o", str(again), "--quiet"]) == 0
     with Image.open(original) as first, Image.open(again) as second:
         assert first.tobytes() == second.tobytes()
+
+
+def test_remake_sums_with_the_thread_counts_of_the_original_whatever_the_load(
+    tmp_path, content_path, style_path, monkeypatch, capsys
+):
+    # A parallel sum splits its work by the thread count, so a load that changes the count mid-run changes the
+    # picture's last bits: the original's counts are recorded, and the remake uses them, not today's load.
+    from stylegram import cpu
+
+    def fitted_to(load):
+        def fit() -> int:
+            torch.set_num_threads(load.pop(0) if len(load) > 1 else load[0])
+            return torch.get_num_threads()
+
+        return fit
+
+    def counts_at_steps(run):
+        seen = []
+        run(lambda event: seen.append(torch.get_num_threads()))
+        return seen
+
+    before = torch.get_num_threads()
+    original, again = tmp_path / "original.png", tmp_path / "again.png"
+    try:
+        # Two calls before the first step (the setup, the scale's targets), then one a step.
+        monkeypatch.setattr(cpu, "fit_threads", fitted_to([2, 2, 2, 1, 1, 2]))
+        results = []
+        made = counts_at_steps(
+            lambda on_progress: results.append(
+                stylize(content_path, style_path, size=48, iterations=5, seed=3, on_progress=on_progress)
+            )
+        )
+        save_result(results[0], original)
+        assert read_metadata(original)["run"]["threads"] == [[1, 2], [2, 1], [4, 2]]
+        assert made == [2, 1, 1, 2, 2]
+        monkeypatch.setattr(cpu, "fit_threads", fitted_to([1]))  # the machine busy now
+        remade = counts_at_steps(lambda on_progress: remake(original, on_progress=on_progress))
+        assert remade == made
+    finally:
+        torch.set_num_threads(before)
+    assert main(["remake", str(original), "-o", str(again), "--quiet"]) == 0
+    with Image.open(original) as first, Image.open(again) as second:
+        assert first.tobytes() == second.tobytes()
+    # Metadata from anywhere: counts that cannot be a run's are refused in one line.
+    forged = tmp_path / "forged.png"
+    recipe = read_metadata(original)
+    save_image(Image.open(original), forged, metadata={**recipe, "run": {**recipe["run"], "threads": [[1, 0]]}})
+    assert main(["remake", str(forged), "-o", str(tmp_path / "never.png"), "--quiet"]) == 2
+    assert "threads must be [[step, count], ...]" in capsys.readouterr().err
 
 
 def test_remake_keeps_the_layout_the_original_run_chose(tmp_path, content_path, style_path):

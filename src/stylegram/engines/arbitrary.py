@@ -36,7 +36,7 @@ from typing import ClassVar
 import torch
 from torch.nn import functional
 
-from stylegram.cpu import fit_threads, memory_format
+from stylegram.cpu import ThreadSchedule, memory_format
 from stylegram.engines.base import (
     ProgressCallback,
     ProgressEvent,
@@ -362,6 +362,8 @@ class _ArbitraryEngine:
         strength = strength_of(request, self.info)
         smoothing = DEFAULT_SMOOTHING[self.info.name] if options.smoothing is None else options.smoothing
         device = resolve_device(request.device)
+        threads = ThreadSchedule(request.threads)
+        threads.fit(1)
 
         # 2. The photo, the styles, the networks.
         photo = load_image(request.content, what="content image")
@@ -387,7 +389,6 @@ class _ArbitraryEngine:
         dtype = choose_precision(request.precision, device) or torch.float32
         layout = choose_layout(options.layout, device, inference=True)
         encoder, decoders = load_networks(files, device, dtype, layout)
-        fit_threads()
         tile_size = choose_inference_tile(work, device, options.tile_size, PASS_BYTES_PER_PIXEL)
         setup_s = time.perf_counter() - started
 
@@ -429,6 +430,7 @@ class _ArbitraryEngine:
             "layout": layout,
             "tile_size": tile_size,
             "smoothing": smoothing,
+            "threads": threads.changes,
         }
         return Result.of(
             picture,

@@ -68,6 +68,9 @@ class Request:
         color: keep the photo's colours: ``none``, ``luminance`` (the style on luminance only) or ``match`` (the
             painting recoloured to the photo's colours first).
         precision: ``auto`` (what this machine's probe found fastest), ``fp32`` or ``bf16``.
+        threads: the thread count from each step on, ``[[step, count], ...]``, as a run recorded it
+            (``run["threads"]``, see :class:`~stylegram.cpu.ThreadSchedule`), to make its picture again bit for
+            bit; None fits the count to the load at every step.
         options: the engine's own options (e.g. :class:`~stylegram.engines.gatys.GatysOptions`);
             None means its defaults.
     """
@@ -84,6 +87,7 @@ class Request:
     strength: float | None = None
     color: str = "none"
     precision: str = "auto"
+    threads: list[list[int]] | None = None
     options: Any = None
 
 
@@ -246,6 +250,8 @@ def check_request(request: Request, styles_required: bool = True) -> None:
     check_controls(request.strength, request.color, request.precision)
     if not isinstance(request.seed, int) or request.seed < 0:
         raise InputError(f"seed must be a non-negative whole number, got {request.seed!r}")
+    if request.threads is not None and not _is_thread_schedule(request.threads):
+        raise InputError(f"threads must be [[step, count], ...] with whole numbers from 1, got {request.threads!r}")
     masked = sum(style.mask is not None for style in request.styles)
     if masked and request.regions is not None:
         raise InputError("give either a mask per style or a region map, not both")
@@ -267,6 +273,19 @@ def check_request(request: Request, styles_required: bool = True) -> None:
         raise InputError(
             f"{request.regions} makes {count} regions for {len(request.styles)} styles; give one per region"
         )
+
+
+def _is_thread_schedule(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(
+            isinstance(pair, list | tuple)
+            and len(pair) == 2
+            and all(isinstance(number, int) and not isinstance(number, bool) and number >= 1 for number in pair)
+            for pair in value
+        )
+    )
 
 
 def check_controls(strength: float | None, color: str, precision: str) -> None:

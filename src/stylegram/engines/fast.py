@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from stylegram.cpu import fit_threads
+from stylegram.cpu import ThreadSchedule
 from stylegram.engines.base import (
     ProgressCallback,
     ProgressEvent,
@@ -189,7 +189,8 @@ class FastEngine:
         content = image_to_tensor(resize(photo, size)).to(device)
         dtype = choose_precision(request.precision, device)
         net, info = load_model(model_path, device, dtype)
-        threads = fit_threads()
+        schedule = ThreadSchedule(request.threads)
+        threads = schedule.fit(1)
 
         # 3. Tiles.
         tile_size = choose_inference_tile(size, device, options.tile_size, INFERENCE_BYTES_PER_PIXEL)
@@ -223,6 +224,7 @@ class FastEngine:
             "precision": "fp32" if use_onnx else precision_name(dtype),
             "runtime": "onnxruntime" if use_onnx else "torch",
             "tile_size": tile_size,
+            "threads": schedule.changes,
         }
         total_s = time.perf_counter() - started
         return Result.of(

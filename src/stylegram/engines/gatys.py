@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import torch
 from torch.nn import functional
 
-from stylegram.cpu import fit_threads
+from stylegram.cpu import ThreadSchedule
 from stylegram.engines.base import (
     MIN_SIDE,
     ProgressCallback,
@@ -364,6 +364,8 @@ class GatysEngine:
         # 1. Check the inputs.
         options = check_inputs(request)
         device = resolve_device(request.device)
+        threads = ThreadSchedule(request.threads)
+        threads.fit(1)
 
         # 2. Load the images and plan the scales.
         content_image = load_image(request.content, what="content image")
@@ -417,6 +419,7 @@ class GatysEngine:
             content, styles = _apply_color_method(request.color, content, styles)
             tile_size = choose_tile_size(size, steps, device, options.tile_size)
             objective = StyleTransferObjective(encoder, options.loss_weights(), tile_size, dtype)
+            threads.fit(len(history) + 1)
             objective.set_targets(content, styles)
             if temporal_target is not None:
                 objective.set_temporal(
@@ -441,7 +444,7 @@ class GatysEngine:
             stop_at = len(history) + steps
 
             def closure(image=image, optimizer=optimizer, best=best, stage=stage, objective=objective) -> float:
-                fit_threads()
+                threads.fit(len(history) + 1)
                 optimizer.zero_grad(set_to_none=True)
                 values = objective.evaluate(image)
                 if not math.isfinite(values["total"]):
@@ -503,6 +506,7 @@ class GatysEngine:
             "tile_sizes": [scale["tile_size"] for scale in scale_timings],
             "style_weight": options.style_weight,
             "best_step": best.step,
+            "threads": threads.changes,
         }
         if diverged:
             record["run"]["diverged_at_step"] = len(history) + 1
