@@ -208,5 +208,30 @@ def test_fit_threads_follows_the_load_and_the_pin(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_cpus_reserved_for_the_process_own_threads_are_kept_from_torch(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.delenv("STYLEGRAM_THREADS", raising=False)
+    fitter = cpu._ThreadFitter()
+    monkeypatch.setattr(cpu, "_fitter", fitter)
+    monkeypatch.setattr(cpu, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(cpu, "cpu_choice", lambda: cpu.CpuChoice("fp32", "contiguous", 4, {}))
+    monkeypatch.setattr(fitter.load, "others", lambda: 1.0)  # another process keeps one CPU busy
+    try:
+        assert fit_threads() == 3
+        with cpu.reserve_cpus(1):
+            assert fit_threads() == 2 == torch.get_num_threads()  # at once, not a second later
+            with cpu.reserve_cpus(5):
+                assert fit_threads() == 1  # never none
+            assert fit_threads() == 2
+        assert fit_threads() == 3 == torch.get_num_threads()
+        monkeypatch.setenv("STYLEGRAM_THREADS", "2")
+        cpu.max_threads.cache_clear()
+        with cpu.reserve_cpus(1):
+            assert fit_threads() == 1  # the pinned count is the process's, its own threads included
+    finally:
+        cpu.max_threads.cache_clear()
+        torch.set_num_threads(before)
+
+
 def test_freed_memory_is_kept_for_reuse_where_the_c_library_is_glibc():
     assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")

@@ -1,5 +1,6 @@
 """Video on a tiny synthetic clip (a square moving over a textured background, with a tone) and a tiny net."""
 
+import threading
 from fractions import Fraction
 
 import av
@@ -48,6 +49,42 @@ def test_stylized_clip_keeps_frames_rate_and_sound_and_flickers_less(tmp_path, c
     assert steady_figures["warping_error"] < plain_figures["warping_error"]
     assert steady_figures["source_warping_error"] == plain_figures["source_warping_error"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["plain.mp4", "steady.mp4"]
+
+
+def test_the_flow_found_beside_the_network_gives_the_frames_found_in_turn(tmp_path, clip, model, monkeypatch):
+    # Each frame's motion is found on a thread of its own while the network paints it, torch keeping a CPU
+    # fewer; where there is one CPU, in turn. The frames are the same.
+    from stylegram import cpu, video
+    from stylegram.ops import flow
+
+    found_on, torch_threads = [], []
+    find_motion = flow.motion
+
+    def recorded_motion(*arguments, **keywords):
+        found_on.append(threading.current_thread().name)
+        return find_motion(*arguments, **keywords)
+
+    def painted(progress):
+        torch_threads.append(torch.get_num_threads())
+
+    monkeypatch.setattr(flow, "motion", recorded_motion)
+    monkeypatch.setattr(cpu, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(video, "usable_cpus", lambda: 2)
+    monkeypatch.setenv("STYLEGRAM_THREADS", "2")
+    cpu.max_threads.cache_clear()
+    before = torch.get_num_threads()
+    try:
+        beside, in_turn = tmp_path / "beside.mp4", tmp_path / "in_turn.mp4"
+        stylize_video(clip, beside, model=str(model), temporal_strength=0.8, on_progress=painted)
+        assert set(found_on) == {"flow_0"} and len(found_on) == 15 and set(torch_threads) == {1}
+        found_on.clear()
+        monkeypatch.setattr(video, "usable_cpus", lambda: 1)
+        stylize_video(clip, in_turn, model=str(model), temporal_strength=0.8)
+        assert set(found_on) == {"MainThread"} and torch.get_num_threads() == 2  # the CPU given back
+    finally:
+        cpu.max_threads.cache_clear()
+        torch.set_num_threads(before)
+    assert all(np.array_equal(*pair) for pair in zip(read_frames(beside), read_frames(in_turn), strict=True))
 
 
 def test_optimised_clip_follows_the_previous_frame(tmp_path, clip, style_path):

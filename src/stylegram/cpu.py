@@ -36,6 +36,8 @@ import math
 import os
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -457,16 +459,22 @@ class _ThreadFitter:
     def __init__(self) -> None:
         self.load = CpuLoad()
         self.checked = -math.inf
+        self.free: int | None = None  # None until the load has been read
+        self.reserved = 0
 
     def fit(self) -> int:
         if time.monotonic() - self.checked >= LOAD_INTERVAL_S:
             self.checked = time.monotonic()
             others = self.load.others()
             if others is not None:
-                threads = free_threads(others, usable_cpus(), cpu_choice().threads)
-                if threads != torch.get_num_threads():
-                    torch.set_num_threads(threads)
-        return torch.get_num_threads()
+                self.free = free_threads(others, usable_cpus(), cpu_choice().threads)
+        return _set_threads(max(1, (self.free or max_threads()) - self.reserved))
+
+
+def _set_threads(count: int) -> int:
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    return count
 
 
 #: Started when stylegram is first imported, so the first fit already has a window to judge the load by.
@@ -487,15 +495,36 @@ def fit_threads() -> int:
     """Set torch's thread count to the CPUs other processes leave free now, and return it.
 
     Cheap to call at every step: the load is read at most once a second. With ``STYLEGRAM_THREADS`` set, the
-    count is that and never changes. The first call also has freed memory kept for reuse
-    (:func:`keep_freed_memory`): every engine calls this before its first pass.
+    count is that and never changes. Inside :func:`reserve_cpus` the CPUs reserved are taken off either count.
+    The first call also has freed memory kept for reuse (:func:`keep_freed_memory`): every engine calls this
+    before its first pass.
     """
     keep_freed_memory()
     if _pinned_threads() is not None:
-        if torch.get_num_threads() != max_threads():
-            torch.set_num_threads(max_threads())
-        return max_threads()
+        return _set_threads(max(1, max_threads() - _fitter.reserved))
     return _fitter.fit()
+
+
+@contextmanager
+def reserve_cpus(count: int) -> Iterator[None]:
+    """Keep ``count`` CPUs from torch while inside, for work this process runs beside it on threads of its own
+    (a video's optical flow, found while the network paints the frame): :func:`fit_threads` counts them as taken.
+    Two threads of torch beside a busy flow thread on two cores wait for each other at every barrier (15.7 frames/s
+    against 25.1 with one; ``docs/video.md``).
+
+    Example:
+        >>> before = torch.get_num_threads()
+        >>> with reserve_cpus(max_threads()):  # all of them: torch still keeps one
+        ...     fit_threads()
+        1
+        >>> _ = fit_threads(); torch.set_num_threads(before)
+    """
+    before = _fitter.reserved
+    _fitter.reserved, _fitter.checked = count, -math.inf
+    try:
+        yield
+    finally:
+        _fitter.reserved, _fitter.checked = before, -math.inf
 
 
 class ThreadSchedule:

@@ -19,6 +19,9 @@ join fades from one to the other (bench/video_chunks.py measures the seams).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from stylegram.cpu import fit_threads
+from stylegram.cpu import fit_threads, reserve_cpus, usable_cpus
 from stylegram.engines import engine_info, engine_infos
 from stylegram.engines.arbitrary import DEFAULT_STYLE_SIZE
 from stylegram.engines.base import (
@@ -152,6 +155,8 @@ class BlendingPainter:
         temporal_strength: as :class:`~stylegram.ops.flow.TemporalBlender`'s ``strength``.
         flow_scale: the fraction of the frame's size the motion is found at.
         tolerance: as :class:`~stylegram.ops.flow.TemporalBlender`'s: how the flow is trusted.
+        overlap: find each frame's motion on a thread of its own while the network paints it, with one CPU
+            fewer for torch (where there are two or more), inside :meth:`overlapping`.
     """
 
     def __init__(
@@ -162,6 +167,7 @@ class BlendingPainter:
         temporal_strength: float,
         flow_scale: float = FLOW_SCALE,
         tolerance: float | None = None,
+        overlap: bool = False,
     ) -> None:
         info = engine_info(engine)
         self.styles: list[Image.Image] = []
@@ -174,14 +180,28 @@ class BlendingPainter:
                 )
             self.styles = [resize(painting, fit_long_side(painting.size, DEFAULT_STYLE_SIZE))]
         self.arguments = {"engine": engine, **{name: value for name, value in arguments.items() if value is not None}}
-        self.blender = TemporalBlender(temporal_strength, flow_scale, tolerance)
+        overlap = overlap and temporal_strength > 0 and usable_cpus() >= 2
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="flow") if overlap else None
+        self.blender = TemporalBlender(temporal_strength, flow_scale, tolerance, self.executor)
         # A small frame first: a bad model or option fails here, before any output exists, and the engine has
         # loaded what it keeps.
         stylize(Image.new("RGB", (2 * MIN_SIDE, 2 * MIN_SIDE)), self.styles, size=2 * MIN_SIDE, **self.arguments)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
+        self.blender.start(frame)
         result = stylize(Image.fromarray(frame), self.styles, size=max(frame.shape[:2]), **self.arguments)
         return self.blender(frame, np.asarray(result.image))
+
+    @contextmanager
+    def overlapping(self) -> Iterator[None]:
+        """Paint the frames inside this: with ``overlap``, it keeps a CPU from torch for the flow's thread, and
+        ends the thread after."""
+        try:
+            with reserve_cpus(1 if self.executor is not None else 0):
+                yield
+        finally:
+            if self.executor is not None:
+                self.executor.shutdown()
 
 
 class OptimisingPainter:
@@ -332,7 +352,9 @@ def stylize_video(
     else:
         options["style"] = describe_image(style, absolute=True)
     if painter_info.video == "blend":
-        painter: BlendingPainter | OptimisingPainter = BlendingPainter(engine, style, arguments, temporal_strength)
+        painter: BlendingPainter | OptimisingPainter = BlendingPainter(
+            engine, style, arguments, temporal_strength, overlap=True
+        )
     else:
         load_image(style, what="style image")  # a bad painting fails now, not at the first frame
         options |= {"iterations": iterations, "first_iterations": first_iterations, "seed": seed}
@@ -340,7 +362,9 @@ def stylize_video(
 
     # 3. Stream the frames through, one in memory at a time.
     count = 0
-    with VideoWriter(output, frame_size, info.fps, audio_from=source if frames is None else None) as writer:
+    audio = source if frames is None else None
+    overlapping = painter.overlapping() if isinstance(painter, BlendingPainter) else nullcontext()
+    with overlapping, VideoWriter(output, frame_size, info.fps, audio_from=audio) as writer:
         for index, frame in enumerate(read_frames(source, frame_size)):
             if index < first:
                 continue

@@ -2,11 +2,14 @@
 still background and a square moving over it; each distrusts what it is made to see: the forward–backward test
 motion that does not come back (behind the square), the match a patch nothing in the previous frame looks like."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 import pytest
 
-from stylegram.ops.flow import MATCH_TOLERANCE, motion
+from stylegram.ops.flow import MATCH_TOLERANCE, TemporalBlender, motion
 
 
 def texture(rng, shape, sigma, low, high):
@@ -37,3 +40,29 @@ def test_both_checks_trust_what_moved_and_each_distrusts_what_it_sees(frames, to
         assert trusted[36:60, 41:45].mean() < 0.3  # uncovered: the flow there and back does not come home
     else:
         assert trusted[10:26, 98:114].mean() < 0.05  # nothing in the previous frame looks like the light
+
+
+def test_a_motion_started_on_a_thread_blends_the_frames_the_call_would(frames):
+    current, previous = frames
+    sources = [np.repeat(frame[..., None], 3, axis=2) for frame in (previous, current, current)]
+    paintings = [np.full_like(sources[0], level) for level in (40, 200, 120)]
+    threads_seen = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, function, *arguments):
+            return super().submit(
+                lambda: (threads_seen.append(threading.current_thread().name), function(*arguments))[1]
+            )
+
+    inline = TemporalBlender(0.8)
+    with Recording(1, thread_name_prefix="flow") as executor:
+        ahead = TemporalBlender(0.8, executor=executor)
+        shown = []
+        for source, painting in zip(sources, paintings, strict=True):
+            ahead.start(source)
+            shown.append((inline(source, painting), ahead(source, painting)))
+        # A frame the motion was not started for (a stream that skipped one) is found in the call.
+        shown.append((inline(sources[0], paintings[0]), ahead(sources[0], paintings[0])))
+    assert all(np.array_equal(one, other) for one, other in shown)
+    assert len(threads_seen) == 2 and all(name.startswith("flow") for name in threads_seen)  # none for the first
+    assert not np.array_equal(shown[1][0], paintings[1])  # the history was blended in

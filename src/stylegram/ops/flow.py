@@ -9,6 +9,8 @@ Ruder et al. (2016) finds them: following the flow there and back must come home
 from __future__ import annotations
 
 import functools
+import threading
+from concurrent.futures import Executor, Future
 
 import cv2
 import numpy as np
@@ -39,11 +41,17 @@ DETAIL_SIGMA = 1.5
 MAX_DETAIL_GAIN = 2.0
 
 
-@functools.cache
+_per_thread = threading.local()
+
+
 def _dis(size: tuple[int, int]) -> cv2.DISOpticalFlow:
     # One instance per frame size: creating one costs more than a 640×360 flow, and an instance that worked on
-    # much smaller frames keeps fewer pyramid levels.
-    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    # much smaller frames keeps fewer pyramid levels. And one per thread: an instance keeps its working images,
+    # and two flows found at once in one (a video's on its thread, a live viewer's) corrupt each other.
+    instances = _per_thread.__dict__.setdefault("dis", {})
+    if size not in instances:
+        instances[size] = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return instances[size]
 
 
 def to_grey(frame: np.ndarray) -> np.ndarray:
@@ -214,6 +222,8 @@ class TemporalBlender:
         flow_scale: the flow is found at this fraction of the frames' size (:func:`motion`).
         tolerance: trust the flow where the warped previous frame matches within this many grey levels
             (:func:`matches`, one flow a frame); None: the forward–backward test (two flows).
+        executor: where :meth:`start` finds the motion (a thread of its own, so that it runs while the network
+            paints the frame); None: :meth:`start` does nothing and the motion is found in the call.
 
     Example:
         >>> blender = TemporalBlender(strength=0.5)
@@ -228,18 +238,33 @@ class TemporalBlender:
         strength: float = DEFAULT_TEMPORAL_STRENGTH,
         flow_scale: float = FLOW_SCALE,
         tolerance: float | None = None,
+        executor: Executor | None = None,
     ):
         self.strength, self.flow_scale, self.tolerance = strength, flow_scale, tolerance
+        self.executor = executor
         self.previous_grey: np.ndarray | None = None
         self.previous_output: np.ndarray | None = None
+        self._started: tuple[np.ndarray, np.ndarray, Future | None] | None = None
+
+    def start(self, source: np.ndarray) -> None:
+        """Begin finding the motion from the previous frame to ``source`` on the executor; the call for
+        ``source`` then waits for it. The motion depends on the source frames alone, not on the painting."""
+        if self.executor is not None:
+            grey = to_grey(source)
+            found = self.executor.submit(motion, *self._motion_arguments(grey)) if self._has_history(grey) else None
+            self._started = (source, grey, found)
 
     def __call__(self, source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """The frame to show for ``source`` (uint8 RGB) given its per-frame ``stylized`` version."""
-        grey = to_grey(source)
+        started, self._started = self._started, None
+        if started is not None and started[0] is source:
+            grey, found = started[1], started[2].result() if started[2] is not None else None
+        else:
+            grey = to_grey(source)
+            found = motion(*self._motion_arguments(grey)) if self._has_history(grey) else None
         output = stylized
-        # A stream may change its frame size (a camera switched): the history of another size is dropped.
-        if self.previous_grey is not None and self.previous_grey.shape == grey.shape and self.strength > 0:
-            to_previous, trusted = motion(grey, self.previous_grey, self.flow_scale, self.tolerance)
+        if found is not None:
+            to_previous, trusted = found
             warped = warp(self.previous_output, to_previous, sharp=True)
             # Trusted pixels take strength × the warped history, the others the fresh frame alone.
             mixed = cv2.addWeighted(warped, self.strength, stylized, 1 - self.strength, 0, dtype=cv2.CV_32F)
@@ -249,6 +274,15 @@ class TemporalBlender:
             output = np.clip(np.rint(restored, out=restored), 0, 255, out=restored).astype(np.uint8)
         self.previous_grey, self.previous_output = grey, output
         return output
+
+    def _has_history(self, grey: np.ndarray) -> bool:
+        # A stream may change its frame size (a camera switched): the history of another size is dropped.
+        return self.previous_grey is not None and self.previous_grey.shape == grey.shape and self.strength > 0
+
+    def _motion_arguments(self, grey: np.ndarray) -> tuple:
+        """:func:`motion`'s arguments for ``grey`` against the history as it is now (a started motion must not
+        see the history the call for its frame writes)."""
+        return grey, self.previous_grey, self.flow_scale, self.tolerance
 
 
 def frame_difference(previous: np.ndarray, current: np.ndarray, flow: np.ndarray, mask: np.ndarray) -> float:
