@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import stylegram
-from stylegram.cpu import cpu_model
+from stylegram.cpu import cpu_flags, cpu_model, usable_cpus
 from stylegram.training.data import is_validation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,12 +72,19 @@ def children(pid: int) -> list[int]:
     return found
 
 
+#: The instruction sets that decide how fast bf16 runs: one model name covers CPUs with and without them.
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
 def machine() -> dict:
-    """CPU model, thread count, GPU, and the versions of Python, torch and stylegram."""
+    """CPU model and its bf16-relevant instruction sets, the CPUs usable, GPU, and the versions of Python, torch
+    and stylegram."""
+    flags = cpu_flags()
     return {
         "host": platform.node(),
         "cpu": cpu_model(),
-        "cores": torch.get_num_threads(),
+        "isa": [flag for flag in SPEED_FLAGS if flag in flags],
+        "cores": usable_cpus(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "python": platform.python_version(),
         "torch": torch.__version__,

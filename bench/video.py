@@ -20,10 +20,11 @@ import argparse
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from common import IMAGES, RESULTS, ROOT, report, save
+from common import IMAGES, RESULTS, ROOT, machine, report, save
 from PIL import Image
 
 from stylegram.engines import engine_infos
@@ -120,9 +121,18 @@ def both_modes(row: dict, clip: Path, painting: Path, temporal_strength: float, 
     for mode, strength in (("plain", 0.0), ("consistent", temporal_strength)):
         output = OUT / f"{clip.stem}__{row['engine']}__{mode}.mp4"
         result = stylize_video(clip, output, engine=row["engine"], temporal_strength=strength, **arguments)
-        row[mode] = {"frames_per_second": round(result.frames_per_second, 2), **evaluate_video(clip, output, painting)}
+        row[mode] = {
+            "frames_per_second": round(result.frames_per_second, 2),
+            "precision": result.options["precision"],
+            **{name: result.options[name] for name in ("parallel_flow",) if name in result.options},
+            **evaluate_video(clip, output, painting),
+        }
         print(row["clip"], row["engine"], mode, json.dumps(row[mode]), flush=True)
-    row.update(compare(row["plain"], row["consistent"]))
+    row.update(
+        compare(row["plain"], row["consistent"]),
+        machine=machine(),
+        date=datetime.now(UTC).isoformat(timespec="minutes"),
+    )
     return row
 
 
@@ -150,8 +160,13 @@ def main() -> None:
     style = IMAGES / f"{args.model}.jpg"
 
     def kept(engines: set[str]) -> list[dict]:
-        """The last run's rows of ``engines``: a part skipped this time keeps its figures."""
-        return [row for row in previous.get("clips", []) if row.get("engine") in engines]
+        """The last run's rows of ``engines``: a part skipped this time keeps its figures, and the machine and
+        date they were taken on (for rows from before rows kept them, the file's)."""
+        return [
+            {"machine": previous["machine"], "date": previous["date"], **row}
+            for row in previous.get("clips", [])
+            if row.get("engine") in engines
+        ]
 
     if args.skip_fast:
         clips, memory = kept({"fast"}), previous["memory"]

@@ -52,8 +52,9 @@ def test_stylized_clip_keeps_frames_rate_and_sound_and_flickers_less(tmp_path, c
 
 
 def test_the_flow_found_beside_the_network_gives_the_frames_found_in_turn(tmp_path, clip, model, monkeypatch):
-    # Each frame's motion is found on a thread of its own while the network paints it, torch keeping a CPU
-    # fewer; where there is one CPU, in turn. The frames are the same.
+    # A video tries both orders on its first frames (the motion on a thread of its own while the network paints,
+    # torch keeping a CPU fewer, and after the network) and keeps the faster; where there is one CPU, in turn.
+    # The frames are the same.
     from stylegram import cpu, video
     from stylegram.ops import flow
 
@@ -64,9 +65,6 @@ def test_the_flow_found_beside_the_network_gives_the_frames_found_in_turn(tmp_pa
         found_on.append(threading.current_thread().name)
         return find_motion(*arguments, **keywords)
 
-    def painted(progress):
-        torch_threads.append(torch.get_num_threads())
-
     monkeypatch.setattr(flow, "motion", recorded_motion)
     monkeypatch.setattr(cpu, "usable_cpus", lambda: 2)
     monkeypatch.setattr(video, "usable_cpus", lambda: 2)
@@ -75,12 +73,19 @@ def test_the_flow_found_beside_the_network_gives_the_frames_found_in_turn(tmp_pa
     before = torch.get_num_threads()
     try:
         beside, in_turn = tmp_path / "beside.mp4", tmp_path / "in_turn.mp4"
-        stylize_video(clip, beside, model=str(model), temporal_strength=0.8, on_progress=painted)
-        assert set(found_on) == {"flow_0"} and len(found_on) == 15 and set(torch_threads) == {1}
+        result = stylize_video(
+            clip, beside, model=str(model), temporal_strength=0.8,
+            on_progress=lambda event: torch_threads.append(torch.get_num_threads()),
+        )  # fmt: skip
+        assert set(found_on) == {"flow_0", "MainThread"} and len(found_on) == 15  # none for the first frame
+        assert found_on[:5] == ["flow_0", "flow_0", "MainThread", "MainThread", "MainThread"]
+        assert torch_threads[:6] == [1, 1, 1, 2, 2, 2]
+        trial = result.options["parallel_flow"]
+        assert 6 <= trial["frames"] <= 10 and set(trial["last_trial_ms_a_frame"]) == {"parallel", "in_turn"}
         found_on.clear()
         monkeypatch.setattr(video, "usable_cpus", lambda: 1)
-        stylize_video(clip, in_turn, model=str(model), temporal_strength=0.8)
-        assert set(found_on) == {"MainThread"} and torch.get_num_threads() == 2  # the CPU given back
+        assert "parallel_flow" not in stylize_video(clip, in_turn, model=str(model), temporal_strength=0.8).options
+        assert set(found_on) == {"MainThread"}
     finally:
         cpu.max_threads.cache_clear()
         torch.set_num_threads(before)

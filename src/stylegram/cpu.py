@@ -136,6 +136,11 @@ def cpu_model() -> str:
     return _cpuinfo("model name") or platform.processor() or platform.machine() or "unknown"
 
 
+def cpu_flags() -> list[str]:
+    """The CPU's feature flags as the system reports them (``avx512_bf16``, ``amx_tile``…); empty where unknown."""
+    return (_cpuinfo("flags") or "").split()
+
+
 def _instruction_set() -> str:
     """A short digest of the CPU's feature flags: two CPUs of one model name may differ (e.g. in a VM)."""
     flags = _cpuinfo("flags")
@@ -520,11 +525,16 @@ def reserve_cpus(count: int) -> Iterator[None]:
         >>> _ = fit_threads(); torch.set_num_threads(before)
     """
     before = _fitter.reserved
-    _fitter.reserved, _fitter.checked = count, -math.inf
+    _reserve(count)
     try:
         yield
     finally:
-        _fitter.reserved, _fitter.checked = before, -math.inf
+        _reserve(before)
+
+
+def _reserve(count: int) -> None:
+    if count != _fitter.reserved:
+        _fitter.reserved, _fitter.checked = count, -math.inf  # fitted again at once, not a second later
 
 
 class ThreadSchedule:

@@ -19,9 +19,7 @@ join fades from one to the other (bench/video_chunks.py measures the seams).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from stylegram.cpu import fit_threads, reserve_cpus, usable_cpus
+from stylegram.cpu import reserve_cpus, usable_cpus
 from stylegram.engines import engine_info, engine_infos
 from stylegram.engines.arbitrary import DEFAULT_STYLE_SIZE
 from stylegram.engines.base import (
@@ -155,8 +153,9 @@ class BlendingPainter:
         temporal_strength: as :class:`~stylegram.ops.flow.TemporalBlender`'s ``strength``.
         flow_scale: the fraction of the frame's size the motion is found at.
         tolerance: as :class:`~stylegram.ops.flow.TemporalBlender`'s: how the flow is trusted.
-        overlap: find each frame's motion on a thread of its own while the network paints it, with one CPU
-            fewer for torch (where there are two or more), inside :meth:`overlapping`.
+        flow_thread: a thread (an executor of one) each frame's motion may be found on while the network paints
+            it, torch keeping a CPU fewer, when that is faster here (:class:`FrameOrder` times both orders); None:
+            the motion is found after the network. Not used with one CPU.
     """
 
     def __init__(
@@ -167,7 +166,7 @@ class BlendingPainter:
         temporal_strength: float,
         flow_scale: float = FLOW_SCALE,
         tolerance: float | None = None,
-        overlap: bool = False,
+        flow_thread: Executor | None = None,
     ) -> None:
         info = engine_info(engine)
         self.styles: list[Image.Image] = []
@@ -180,28 +179,75 @@ class BlendingPainter:
                 )
             self.styles = [resize(painting, fit_long_side(painting.size, DEFAULT_STYLE_SIZE))]
         self.arguments = {"engine": engine, **{name: value for name, value in arguments.items() if value is not None}}
-        overlap = overlap and temporal_strength > 0 and usable_cpus() >= 2
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="flow") if overlap else None
-        self.blender = TemporalBlender(temporal_strength, flow_scale, tolerance, self.executor)
+        flow_thread = flow_thread if temporal_strength > 0 and usable_cpus() >= 2 else None
+        self.order = FrameOrder(possible=flow_thread is not None)
+        self.blender = TemporalBlender(temporal_strength, flow_scale, tolerance, flow_thread)
         # A small frame first: a bad model or option fails here, before any output exists, and the engine has
         # loaded what it keeps.
         stylize(Image.new("RGB", (2 * MIN_SIDE, 2 * MIN_SIDE)), self.styles, size=2 * MIN_SIDE, **self.arguments)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        self.blender.start(frame)
-        result = stylize(Image.fromarray(frame), self.styles, size=max(frame.shape[:2]), **self.arguments)
-        return self.blender(frame, np.asarray(result.image))
+        parallel = self.order.next()
+        started = time.perf_counter()
+        with reserve_cpus(1 if parallel else 0):
+            if parallel:
+                self.blender.start(frame)
+            result = stylize(Image.fromarray(frame), self.styles, size=max(frame.shape[:2]), **self.arguments)
+            painted = self.blender(frame, np.asarray(result.image))
+        self.order.took(time.perf_counter() - started)
+        return painted
 
-    @contextmanager
-    def overlapping(self) -> Iterator[None]:
-        """Paint the frames inside this: with ``overlap``, it keeps a CPU from torch for the flow's thread, and
-        ends the thread after."""
-        try:
-            with reserve_cpus(1 if self.executor is not None else 0):
-                yield
-        finally:
-            if self.executor is not None:
-                self.executor.shutdown()
+
+#: A video tries both orders of a frame's work on its frames (the same frames either way): the motion found on
+#: a thread of its own while the network paints, torch keeping a CPU fewer, and the motion found after the
+#: network, on all the CPUs. Blocks of ``ORDER_BLOCK`` frames each way, ``ORDER_TRIALS`` times, the first frame of
+#: a block not counted (it pays for the change of thread count); the faster median is kept until it is tried
+#: again ``ORDER_RETRY`` frames later, since the load changes. Neither wins everywhere: with the fast style at
+#: 640×360, side by side was 25.1 against 20.2 frames/s on the 2-core AMD EPYC with AVX-512 BF16, and slower than
+#: in turn on the 2-core AMX Xeon, whose bf16 network lost more on one thread than the flow gave (docs/video.md).
+ORDER_BLOCK, ORDER_TRIALS, ORDER_RETRY = 3, 2, 240
+
+
+class FrameOrder:
+    """Whether each frame of a video finds its motion beside the network or after it: measured on the frames.
+
+    Example:
+        >>> order = FrameOrder(possible=True)
+        >>> for frame in range(2 * ORDER_BLOCK * ORDER_TRIALS):  # side by side takes 40 ms a frame, in turn 50
+        ...     order.took(0.040 if order.next() else 0.050)
+        >>> order.next(), order.seconds
+        (True, {True: 0.04, False: 0.05})
+    """
+
+    def __init__(self, possible: bool) -> None:
+        self.possible = possible
+        self.frame = 0
+        self.parallel = possible
+        self.trial: dict[bool, list[float]] = {True: [], False: []}
+        #: The last trial's median seconds a frame of each order (parallel: True).
+        self.seconds: dict[bool, float] = {}
+        self.parallel_frames = 0
+
+    def next(self) -> bool:
+        """Whether the next frame finds its motion on the flow's thread."""
+        position = self.frame % ORDER_RETRY
+        if self.possible and position < 2 * ORDER_BLOCK * ORDER_TRIALS:
+            self.parallel = (position // ORDER_BLOCK) % 2 == 0
+        return self.parallel
+
+    def took(self, seconds: float) -> None:
+        """The frame :meth:`next` was asked for took ``seconds``."""
+        position = self.frame % ORDER_RETRY
+        trial_frames = 2 * ORDER_BLOCK * ORDER_TRIALS
+        if self.possible and position < trial_frames:
+            if position % ORDER_BLOCK:
+                self.trial[self.parallel].append(seconds)
+            if position == trial_frames - 1:
+                self.seconds = {order: float(np.median(times)) for order, times in self.trial.items()}
+                self.parallel = self.seconds[True] <= self.seconds[False]
+                self.trial = {True: [], False: []}
+        self.parallel_frames += self.parallel
+        self.frame += 1
 
 
 class OptimisingPainter:
@@ -351,9 +397,10 @@ def stylize_video(
         arguments["model"] = model
     else:
         options["style"] = describe_image(style, absolute=True)
+    flow_thread = ThreadPoolExecutor(1, thread_name_prefix="flow")
     if painter_info.video == "blend":
         painter: BlendingPainter | OptimisingPainter = BlendingPainter(
-            engine, style, arguments, temporal_strength, overlap=True
+            engine, style, arguments, temporal_strength, flow_thread=flow_thread
         )
     else:
         load_image(style, what="style image")  # a bad painting fails now, not at the first frame
@@ -363,14 +410,12 @@ def stylize_video(
     # 3. Stream the frames through, one in memory at a time.
     count = 0
     audio = source if frames is None else None
-    overlapping = painter.overlapping() if isinstance(painter, BlendingPainter) else nullcontext()
-    with overlapping, VideoWriter(output, frame_size, info.fps, audio_from=audio) as writer:
+    with flow_thread, VideoWriter(output, frame_size, info.fps, audio_from=audio) as writer:
         for index, frame in enumerate(read_frames(source, frame_size)):
             if index < first:
                 continue
             if index >= stop:
                 break
-            fit_threads()
             painted = painter(frame)
             if index < start:
                 continue
@@ -380,5 +425,11 @@ def stylize_video(
                 on_progress(ProgressEvent(count, stop - start, "video", {}, time.perf_counter() - started))
 
     # 4. Written and moved into place by the writer.
+    if isinstance(painter, BlendingPainter) and painter.order.possible:
+        trial = {
+            "parallel" if order else "in_turn": round(seconds * 1000, 1)
+            for order, seconds in painter.order.seconds.items()
+        }
+        options["parallel_flow"] = {"frames": painter.order.parallel_frames, "last_trial_ms_a_frame": trial}
     has_audio = info.has_audio and frames is None
     return VideoResult(output, count, frame_size, info.fps, has_audio, time.perf_counter() - started, options)

@@ -23,7 +23,7 @@ import asyncio
 import json
 import struct
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,9 +99,10 @@ def check_live_request(request: LiveRequest, settings: ServiceSettings) -> None:
 
 
 class LiveStream:
-    """One viewer's stream: its painter (and the temporal state in it) and its frame size."""
+    """One viewer's stream: its painter (and the temporal state in it) and its frame size; its camera's motion
+    may be found on ``flow_thread`` while the network paints (:class:`~stylegram.video.BlendingPainter`)."""
 
-    def __init__(self, request: LiveRequest, painting: Image.Image | None) -> None:
+    def __init__(self, request: LiveRequest, painting: Image.Image | None, flow_thread: Executor | None = None) -> None:
         self.request = request
         info = engine_info(request.engine)
         arguments = {"strength": request.strength, "color": "none", "precision": "auto"}
@@ -111,7 +112,9 @@ class LiveStream:
             painting = painting if painting is not None else load_image(style_painting(request.style))
             arguments["work_size"] = LIVE_WORK_SIZE
         strength = DEFAULT_TEMPORAL_STRENGTH if request.temporal else 0.0
-        self.painter = BlendingPainter(request.engine, painting, arguments, strength, LIVE_FLOW_SCALE, MATCH_TOLERANCE)
+        self.painter = BlendingPainter(
+            request.engine, painting, arguments, strength, LIVE_FLOW_SCALE, MATCH_TOLERANCE, flow_thread
+        )
 
     def paint(self, data: bytes) -> tuple[bytes, float]:
         """A frame's picture as JPEG bytes, and the milliseconds it took (decoding and encoding included)."""
@@ -143,15 +146,18 @@ class _Waiting:
 
 
 class LiveService:
-    """The live streams of one server: how many run, and the thread they paint on in turn."""
+    """The live streams of one server: how many run, and the threads they paint on in turn (and find their
+    motion on: one stream paints at a time, so one flow thread serves them all)."""
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.streams = 0
         self.painting_thread = ThreadPoolExecutor(1, thread_name_prefix="stylegram-live")
+        self.flow_thread = ThreadPoolExecutor(1, thread_name_prefix="stylegram-live-flow")
 
     def close(self) -> None:
         self.painting_thread.shutdown(wait=False, cancel_futures=True)
+        self.flow_thread.shutdown(wait=False, cancel_futures=True)
 
     async def serve(self, socket: WebSocket, token: str) -> None:
         """Run one stream until the client goes (or fails the protocol)."""
@@ -181,7 +187,7 @@ class LiveService:
             painting = None
             if request.painting:
                 painting = open_image_bytes(await _receive_frame_bytes(socket), "painting", MAX_FRAME_PIXELS)
-            stream = await loop.run_in_executor(self.painting_thread, LiveStream, request, painting)
+            stream = await loop.run_in_executor(self.painting_thread, LiveStream, request, painting, self.flow_thread)
         except (json.JSONDecodeError, KeyError, TypeError):
             await _refuse(socket, CLOSE_BAD_DATA, "the first message must be the stream's choice, as JSON")
             return None
