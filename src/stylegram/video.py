@@ -239,6 +239,8 @@ class FrameOrder:
         """The frame :meth:`next` was asked for took ``seconds``."""
         position = self.frame % ORDER_RETRY
         trial_frames = 2 * ORDER_BLOCK * ORDER_TRIALS
+        self.parallel_frames += self.parallel
+        self.frame += 1
         if self.possible and position < trial_frames:
             if position % ORDER_BLOCK:
                 self.trial[self.parallel].append(seconds)
@@ -246,8 +248,6 @@ class FrameOrder:
                 self.seconds = {order: float(np.median(times)) for order, times in self.trial.items()}
                 self.parallel = self.seconds[True] <= self.seconds[False]
                 self.trial = {True: [], False: []}
-        self.parallel_frames += self.parallel
-        self.frame += 1
 
 
 class OptimisingPainter:
