@@ -186,51 +186,52 @@ def test_a_niced_process_is_not_counted():
     assert niced is not None and quiet is not None and niced - quiet < 0.4
 
 
-def test_fit_threads_follows_the_load_and_the_pin(monkeypatch):
+@pytest.fixture
+def fitter_on(monkeypatch):
+    """A fresh thread fitter on a machine of ``cpus`` CPUs whose probe chose them all, no pin; torch's count and
+    the pin's cache are put back after."""
     before = torch.get_num_threads()
     monkeypatch.delenv("STYLEGRAM_THREADS", raising=False)
-    fitter = cpu._ThreadFitter()
-    monkeypatch.setattr(cpu, "_fitter", fitter)
-    monkeypatch.setattr(cpu, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(cpu, "cpu_choice", lambda: cpu.CpuChoice("fp32", "contiguous", 2, {}))
-    try:
-        monkeypatch.setattr(fitter.load, "others", lambda: 1.0)
-        assert fit_threads() == 1 == torch.get_num_threads()
-        monkeypatch.setattr(fitter.load, "others", lambda: 0.0)
-        assert fit_threads() == 1  # read at most once a second
-        fitter.checked -= cpu.LOAD_INTERVAL_S
-        assert fit_threads() == 2 == torch.get_num_threads()
-        monkeypatch.setenv("STYLEGRAM_THREADS", "1")
-        cpu.max_threads.cache_clear()
-        assert fit_threads() == 1 == torch.get_num_threads()
-    finally:
-        cpu.max_threads.cache_clear()
-        torch.set_num_threads(before)
+
+    def machine(cpus: int) -> cpu._ThreadFitter:
+        fitter = cpu._ThreadFitter()
+        monkeypatch.setattr(cpu, "_fitter", fitter)
+        monkeypatch.setattr(cpu, "usable_cpus", lambda: cpus)
+        monkeypatch.setattr(cpu, "cpu_choice", lambda: cpu.CpuChoice("fp32", "contiguous", cpus, {}))
+        return fitter
+
+    yield machine
+    cpu.max_threads.cache_clear()
+    torch.set_num_threads(before)
 
 
-def test_cpus_reserved_for_the_process_own_threads_are_kept_from_torch(monkeypatch):
-    before = torch.get_num_threads()
-    monkeypatch.delenv("STYLEGRAM_THREADS", raising=False)
-    fitter = cpu._ThreadFitter()
-    monkeypatch.setattr(cpu, "_fitter", fitter)
-    monkeypatch.setattr(cpu, "usable_cpus", lambda: 4)
-    monkeypatch.setattr(cpu, "cpu_choice", lambda: cpu.CpuChoice("fp32", "contiguous", 4, {}))
+def test_fit_threads_follows_the_load_and_the_pin(fitter_on, monkeypatch):
+    fitter = fitter_on(2)
+    monkeypatch.setattr(fitter.load, "others", lambda: 1.0)
+    assert fit_threads() == 1 == torch.get_num_threads()
+    monkeypatch.setattr(fitter.load, "others", lambda: 0.0)
+    assert fit_threads() == 1  # read at most once a second
+    fitter.checked -= cpu.LOAD_INTERVAL_S
+    assert fit_threads() == 2 == torch.get_num_threads()
+    monkeypatch.setenv("STYLEGRAM_THREADS", "1")
+    cpu.max_threads.cache_clear()
+    assert fit_threads() == 1 == torch.get_num_threads()
+
+
+def test_cpus_reserved_for_the_process_own_threads_are_kept_from_torch(fitter_on, monkeypatch):
+    fitter = fitter_on(4)
     monkeypatch.setattr(fitter.load, "others", lambda: 1.0)  # another process keeps one CPU busy
-    try:
-        assert fit_threads() == 3
-        with cpu.reserve_cpus(1):
-            assert fit_threads() == 2 == torch.get_num_threads()  # at once, not a second later
-            with cpu.reserve_cpus(5):
-                assert fit_threads() == 1  # never none
-            assert fit_threads() == 2
-        assert fit_threads() == 3 == torch.get_num_threads()
-        monkeypatch.setenv("STYLEGRAM_THREADS", "2")
-        cpu.max_threads.cache_clear()
-        with cpu.reserve_cpus(1):
-            assert fit_threads() == 1  # the pinned count is the process's, its own threads included
-    finally:
-        cpu.max_threads.cache_clear()
-        torch.set_num_threads(before)
+    assert fit_threads() == 3
+    with cpu.reserve_cpus(1):
+        assert fit_threads() == 2 == torch.get_num_threads()  # at once, not a second later
+        with cpu.reserve_cpus(5):
+            assert fit_threads() == 1  # never none
+        assert fit_threads() == 2
+    assert fit_threads() == 3 == torch.get_num_threads()
+    monkeypatch.setenv("STYLEGRAM_THREADS", "2")
+    cpu.max_threads.cache_clear()
+    with cpu.reserve_cpus(1):
+        assert fit_threads() == 1  # the pinned count is the process's, its own threads included
 
 
 def test_freed_memory_is_kept_for_reuse_where_the_c_library_is_glibc():
