@@ -562,9 +562,9 @@ class ThreadSchedule:
             count = fit_threads()
         else:
             keep_freed_memory()
-            count = next((count for start, count in reversed(self.replay) if start <= step), self.replay[0][1])
-            if torch.get_num_threads() != count:
-                torch.set_num_threads(count)
+            count = _set_threads(
+                next((count for start, count in reversed(self.replay) if start <= step), self.replay[0][1])
+            )
         if not self.changes or self.changes[-1][1] != count:
             self.changes.append([step, count])
         return count
