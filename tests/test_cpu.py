@@ -224,6 +224,8 @@ def test_cpus_reserved_for_the_process_own_threads_are_kept_from_torch(fitter_on
     assert fit_threads() == 3
     with cpu.reserve_cpus(1):
         assert fit_threads() == 2 == torch.get_num_threads()  # at once, not a second later
+        with cpu.reserve_cpus(1):
+            assert fit_threads() == 1  # reservations add up (two videos at once on a worker's threads)
         with cpu.reserve_cpus(5):
             assert fit_threads() == 1  # never none
         assert fit_threads() == 2

@@ -35,6 +35,7 @@ import json
 import math
 import os
 import platform
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -514,6 +515,7 @@ def fit_threads() -> int:
 def reserve_cpus(count: int) -> Iterator[None]:
     """Keep ``count`` CPUs from torch while inside, for work this process runs beside it on threads of its own
     (a video's optical flow, found while the network paints the frame): :func:`fit_threads` counts them as taken.
+    Reservations made at once (nested, or on other threads) add up.
     Two threads of torch beside a busy flow thread on two cores wait for each other at every barrier (15.7 frames/s
     against 25.1 with one; ``docs/video.md``).
 
@@ -524,17 +526,22 @@ def reserve_cpus(count: int) -> Iterator[None]:
         1
         >>> _ = fit_threads(); torch.set_num_threads(before)
     """
-    before = _fitter.reserved
-    _reserve(count)
+    _add_reserved(count)
     try:
         yield
     finally:
-        _reserve(before)
+        _add_reserved(-count)
 
 
-def _reserve(count: int) -> None:
-    if count != _fitter.reserved:
-        _fitter.reserved, _fitter.checked = count, -math.inf  # fitted again at once, not a second later
+_reserved_lock = threading.Lock()
+
+
+def _add_reserved(count: int) -> None:
+    # Reservations add up: two videos painted at once on a worker's threads keep a CPU each.
+    if count:
+        with _reserved_lock:
+            _fitter.reserved += count
+            _fitter.checked = -math.inf  # fitted again at once, not a second later
 
 
 class ThreadSchedule:
