@@ -92,11 +92,16 @@ def machine() -> dict:
     }
 
 
+def now() -> str:
+    """This moment in UTC, as the benchmarks' JSON records it."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def report(benchmark: str, **fields) -> dict:
     """The header every benchmark's JSON starts with, followed by its own ``fields``."""
     return {
         "benchmark": benchmark,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": now(),
         "machine": machine(),
         **fields,
     }

@@ -20,11 +20,10 @@ import argparse
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from common import IMAGES, RESULTS, ROOT, machine, report, save
+from common import IMAGES, RESULTS, ROOT, machine, now, report, save
 from PIL import Image
 
 from stylegram.engines import engine_infos
@@ -124,14 +123,14 @@ def both_modes(row: dict, clip: Path, painting: Path, temporal_strength: float, 
         row[mode] = {
             "frames_per_second": round(result.frames_per_second, 2),
             "precision": result.options["precision"],
-            **{name: result.options[name] for name in ("parallel_flow",) if name in result.options},
+            **({"parallel_flow": result.options["parallel_flow"]} if "parallel_flow" in result.options else {}),
             **evaluate_video(clip, output, painting),
         }
         print(row["clip"], row["engine"], mode, json.dumps(row[mode]), flush=True)
     row.update(
         compare(row["plain"], row["consistent"]),
         machine=machine(),
-        date=datetime.now(UTC).isoformat(timespec="minutes"),
+        date=now(),
     )
     return row
 
