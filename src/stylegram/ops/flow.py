@@ -251,8 +251,8 @@ class TemporalBlender:
         ``source`` then waits for it. The motion depends on the source frames alone, not on the painting."""
         if self.executor is not None:
             grey = to_grey(source)
-            found = self.executor.submit(motion, *self._motion_arguments(grey)) if self._has_history(grey) else None
-            self._started = (source, grey, found)
+            arguments = self._motion_arguments(grey)
+            self._started = (source, grey, self.executor.submit(motion, *arguments) if arguments else None)
 
     def __call__(self, source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """The frame to show for ``source`` (uint8 RGB) given its per-frame ``stylized`` version."""
@@ -261,7 +261,8 @@ class TemporalBlender:
             grey, found = started[1], started[2].result() if started[2] is not None else None
         else:
             grey = to_grey(source)
-            found = motion(*self._motion_arguments(grey)) if self._has_history(grey) else None
+            arguments = self._motion_arguments(grey)
+            found = motion(*arguments) if arguments else None
         output = stylized
         if found is not None:
             to_previous, trusted = found
@@ -275,13 +276,12 @@ class TemporalBlender:
         self.previous_grey, self.previous_output = grey, output
         return output
 
-    def _has_history(self, grey: np.ndarray) -> bool:
-        # A stream may change its frame size (a camera switched): the history of another size is dropped.
-        return self.previous_grey is not None and self.previous_grey.shape == grey.shape and self.strength > 0
-
-    def _motion_arguments(self, grey: np.ndarray) -> tuple:
+    def _motion_arguments(self, grey: np.ndarray) -> tuple | None:
         """:func:`motion`'s arguments for ``grey`` against the history as it is now (a started motion must not
-        see the history the call for its frame writes)."""
+        see the history the call for its frame writes), or None where there is nothing to blend with."""
+        # A stream may change its frame size (a camera switched): the history of another size is dropped.
+        if self.previous_grey is None or self.previous_grey.shape != grey.shape or self.strength <= 0:
+            return None
         return grey, self.previous_grey, self.flow_scale, self.tolerance
 
 
