@@ -7,14 +7,19 @@ the VGG19 the project already ships.
    (relu3_1 for texture, relu4_1 and relu5_1 for kinds of things), each upsampled, normalised per position
    and cut to its main directions, with the position's colour (CIELAB), its place in the picture, and how
    likely it is to be sky, building, water, vegetation, a person or something else: the posteriors of a
-   linear classifier of those activations, learnt from hand-drawn maps of 27 training photos
+   linear classifier of those activations, learnt from hand-drawn maps of 45 training photos
    (:mod:`stylegram.training.regions`, shipped in ``weights/region_classes.safetensors``).
-2. **Cluster** the descriptions into ``count`` + :data:`EXTRA_CLUSTERS` groups (k-means, OpenCV): the classifier
-   pulls positions of one kind together, the rest of the description splits and joins within and between kinds.
-3. **Smooth** the soft assignments with a few rounds of an edge-aware mean field (a dense CRF whose pairwise
-   term is a colour guided filter of the photo): a label spreads within areas of like colour, not across edges.
-4. **Join** the clusters pairwise by Ward's criterion down to ``count``, then **merge** specks: every piece of
-   a region but its largest that covers less than :data:`MIN_PIECE_SHARE` joins the region it borders most.
+2. **Sort by kind**: the posteriors are smoothed by a few rounds of an edge-aware mean field (a dense CRF whose
+   pairwise term is a colour guided filter of the photo: a label spreads within areas of like colour, not
+   across edges) and each position takes its likeliest kind; each kind covering at least
+   :data:`MIN_CLASS_SHARE` of the picture, up to ``count`` of them, the largest first, is a region, and a
+   position of any other kind joins the likeliest kind kept.
+3. **Split** while there are fewer regions than ``count``: the region whose descriptions vary most (summed
+   squared deviation) is cut in two by k-means (OpenCV), so a lit and a shaded façade part before a façade
+   and the sky join.
+4. **Refine** the borders by the whole description: each position's distances to the regions' mean
+   descriptions, smoothed by the same mean field; then **merge** specks: every piece of a region but its
+   largest that covers less than :data:`MIN_PIECE_SHARE` joins the region it borders most.
 5. **Snap** the borders to the photo's edges at full size: the one-hot labels are guided-filtered with the
    full-size photo as guide (fitted at a lower size and applied at full size, as the photo engine's
    smoothing is) and the largest share wins.
@@ -25,7 +30,6 @@ pictures, for pairing a photo's regions with a painting's.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from functools import cache
@@ -59,11 +63,8 @@ REGION_CLASSIFIER = Path(__file__).parent / "weights" / "region_classes.safetens
 WORK_SIDE = 384
 #: Long side the borders are fitted at before being applied at full size.
 SNAP_SIDE = 256
-#: Clusters found beyond those asked for, then joined by Ward's criterion: a kind of area that k-means would split
-#: by its lighting (a lit and a shaded façade) joins itself before two kinds join. Three-fold cross-validation on
-#: the labelled training photos (``training/regions/README.md``): mean IoU 0.666 with none, 0.676 with 1,
-#: 0.681 with 2, 0.665 with 3.
-EXTRA_CLUSTERS = 2
+#: A kind of area the smoothed posteriors find on less than this share of the picture is no region of its own.
+MIN_CLASS_SHARE = 0.01
 #: Rounds of the mean field, and the weight of a position's neighbourhood against its own description.
 SMOOTHING_ROUNDS = 5
 SMOOTHING_WEIGHT = 4.0
@@ -162,16 +163,26 @@ def class_posteriors(inputs: torch.Tensor, classifier: dict[str, torch.Tensor] |
     return (standardised @ classifier["weight"].T + classifier["bias"]).softmax(dim=1)
 
 
-def describe(
-    image: torch.Tensor, classifier: dict[str, torch.Tensor] | None = None
-) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
-    """The description of every grid position of ``image`` (``(1, 3, H, W)`` RGB in 0..1), with the posteriors
-    of ``classifier`` (the shipped region classifier by default).
+@dataclass
+class Description:
+    """Every grid position of a picture, described (:func:`describe`).
 
-    Returns:
-        ``(points, deep, grid)``: ``points`` ``(N, D)`` for clustering, ``deep`` ``(N, E)`` the normalised deep
-        features alone (comparable between pictures), and the grid's ``(rows, columns)``.
+    Attributes:
+        points: ``(N, D)``, what positions are clustered by: deep features, colour, place and posteriors.
+        deep: ``(N, E)``, the normalised deep features alone (comparable between pictures).
+        posteriors: ``(N, len(REGION_CLASSES))``, the region classifier's probabilities of each kind of area.
+        grid: the grid's ``(rows, columns)``.
     """
+
+    points: torch.Tensor
+    deep: torch.Tensor
+    posteriors: torch.Tensor
+    grid: tuple[int, int]
+
+
+def describe(image: torch.Tensor, classifier: dict[str, torch.Tensor] | None = None) -> Description:
+    """The description of every grid position of ``image`` (``(1, 3, H, W)`` RGB in 0..1), with the posteriors
+    of ``classifier`` (the shipped region classifier by default)."""
     layers, lab, grid = _grid_features(image)
     blocks = [weight * _principal(features, FEATURE_DIMENSIONS)
               for weight, features in zip(FEATURE_WEIGHTS.values(), layers, strict=True)]  # fmt: skip
@@ -181,54 +192,59 @@ def describe(
     rows, columns = torch.meshgrid(torch.linspace(0, 1, grid[0]), torch.linspace(0, 1, grid[1]), indexing="ij")
     place = torch.stack([rows * grid[0], columns * grid[1]], dim=-1).reshape(-1, 2) / max(grid)
     blocks.append(POSITION_WEIGHT * (place - place.mean(dim=0)) / place.var(dim=0).sum().sqrt())
-    blocks.append(CLASS_WEIGHT * class_posteriors(_class_inputs(deep, lab, grid), classifier))
-    return torch.cat(blocks, dim=1), deep, grid
+    posteriors = class_posteriors(_class_inputs(deep, lab, grid), classifier)
+    blocks.append(CLASS_WEIGHT * posteriors)
+    return Description(torch.cat(blocks, dim=1), deep, posteriors, grid)
 
 
-def _kmeans(points: torch.Tensor, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _kmeans(points: torch.Tensor, count: int, seed: int) -> torch.Tensor:
     cv2.setRNGSeed(seed)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-4)
     data = np.ascontiguousarray(points.numpy(), dtype=np.float32)
-    _, labels, centres = cv2.kmeans(data, count, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    return torch.from_numpy(labels.ravel()).long(), torch.from_numpy(centres)
+    _, labels, _ = cv2.kmeans(data, count, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    return torch.from_numpy(labels.ravel()).long()
 
 
-def _mean_field(
-    points: torch.Tensor, centres: torch.Tensor, guide: torch.Tensor, grid: tuple[int, int]
-) -> torch.Tensor:
-    """Labels after :data:`SMOOTHING_ROUNDS` rounds of an edge-aware mean field over the k-means assignment."""
-    distances = torch.cdist(points, centres).pow(2)
-    temperature = distances.min(dim=1).values.mean().clamp_min(1e-6)
-    unary = (-distances / temperature).T.reshape(1, -1, *grid)
+def _mean_field(unary: torch.Tensor, guide: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """``(N, C)`` shares of each position's labels after :data:`SMOOTHING_ROUNDS` rounds of an edge-aware mean
+    field over ``unary`` (``(N, C)`` log-likelihoods), ``guide`` the picture at the grid's size."""
+    unary = unary.T.reshape(1, -1, *grid)
     shares = unary.softmax(dim=1)
     radius = max(1, round(max(grid) / 48))
     for _ in range(SMOOTHING_ROUNDS):
         neighbourhood = smooth(guide, shares, radius, eps=1e-2)
         shares = (unary + SMOOTHING_WEIGHT * neighbourhood).softmax(dim=1)
-    return shares[0].argmax(dim=0)
+    return shares[0].flatten(1).T
 
 
-def _merge_clusters(points: torch.Tensor, labels: torch.Tensor, count: int) -> torch.Tensor:
-    """``labels`` (clusters of ``points``, any shape) joined pairwise, by Ward's criterion (the least rise in the
-    clusters' summed squared deviation), until ``count`` remain, numbered 0..count-1."""
-    flat = labels.flatten()
-    groups = {int(c): flat == c for c in flat.unique()}
-    sizes = {c: int(mask.sum()) for c, mask in groups.items()}
-    means = {c: points[mask].mean(dim=0) for c, mask in groups.items()}
+def _by_kind(posteriors: torch.Tensor, guide: torch.Tensor, grid: tuple[int, int], count: int) -> torch.Tensor:
+    """``(N,)`` region of each position: its likeliest kind by the smoothed ``posteriors`` among the kinds that
+    cover at least :data:`MIN_CLASS_SHARE` of the grid, at most ``count`` of them, the largest first."""
+    shares = _mean_field(posteriors.clamp_min(1e-4).log(), guide, grid)
+    area = torch.bincount(shares.argmax(dim=1), minlength=shares.shape[1]) / shares.shape[0]
+    kept = [kind for kind in area.argsort(descending=True).tolist() if area[kind] >= MIN_CLASS_SHARE][:count]
+    return shares[:, kept].argmax(dim=1)
 
-    def rise(pair: tuple[int, int]) -> float:
-        a, b = pair
-        return sizes[a] * sizes[b] / (sizes[a] + sizes[b]) * float((means[a] - means[b]).pow(2).sum())
 
-    while len(groups) > count:
-        a, b = min(itertools.combinations(groups, 2), key=rise)
-        means[a] = (sizes[a] * means[a] + sizes[b] * means.pop(b)) / (sizes[a] + sizes[b])
-        sizes[a] += sizes.pop(b)
-        groups[a] |= groups.pop(b)
-    merged = torch.empty_like(flat)
-    for index, mask in enumerate(groups.values()):
-        merged[mask] = index
-    return merged.view(labels.shape)
+def _split(points: torch.Tensor, labels: torch.Tensor, count: int, seed: int) -> torch.Tensor:
+    """``labels`` (``(N,)``, regions 0..k-1 of ``points``) with the region whose points vary most cut in two by
+    k-means, again and again, until there are ``count``."""
+    labels = labels.clone()
+    for new in range(int(labels.max()) + 1, count):
+        spread = [float((points[labels == r] - points[labels == r].mean(dim=0)).pow(2).sum()) for r in range(new)]
+        widest = (labels == int(np.argmax(spread))).nonzero().flatten()
+        halves = _kmeans(points[widest], 2, seed)
+        labels[widest[halves == 1]] = new
+    return labels
+
+
+def _refine(points: torch.Tensor, labels: torch.Tensor, guide: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """``labels`` redrawn by the whole description: each position's distances to the regions' mean points,
+    smoothed by :func:`_mean_field`."""
+    centres = torch.stack([points[labels == r].mean(dim=0) for r in range(int(labels.max()) + 1)])
+    distances = torch.cdist(points, centres).pow(2)
+    temperature = distances.min(dim=1).values.mean().clamp_min(1e-6)
+    return _mean_field(-distances / temperature, guide, grid).argmax(dim=1)
 
 
 def _merge_specks(labels: np.ndarray, count: int) -> np.ndarray:
@@ -317,16 +333,16 @@ def _segment(
     """:func:`segment`'s regions, with the deep features of the grid and its size."""
     check_segmentable(image, count, what)
     image = image.float().cpu()
-    points, deep, grid = describe(image, classifier)
+    description = describe(image, classifier)
+    points, deep, grid = description.points, description.deep, description.grid
     guide = functional.interpolate(image, size=grid, mode="area")
     # Judged on the colours: the place in the picture, and the deep features near the borders (the
     # convolutions' padding), differ even in a flat picture.
     colors = guide[0].flatten(1).T
     if int((colors - colors[0]).abs().amax(dim=1).gt(1 / 255).sum()) < count:
         raise InputError(f"the {what} is too uniform to split into {count} regions")
-    _, centres = _kmeans(points, count + EXTRA_CLUSTERS, seed)
-    clusters = _merge_clusters(points, _mean_field(points, centres, guide, grid), count)
-    grid_labels = _merge_specks(clusters.numpy(), count)
+    regions = _split(points, _by_kind(description.posteriors, guide, grid, count), count, seed)
+    grid_labels = _merge_specks(_refine(points, regions, guide, grid).view(grid).numpy(), count)
     labels = _order_from_top(_snap(grid_labels, image, count), count)
     return Segmentation(labels, _descriptors(deep, labels, grid, count)), deep, grid
 
@@ -342,8 +358,8 @@ def _descriptors(deep: torch.Tensor, labels: torch.Tensor, grid: tuple[int, int]
 def describe_regions(image: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The mean deep features of each region of a label map ``labels`` (``(H, W)``, 0..count-1; −1 for pixels
     in no region) of ``image``, comparable with :attr:`Segmentation.descriptors` of any picture."""
-    _, deep, grid = describe(image.float().cpu())
-    return _descriptors(deep, labels, grid, int(labels.max()) + 1)
+    description = describe(image.float().cpu())
+    return _descriptors(description.deep, labels, description.grid, int(labels.max()) + 1)
 
 
 #: Long side the subject is cut out at (GrabCut's cost grows with pixels; the border is snapped at full size).
