@@ -66,3 +66,18 @@ def test_a_motion_started_on_a_thread_blends_the_frames_the_call_would(frames):
     assert all(np.array_equal(one, other) for one, other in shown)
     assert len(threads_seen) == 2 and all(name.startswith("flow") for name in threads_seen)  # none for the first
     assert not np.array_equal(shown[1][0], paintings[1])  # the history was blended in
+
+
+def test_the_blend_is_held_down_where_the_source_itself_changes_along_the_flow():
+    texture = cv2.GaussianBlur(np.random.default_rng(3).integers(50, 200, (64, 96), dtype=np.uint8), (0, 0), 2)
+    still = np.repeat(texture[..., None], 3, axis=2)
+    paintings = [np.full_like(still, 100), np.full_like(still, 140)]
+
+    def second_frame(sources: list[np.ndarray]) -> np.ndarray:
+        blender = TemporalBlender(0.8)
+        return [blender(source, painting) for source, painting in zip(sources, paintings, strict=True)][1]
+
+    # The source does not change along the flow: the whole strength, 0.8 × 100 + 0.2 × 140.
+    assert abs(int(np.median(second_frame([still, still]))) - 108) <= 1
+    # It brightens by 20 where the painting changes by 40: the history's weight is held down to 1 - 20/40.
+    assert abs(int(np.median(second_frame([still, still + 20]))) - 120) <= 1

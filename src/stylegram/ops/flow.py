@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 #: Measured on bunny.mp4 and a panning clip with starry_night (bench/video.py, docs/video.md): the warped previous
-#: output blended in at 0.95, bicubically, with its detail restored (below), lowers the warping error 61 % on bunny
-#: (2.0x the source's own) and 80 % on the pan, for a 3 % and 11 % higher style distance. Without the detail
-#: restoration 0.85 was best, and the pan's picture went soft: +30 % style distance.
+#: output blended in at up to 0.95 (:data:`CHANGE_RATIO`), bicubically, with its detail restored (below), lowers the
+#: warping error 61 % on bunny (2.0x the source's own) and 78 % on the pan, for a 5 % and 9 % higher style
+#: distance. Without the detail restoration 0.85 was best, and the pan's picture went soft: +30 % style distance.
 DEFAULT_TEMPORAL_STRENGTH = 0.95
 #: The share of the frame's size the flow of a stylized video is found at. Half size was tried on bunny at
 #: 640×360 (AMX Xeon, one run beside the other): 5.65 against 5.01 frames/s, but a warping error of 0.00641
@@ -35,6 +35,17 @@ FLOW_SCALE = 1.0
 MATCH_TOLERANCE = 24.0
 #: Frames are not shrunk for the flow below this side (DIS needs 12 px, and its pyramid more).
 MIN_FLOW_SIDE = 32
+#: The history's weight is held down to what brings a frame's change along the flow to this multiple of the
+#: source's own change there (both where the flow is trusted, as shares followed over :data:`CHANGE_MEMORY`
+#: frames), and never above the strength asked for. A pan resamples every pixel of the history every frame, and
+#: a strong blend washes its strokes out where the source itself changes a lot; a still scene keeps the full
+#: strength. The shipped starry_night through H.264 (training/logs/experiments/held_down_blend.py, on cached
+#: frames, 8 Dec, AMD EPYC with AVX-512 BF16): bunny 1.99x the source's warping error and +5.4 % style distance
+#: at a fixed 0.95, 1.97x and +5.0 % held down; the pan 0.98x and +12.7 % fixed, 1.05x and +8.8 % held down.
+#: Held down frame by frame, without the memory, bunny rose to 2.13x: the frames where the source changes most
+#: lost the blend.
+CHANGE_RATIO = 1.0
+CHANGE_MEMORY = 24
 #: Scale (Gaussian sigma, px) below which a blended frame's detail is brought back to the fresh frame's energy.
 DETAIL_SIGMA = 1.5
 #: The most the blended frame's detail is amplified.
@@ -201,6 +212,11 @@ def restore_detail(blended: np.ndarray, fresh: np.ndarray, sigma: float = DETAIL
     return cv2.add(low, cv2.multiply(detail, _scalar(gain)))
 
 
+def _mean_difference(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Mean absolute difference of two uint8 RGB frames over the pixels of ``mask`` (0 where it is empty)."""
+    return float(np.mean(cv2.mean(cv2.absdiff(a, b), mask)[:3]))
+
+
 def _energy(channels: np.ndarray) -> np.ndarray:
     """The mean square of each channel of ``channels`` (``(H, W)`` or ``(H, W, C)``, C ≤ 4)."""
     mean, deviation = cv2.meanStdDev(channels)
@@ -214,10 +230,11 @@ def _scalar(values: np.ndarray) -> tuple[float, ...]:
 class TemporalBlender:
     """Makes consecutive stylized frames agree: the previous output, warped along the source's motion, is
     blended into the new one wherever the flow is reliable, and the blend's fine detail brought back to the
-    new frame's (:func:`restore_detail`).
+    new frame's (:func:`restore_detail`). The blend's weight is held down where more of it is not needed
+    (:data:`CHANGE_RATIO`).
 
     Args:
-        strength: weight of the warped previous output where the flow is reliable (0: plain per-frame
+        strength: the most weight of the warped previous output where the flow is reliable (0: plain per-frame
             frames; towards 1: still areas hardly change at all).
         flow_scale: the flow is found at this fraction of the frames' size (:func:`motion`).
         tolerance: trust the flow where the warped previous frame matches within this many grey levels
@@ -243,7 +260,10 @@ class TemporalBlender:
         self.strength, self.flow_scale, self.tolerance = strength, flow_scale, tolerance
         self.executor = executor
         self.previous_grey: np.ndarray | None = None
+        self.previous_source: np.ndarray | None = None
         self.previous_output: np.ndarray | None = None
+        #: The source's change along the flow over the fresh frame's, followed over CHANGE_MEMORY frames.
+        self.change_share: float | None = None
         self._started: tuple[np.ndarray, np.ndarray, Future | None] | None = None
 
     def start(self, source: np.ndarray) -> None:
@@ -266,15 +286,28 @@ class TemporalBlender:
         output = stylized
         if found is not None:
             to_previous, trusted = found
+            mask = trusted.view(np.uint8)
             warped = warp(self.previous_output, to_previous, sharp=True)
+            strength = self._strength(source, stylized, warped, to_previous, mask)
             # Trusted pixels take strength × the warped history, the others the fresh frame alone.
-            mixed = cv2.addWeighted(warped, self.strength, stylized, 1 - self.strength, 0, dtype=cv2.CV_32F)
+            mixed = cv2.addWeighted(warped, strength, stylized, 1 - strength, 0, dtype=cv2.CV_32F)
             blended = stylized.astype(np.float32)
-            cv2.copyTo(mixed, trusted.view(np.uint8), blended)  # NumPy's masked copy takes 5× as long
+            cv2.copyTo(mixed, mask, blended)  # NumPy's masked copy takes 5× as long
             restored = restore_detail(blended, stylized)
             output = np.clip(np.rint(restored, out=restored), 0, 255, out=restored).astype(np.uint8)
-        self.previous_grey, self.previous_output = grey, output
+        self.previous_grey, self.previous_source, self.previous_output = grey, source, output
         return output
+
+    def _strength(
+        self, source: np.ndarray, stylized: np.ndarray, warped: np.ndarray, to_previous: np.ndarray, mask: np.ndarray
+    ) -> float:
+        """This frame's weight of the ``warped`` history: :attr:`strength` at most, held down by
+        :data:`CHANGE_RATIO` × the followed share of the source's change in the fresh frame's, on ``mask``."""
+        source_change = _mean_difference(source, warp(self.previous_source, to_previous), mask)
+        share = source_change / max(_mean_difference(stylized, warped, mask), 1e-6)
+        followed = self.change_share
+        self.change_share = share if followed is None else followed + (share - followed) / CHANGE_MEMORY
+        return float(np.clip(1 - CHANGE_RATIO * self.change_share, 0.0, self.strength))
 
     def _motion_arguments(self, grey: np.ndarray) -> tuple | None:
         """:func:`motion`'s arguments for ``grey`` against the history as it is now (a started motion must not
