@@ -81,3 +81,14 @@ def test_the_blend_is_held_down_where_the_source_itself_changes_along_the_flow()
     assert abs(int(np.median(second_frame([still, still]))) - 108) <= 1
     # It brightens by 20 where the painting changes by 40: the history's weight is held down to 1 - 20/40.
     assert abs(int(np.median(second_frame([still, still + 20]))) - 120) <= 1
+
+
+def test_a_still_pixel_the_blend_would_hardly_change_keeps_its_value_exactly():
+    texture = cv2.GaussianBlur(np.random.default_rng(4).integers(50, 200, (64, 96), dtype=np.uint8), (0, 0), 2)
+    still = np.repeat(texture[..., None], 3, axis=2)
+    blender = TemporalBlender(0.5)
+    first = blender(still, np.full_like(still, 100))
+    # Half of a 3-level change would move the picture by a level or two: it is kept as it was, bit for bit.
+    assert np.array_equal(blender(still, np.full_like(still, 103)), first)
+    # Half of a 20-level change goes through.
+    assert abs(int(np.median(blender(still, np.full_like(still, 120)))) - 110) <= 1

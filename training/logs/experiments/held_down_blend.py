@@ -12,12 +12,13 @@ from stylegram.video import BlendingPainter
 
 OUT = ROOT / "bench/results/video"
 clips = {"bunny": (ROOT.parent / "shared/bench/video/bunny.mp4", "fast"), "pan": (OUT / "pan.mp4", "fast"),
-         "bunny_start": (OUT / "bunny_start.mp4", "adain"), "fast_pan": (OUT / "fast_pan.mp4", "adain")}
+         "bunny_start": (OUT / "bunny_start.mp4", "adain"), "bunny_wct": (OUT / "bunny_start.mp4", "wct"), "fast_pan_wct": (OUT / "fast_pan.mp4", "wct"), "fast_pan": (OUT / "fast_pan.mp4", "adain")}
 style = IMAGES / "starry_night.jpg"
 
 class Adaptive(fl.TemporalBlender):
-    def __init__(self, ratio, cap, ema=0):
+    def __init__(self, ratio, cap, ema=0, dead=0):
         super().__init__(cap); self.ratio = ratio; self.previous_source = None; self.used = []; self.ema = ema
+        self.dead = dead; self.kept = []
     def __call__(self, source, stylized):
         grey = fl.to_grey(source)
         args = self._motion_arguments(grey)
@@ -40,6 +41,12 @@ class Adaptive(fl.TemporalBlender):
             cv2.copyTo(mixed, mask, blended)
             restored = fl.restore_detail(blended, stylized)
             output = np.clip(np.rint(restored), 0, 255).astype(np.uint8)
+            if self.dead:
+                still = trusted & (np.abs(to_previous).max(axis=2) < 0.25)
+                close = cv2.absdiff(output, self.previous_output).max(axis=2) <= self.dead
+                keep = still & close
+                output[keep] = self.previous_output[keep]
+                self.kept.append(float(keep.mean()))
         self.previous_grey, self.previous_output, self.previous_source = grey, output, source
         return output
 
@@ -65,6 +72,8 @@ def run(name, blender, tag):
     figures["ratio"] = round(figures["warping_error"] / figures["source_warping_error"], 3)
     if getattr(blender, "used", None):
         figures["mean_strength"] = round(float(np.mean(blender.used)), 3)
+        if blender.kept:
+            figures["kept_share"] = round(float(np.mean(blender.kept)), 3)
     return figures
 
 from video import BUNNY, FAST_PAN_PHOTO, cut, make_pan
@@ -85,7 +94,7 @@ for name in names:
             b = fl.TemporalBlender(0.95)
         else:
             parts = list(map(float, v.split(":")))
-            b = Adaptive(*parts[:2], int(parts[2]) if len(parts) > 2 else 0)
+            b = Adaptive(*parts[:2], int(parts[2]) if len(parts) > 2 else 0, parts[3] if len(parts) > 3 else 0)
         f = run(name, b, v)
         f["style_rise"] = round(f["style_distance"] / plain["style_distance"] - 1, 3)
         print(name, v, f, flush=True)
