@@ -231,7 +231,8 @@ def _split(points: torch.Tensor, labels: torch.Tensor, count: int, seed: int) ->
     k-means, again and again, until there are ``count``."""
     labels = labels.clone()
     for new in range(int(labels.max()) + 1, count):
-        spread = [float((points[labels == r] - points[labels == r].mean(dim=0)).pow(2).sum()) for r in range(new)]
+        members = (points[labels == r] for r in range(new))
+        spread = [float((region - region.mean(dim=0)).pow(2).sum()) for region in members]
         widest = (labels == int(np.argmax(spread))).nonzero().flatten()
         halves = _kmeans(points[widest], 2, seed)
         labels[widest[halves == 1]] = new

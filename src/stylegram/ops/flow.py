@@ -331,8 +331,5 @@ class TemporalBlender:
 
 def frame_difference(previous: np.ndarray, current: np.ndarray, flow: np.ndarray, mask: np.ndarray) -> float:
     """Lai et al. (2018)'s warping error of one frame pair: mean |current − previous warped by ``flow``| over
-    the ``mask`` pixels (where the source's flow is reliable), in 0..1 units."""
-    if not mask.any():
-        return 0.0
-    difference = np.abs(current.astype(np.float32) - warp(previous, flow).astype(np.float32)) / 255
-    return float(difference[mask].mean())
+    the ``mask`` pixels (where the source's flow is reliable), in 0..1 units; 0 where the mask is empty."""
+    return _mean_difference(current, warp(previous, flow), mask.view(np.uint8)) / 255
